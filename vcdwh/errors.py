@@ -1,0 +1,35 @@
+"""The one error hierarchy of vcdwh.
+
+Library code raises these; the CLI turns them into ``Error: <message>`` and exit code 1.
+Every message is one line that names the file, parameter or relation and says how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class VcdwhError(Exception):
+    """Base class of every error vcdwh reports to a user."""
+
+
+class ConfigError(VcdwhError):
+    """A setting, option or environment variable is missing or invalid."""
+
+
+class DataError(VcdwhError):
+    """An input file is malformed: wrong columns, unparsable values, unknown codes."""
+
+
+class BuildError(VcdwhError):
+    """Building the warehouse failed (SQL, contracts, conflicts)."""
+
+
+class WarehouseError(VcdwhError):
+    """The warehouse file cannot be opened, is locked, or lacks what a command needs."""
+
+
+class FetchError(VcdwhError):
+    """Talking to Databento failed."""
+
+
+class BacktestError(VcdwhError):
+    """Backtest inputs are invalid."""
