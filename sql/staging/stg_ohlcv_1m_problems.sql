@@ -1,0 +1,30 @@
+-- stg_ohlcv_1m_problems: the first staged bar that breaks a rule, with its position and why.
+with staged as (
+    select * from stg_ohlcv_1m
+),
+
+checked as (
+    select
+        position,
+        case
+            when open is null or high is null or low is null or close is null
+                then 'missing price'
+            when high < low or high < open or high < close or low > open or low > close
+                then 'high/low do not bound open/close'
+            when volume is null or volume < 0 then 'volume is missing or negative'
+            when rtype is not null and rtype not in (32, 33, 34, 35)
+                then 'rtype ' || rtype::varchar || ' is not an OHLCV record'
+            when ts_event is null then 'missing timestamp'
+        end as problem
+    from staged
+),
+
+final as (
+    select position, problem
+    from checked
+    where problem is not null
+    order by position
+    limit 1
+)
+
+select * from final

@@ -1,0 +1,38 @@
+-- stg_trades_problems: the first staged record that breaks a rule, with its position and why.
+with staged as (
+    select * from stg_trades
+),
+
+checked as (
+    select
+        position,
+        case
+            when side is null or side not in ('A', 'B', 'N')
+                then 'unknown side code ' || coalesce('''' || side || '''', 'NULL')
+                    || ' (expected A, B or N)'
+            when price is null then 'missing price'
+            when price <= 0 and coalesce(symbol, '') not like '%-%'
+                then 'non-positive price ' || price::varchar || ' for an outright'
+            when size is null then 'missing size'
+            when size <= 0 then 'size ' || size::varchar || ' is not positive'
+            when size > 4294967295 then 'size ' || size::varchar || ' overflows 32 bits'
+            when instrument_id > 4294967295
+                then 'instrument_id ' || instrument_id::varchar || ' overflows 32 bits'
+            when action is not null and action <> 'T'
+                then 'action ''' || action || ''' is not a trade (expected T)'
+            when ts_recv is null or ts_event is null then 'missing timestamp'
+            when ts_recv < timestamp '1990-01-01' or ts_recv > timestamp '2200-01-01'
+                then 'timestamp ' || ts_recv::varchar || ' is out of range'
+        end as problem
+    from staged
+),
+
+final as (
+    select position, problem
+    from checked
+    where problem is not null
+    order by position
+    limit 1
+)
+
+select * from final

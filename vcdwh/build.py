@@ -1,0 +1,325 @@
+"""``vcdwh build``: load new Databento files and (re)build the order-flow bars.
+
+One build is one transaction: every new file is staged, validated and added (counting
+identical records as separate trades and never adding a record twice), then the session
+calendar and every bars relation are rebuilt and their contracts checked. Any failure rolls
+everything back, so the warehouse is exactly as it was before the command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.config import Settings
+from vcdwh.contracts import check_relation, contract_for, load_contracts
+from vcdwh.errors import BuildError, DataError, VcdwhError
+from vcdwh.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
+from vcdwh.ingest import (
+    OHLCV_1M,
+    TRADE_IDENTITY,
+    TRADES,
+    SourceFile,
+    check_staged,
+    content_hash,
+    dbn_schema,
+    detect_layout,
+    is_dbn,
+    open_dbn,
+    seed_symbol,
+    stage_csv,
+    stage_dbn,
+)
+from vcdwh.sqlrender import identifier, render
+from vcdwh.warehouse import connect, ensure_tables
+
+if TYPE_CHECKING:
+    import duckdb
+
+LOADABLE_SCHEMAS = (TRADES, OHLCV_1M)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: Path
+    status: str  # "loaded" or "skipped"
+    schema: str = ""
+    layout: str = ""
+    rows: int = 0
+    rows_added: int = 0
+    reason: str = ""
+
+
+@dataclass
+class BuildReport:
+    """Summary of one build."""
+
+    db_path: Path
+    files: list[FileResult] = field(default_factory=list)
+    bar_relations: list[str] = field(default_factory=list)
+    trades: int = 0
+    ohlcv_bars: int = 0
+    instruments: list[str] = field(default_factory=list)
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    seconds: float = 0.0
+
+    @property
+    def loaded(self) -> list[FileResult]:
+        """Files loaded by this build."""
+        return [f for f in self.files if f.status == "loaded"]
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        """Files skipped by this build (already loaded, or not a loadable schema)."""
+        return [f for f in self.files if f.status == "skipped"]
+
+
+def discover(data_dir: Path) -> list[Path]:
+    """Data files in ``data_dir`` (not recursive): seed-named CSVs and DBN files."""
+    if not data_dir.is_dir():
+        return []
+    found = [
+        p for p in data_dir.iterdir()
+        if p.is_file() and (
+            (p.suffix.lower() == ".csv" and p.name.startswith(("trades_", "ohlcv_1m_")))
+            or is_dbn(p)
+        )
+    ]
+    return sorted(found)
+
+
+def _resolve_files(settings: Settings, files: Sequence[str | Path]) -> list[Path]:
+    paths: list[Path] = []
+    for item in files:
+        path = Path(item)
+        if ".." in path.parts:
+            raise DataError(f"{item}: refusing a path with '..'; give the file's real location")
+        if not path.is_file():
+            raise DataError(f"{item}: no such file")
+        paths.append(path)
+    paths.extend(discover(settings.data_dir))
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def _identify(path: Path) -> tuple[SourceFile, Any]:
+    """Hash and inspect one file; return it with its CSV layout or open DBN store."""
+    digest = content_hash(path)
+    size = path.stat().st_size
+    if is_dbn(path):
+        store = open_dbn(path)
+        return SourceFile(path, digest, size, dbn_schema(store), "dbn", None), store
+    layout = detect_layout(path)
+    return SourceFile(path, digest, size, layout.schema, layout.name, seed_symbol(path)), layout
+
+
+def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchone()[0])  # type: ignore[index]
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) -> FileResult:
+    if source.layout == "dbn":
+        stage_dbn(con, source, detail)
+    else:
+        stage_csv(con, source, detail)
+    rows = check_staged(con, source)
+    stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
+    instruments = con.execute(
+        f"select count(distinct instrument_id) from {stage}"
+    ).fetchone()[0]  # type: ignore[index]
+    file_symbol = source.file_symbol if instruments == 1 else None
+    file_id = _next_file_id(con)
+    params = {"file_id": file_id, "file_symbol": file_symbol}
+    if source.schema == TRADES:
+        new = render("staging/new_trades.sql", identity=TRADE_IDENTITY)
+        con.execute(f"create or replace temp table new_rows as {new}", params)
+        con.execute("insert into trades select * from new_rows")
+        ts_column = "ts_recv"
+    else:
+        new = render("staging/new_ohlcv_1m.sql")
+        con.execute(f"create or replace temp table new_rows as {new}", params)
+        con.execute("insert into ohlcv_1m select * from new_rows")
+        ts_column = "ts_event"
+    added = int(con.execute("select count(*) from new_rows").fetchone()[0])  # type: ignore[index]
+    _record_symbology(con, ts_column)
+    con.execute(
+        "insert into loaded_files values "
+        "($file_id, $path, $hash, $schema, $layout, $rows, $added, $bytes, now()::timestamp)",
+        {
+            "file_id": file_id, "path": str(source.path), "hash": source.content_hash,
+            "schema": source.schema, "layout": source.layout, "rows": rows, "added": added,
+            "bytes": source.bytes,
+        },
+    )
+    con.execute("drop table if exists new_rows")
+    con.execute(f"drop table if exists {stage}")
+    return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
+
+
+def _record_symbology(con: duckdb.DuckDBPyConnection, ts_column: str) -> None:
+    """Remember which symbol each instrument carried in the rows just added."""
+    ts = identifier(ts_column)
+    con.execute(
+        f"""
+        insert into symbology
+        select instrument_id, symbol, min({ts}), max({ts})
+        from new_rows
+        where symbol <> instrument_id::varchar
+        group by instrument_id, symbol
+        """
+    )
+    # Rows loaded earlier from files without symbols (raw CSV) learn them now.
+    for table in ("trades", "ohlcv_1m"):
+        con.execute(
+            f"""
+            update {table} set symbol = named.symbol
+            from (
+                select instrument_id, arg_max(symbol, last_ts) as symbol
+                from symbology group by instrument_id
+            ) as named
+            where {table}.instrument_id = named.instrument_id
+              and {table}.symbol = {table}.instrument_id::varchar
+            """
+        )
+
+
+def build_bars(con: duckdb.DuckDBPyConnection, frequencies: Iterable[Frequency]) -> list[str]:
+    """Rebuild the session calendar and one bars table per interval; check their contracts."""
+    contracts = load_contracts()
+    con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
+    built = ["sessions"]
+    for frequency in sorted(set(frequencies)):
+        relation = identifier(frequency.bars_relation)
+        sql = render("marts/bars.sql", interval_ns=frequency.nanoseconds)
+        con.execute(f"create or replace table {relation} as {sql}")
+        con.execute(
+            "insert or replace into bar_intervals values ($name, $seconds, $relation, now()::timestamp)",
+            {"name": frequency.name, "seconds": frequency.seconds, "relation": relation},
+        )
+        built.append(relation)
+    for relation in built:
+        contract = contract_for(relation, contracts)
+        if contract is not None:
+            check_relation(con, relation, contract)
+    return built[1:]
+
+
+def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:
+    return [Frequency(int(s)) for (s,) in con.execute("select seconds from bar_intervals").fetchall()]
+
+
+def _summarise(con: duckdb.DuckDBPyConnection, report: BuildReport) -> None:
+    trades, first, last = con.execute(
+        "select count(*), min(ts_recv), max(ts_recv) from trades"
+    ).fetchone()  # type: ignore[misc]
+    report.trades = int(trades)
+    report.first_ts, report.last_ts = first, last
+    report.ohlcv_bars = int(con.execute("select count(*) from ohlcv_1m").fetchone()[0])  # type: ignore[index]
+    report.instruments = [
+        s for (s,) in con.execute(
+            "select symbol from (select symbol, sum(size) v from trades group by symbol) order by v desc"
+        ).fetchall()
+    ]
+
+
+def build_warehouse(
+    settings: Settings,
+    files: Sequence[str | Path] = (),
+    frequencies: Sequence[str] | None = None,
+    echo: Callable[[str], Any] | None = None,
+) -> BuildReport:
+    """Load every new file and rebuild the bars, in one transaction.
+
+    Parameters
+    ----------
+    settings
+        Where the data folder and the warehouse file are.
+    files
+        Extra files to load besides those discovered in the data folder.
+    frequencies
+        Bar intervals to build (default 1min and 5min); intervals built before are refreshed too.
+    echo
+        Called with a progress line per file.
+
+    Returns
+    -------
+    BuildReport
+
+    Raises
+    ------
+    DataError
+        A file is malformed (nothing is changed).
+    BuildError
+        A contract check failed (nothing is changed).
+    """
+    started = time.perf_counter()
+    wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
+    paths = _resolve_files(settings, files)
+    db_path = settings.db_path
+    existed = db_path.exists()
+    report = BuildReport(db_path=db_path)
+    con = connect(db_path)
+    try:
+        con.execute("begin transaction")
+        try:
+            ensure_tables(con)
+            known_hashes = {
+                h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
+            }
+            for path in paths:
+                source, detail = _identify(path)
+                if source.content_hash in known_hashes:
+                    result = FileResult(path, "skipped", source.schema, source.layout,
+                                        reason="already loaded")
+                elif source.schema not in LOADABLE_SCHEMAS:
+                    result = FileResult(path, "skipped", source.schema, source.layout,
+                                        reason=f"schema {source.schema} is not loaded "
+                                               "(only trades and ohlcv-1m)")
+                else:
+                    result = _load_file(con, source, detail)
+                    known_hashes.add(source.content_hash)
+                report.files.append(result)
+                if echo:
+                    echo(_file_line(result))
+            frequencies_to_build = set(wanted) | set(_known_frequencies(con))
+            report.bar_relations = build_bars(con, frequencies_to_build)
+            _summarise(con, report)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    except VcdwhError:
+        con.close()
+        _discard_new_file(db_path, existed)
+        raise
+    except Exception as exc:
+        con.close()
+        _discard_new_file(db_path, existed)
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BuildError(f"build failed: {first_line}") from exc
+    con.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _discard_new_file(db_path: Path, existed: bool) -> None:
+    if existed:
+        return
+    for candidate in (db_path, db_path.with_name(db_path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
+
+
+def _file_line(result: FileResult) -> str:
+    if result.status == "loaded":
+        return (f"loaded  {result.path.name}: {result.schema} ({result.layout}), "
+                f"{result.rows:,} rows, {result.rows_added:,} new")
+    return f"skipped {result.path.name}: {result.reason}"

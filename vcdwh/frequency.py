@@ -1,0 +1,63 @@
+"""Bar intervals: parse ``1min``, ``5min``, ``30s``, ``1h`` and give the canonical relation name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vcdwh.errors import ConfigError
+
+_PATTERN = re.compile(
+    r"^\s*(\d+)\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|t|h|hr|hrs|hour|hours)\s*$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "t": 60, "h": 3600}
+MAX_SECONDS = 24 * 3600
+DEFAULT_FREQUENCIES = ("1min", "5min")
+
+
+@dataclass(frozen=True, order=True)
+class Frequency:
+    """A bar interval of a whole number of seconds."""
+
+    seconds: int
+
+    @property
+    def name(self) -> str:
+        """Canonical name: ``30s``, ``5min``, ``1h``."""
+        if self.seconds % 3600 == 0:
+            return f"{self.seconds // 3600}h"
+        if self.seconds % 60 == 0:
+            return f"{self.seconds // 60}min"
+        return f"{self.seconds}s"
+
+    @property
+    def nanoseconds(self) -> int:
+        """The interval in nanoseconds."""
+        return self.seconds * 1_000_000_000
+
+    @property
+    def bars_relation(self) -> str:
+        """Name of the bars relation for this interval, e.g. ``bars_5min``."""
+        return f"bars_{self.name}"
+
+
+def parse_frequency(text: str) -> Frequency:
+    """Parse a bar interval such as ``1min``, ``5min``, ``30s`` or ``1h``.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not a whole number of seconds, minutes or hours between 1s and 24h.
+    """
+    match = _PATTERN.match(str(text))
+    if not match:
+        raise ConfigError(
+            f"--frequency {text!r} is not a bar interval; use a whole number of seconds, "
+            "minutes or hours such as 30s, 1min, 5min, 1h"
+        )
+    count, unit = int(match.group(1)), match.group(2).lower()[0]
+    seconds = count * _UNIT_SECONDS[unit]
+    if not 1 <= seconds <= MAX_SECONDS:
+        raise ConfigError(f"--frequency {text!r} must be between 1s and 24h")
+    return Frequency(seconds)

@@ -1,0 +1,371 @@
+"""Read Databento files (CSV in either layout, DBN) into staging tables and validate them.
+
+A CSV's layout is detected from its header and first record: *pretty* (ISO-8601 timestamps,
+decimal prices, trailing ``symbol``) or *raw* (integer nanoseconds, 1e-9 fixed-point prices).
+DBN files (``.dbn``, ``.dbn.zst``) are decoded with the ``databento`` library. Each file is
+staged into a temporary table (``stg_trades`` or ``stg_ohlcv_1m``) by the SQL in
+``sql/staging``; problems are reported as one line naming the file, line and fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.errors import DataError
+from vcdwh.sqlrender import render
+
+if TYPE_CHECKING:
+    import duckdb
+
+TRADES = "trades"
+OHLCV_1M = "ohlcv-1m"
+
+TRADES_COLUMNS = (
+    "ts_recv", "ts_event", "rtype", "publisher_id", "instrument_id", "action", "side", "depth",
+    "price", "size", "flags", "ts_in_delta", "sequence",
+)
+OHLCV_COLUMNS = (
+    "ts_event", "rtype", "publisher_id", "instrument_id", "open", "high", "low", "close", "volume",
+)
+_TIMESTAMPS = {"ts_recv", "ts_event"}
+_PRICES = {"price", "open", "high", "low", "close"}
+_TEXT = {"action", "side", "symbol"}
+# Identity of a trade record: every field but the symbol (raw files have none).
+TRADE_IDENTITY = (
+    "ts_recv", "ts_event", "instrument_id", "sequence", "price", "size", "side", "flags",
+    "ts_in_delta", "action", "depth", "rtype", "publisher_id",
+)
+
+_ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$")
+_INT = re.compile(r"^-?\d+$")
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_OUTRIGHT = re.compile(r"^[A-Z0-9]{1,6}[FGHJKMNQUVXZ]\d{1,2}$")
+_SEED_NAME = re.compile(r"^(?:trades|ohlcv_1m)_(?P<symbol>.+?)_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$")
+_HASH_CHUNK = 8 * 1024 * 1024
+DBN_CHUNK_ROWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to load, with what was learned about it before staging."""
+
+    path: Path
+    content_hash: str
+    bytes: int
+    schema: str
+    layout: str  # "pretty", "raw" or "dbn"
+    file_symbol: str | None
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes (identity of a file regardless of its name)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_dbn(path: Path) -> bool:
+    """True for ``.dbn`` and ``.dbn.zst`` files."""
+    name = path.name.lower()
+    return name.endswith(".dbn") or name.endswith(".dbn.zst")
+
+
+def seed_symbol(path: Path) -> str | None:
+    """The raw symbol named by a seed file name (``trades_ESU4_…``), if it is an outright."""
+    match = _SEED_NAME.match(path.name)
+    if match and _OUTRIGHT.match(match.group("symbol")):
+        return match.group("symbol")
+    return None
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the header and first record of a Databento CSV say about it."""
+
+    schema: str
+    columns: tuple[str, ...]
+    ts_kind: str  # "iso" or "ns"
+    px_kind: str  # "decimal" or "fixed"
+    has_symbol: bool
+
+    @property
+    def name(self) -> str:
+        """``pretty`` or ``raw``."""
+        return "pretty" if self.ts_kind == "iso" else "raw"
+
+    def column_types(self) -> list[tuple[str, str]]:
+        """DuckDB types to read each column with, in file order."""
+        types = []
+        for column in self.columns:
+            if column in _TIMESTAMPS:
+                kind = "TIMESTAMP_NS" if self.ts_kind == "iso" else "BIGINT"
+            elif column in _PRICES:
+                kind = "DECIMAL(18,9)" if self.px_kind == "decimal" else "BIGINT"
+            elif column in _TEXT:
+                kind = "VARCHAR"
+            elif column == "sequence":
+                kind = "UBIGINT"
+            else:
+                kind = "BIGINT"
+            types.append((column, kind))
+        return types
+
+
+def _read_head(path: Path) -> tuple[str, str | None]:
+    with path.open("rb") as handle:
+        raw = handle.read(64 * 1024)
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty; fetch or export it again")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(raw) - 4:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise DataError(
+                f"{path}: line {line}: bytes that are not UTF-8; this is not a Databento CSV"
+            ) from exc
+        text = raw[: exc.start].decode("utf-8")
+    lines = text.splitlines()
+    header = lines[0].lstrip("\ufeff")
+    first = lines[1] if len(lines) > 1 else None
+    return header, first
+
+
+def detect_layout(path: Path) -> CsvLayout:
+    """Read a CSV's header and first record and decide its schema and layout.
+
+    Raises
+    ------
+    DataError
+        If the header is not a Databento trades or ohlcv-1m header, or there are no records.
+    """
+    header, first = _read_head(path)
+    if header.lstrip().startswith("<"):
+        raise DataError(
+            f"{path}: line 1: this is HTML (probably an error page saved as a file), not a CSV; "
+            "delete it and fetch again"
+        )
+    columns = tuple(c.strip() for c in header.split(","))
+    names = set(columns)
+    has_symbol = "symbol" in names
+    if names - {"symbol"} == set(TRADES_COLUMNS):
+        schema, required = TRADES, TRADES_COLUMNS
+    elif names - {"symbol"} == set(OHLCV_COLUMNS):
+        schema, required = OHLCV_1M, OHLCV_COLUMNS
+    else:
+        expected = TRADES_COLUMNS if "ts_recv" in names or "price" in names else OHLCV_COLUMNS
+        missing = [c for c in expected if c not in names]
+        extra = [c for c in columns if c not in expected and c != "symbol"]
+        if len(columns) == 1 and (";" in header or "\t" in header or "|" in header):
+            detail = "the header is not comma-separated"
+        else:
+            parts = []
+            if missing:
+                parts.append("missing column(s) " + ", ".join(missing))
+            if extra:
+                parts.append("unexpected column(s) " + ", ".join(extra))
+            detail = "; ".join(parts) or "duplicate columns"
+        raise DataError(
+            f"{path}: line 1: not a Databento trades or ohlcv-1m CSV header ({detail}); "
+            f"expected {','.join(expected)}[,symbol]"
+        )
+    if len(columns) != len(names):
+        raise DataError(f"{path}: line 1: duplicate column names in the header")
+    if first is None or not first.strip():
+        raise DataError(f"{path}: no records after the header; the market may have been closed")
+    values = first.split(",")
+    if len(values) != len(columns):
+        raise DataError(
+            f"{path}: line 2: expected {len(columns)} fields, found {len(values)}"
+        )
+    record = dict(zip(columns, values, strict=True))
+    ts_value = record["ts_event"].strip()
+    ts_kind = "ns" if _INT.match(ts_value) else "iso"
+    price_value = record["price" if schema == TRADES else "open"].strip()
+    if "." in price_value:
+        px_kind = "decimal"
+    elif ts_kind == "ns":
+        px_kind = "fixed"
+    else:
+        px_kind = "fixed" if len(price_value.lstrip("-")) >= 10 else "decimal"
+    del required
+    return CsvLayout(schema, columns, ts_kind, px_kind, has_symbol)
+
+
+def _field_problem(column: str, value: str, layout: CsvLayout) -> str | None:
+    value = value.strip()
+    if column in _TIMESTAMPS:
+        pattern = _ISO_TS if layout.ts_kind == "iso" else _INT
+        if not pattern.match(value):
+            return f"cannot parse {column} {value!r} as a timestamp"
+    elif column in _PRICES:
+        if value == "":
+            return f"missing {column}"
+        pattern = _DECIMAL if layout.px_kind == "decimal" else _INT
+        if not pattern.match(value):
+            return f"{column} {value!r} is not a number"
+    elif column == "side":
+        if value not in ("A", "B", "N"):
+            return f"unknown side code {value!r} (expected A, B or N)"
+    elif column in _TEXT:
+        return None
+    elif not _INT.match(value):
+        return f"{column} {value!r} is not an integer"
+    return None
+
+
+def diagnose_csv(path: Path, layout: CsvLayout) -> str | None:
+    """Find the first malformed line of a CSV, line by line (used after a fast read fails)."""
+    expected = len(layout.columns)
+    with path.open("rb") as handle:
+        handle.readline()
+        number = 1
+        for raw in handle:
+            number += 1
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"line {number}: bytes that are not UTF-8"
+            line = line.rstrip("\r\n")
+            if not line:
+                return f"line {number}: empty line"
+            values = line.split(",")
+            if len(values) != expected:
+                truncated = " (truncated line?)" if len(values) < expected else ""
+                return f"line {number}: expected {expected} fields, found {len(values)}{truncated}"
+            for column, value in zip(layout.columns, values, strict=True):
+                problem = _field_problem(column, value, layout)
+                if problem:
+                    return f"line {number}: {problem}"
+    return None
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile, layout: CsvLayout) -> None:
+    """Load a CSV into the temporary staging table for its schema."""
+    import duckdb
+
+    stage = "stg_trades" if layout.schema == TRADES else "stg_ohlcv_1m"
+    sql = render(
+        f"staging/{stage}.sql",
+        source="csv",
+        relation="",
+        columns=layout.column_types(),
+        ts_kind=layout.ts_kind,
+        px_kind=layout.px_kind,
+        has_symbol=layout.has_symbol,
+    )
+    try:
+        con.execute(f"create or replace temp table {stage} as {sql}", {"path": str(source.path)})
+    except duckdb.Error as exc:
+        problem = diagnose_csv(source.path, layout)
+        if problem is None:
+            first_line = str(exc).strip().splitlines()[0]
+            problem = f"cannot read the file ({first_line})"
+        raise DataError(f"{source.path}: {problem}; fix or remove that line and build again") from exc
+
+
+# --------------------------------------------------------------------------- DBN
+
+
+def open_dbn(path: Path) -> Any:
+    """Open a DBN file with the databento library, as a one-line DataError on failure."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes); delete it and fetch again")
+    import databento
+
+    try:
+        return databento.DBNStore.from_file(path)
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{path}: not a readable DBN file ({detail}); delete it and fetch again"
+        ) from exc
+
+
+def dbn_schema(store: Any) -> str:
+    """The schema of a DBN store as text (``trades``, ``ohlcv-1m``, …)."""
+    schema = store.schema
+    return str(getattr(schema, "value", schema)) if schema is not None else "mixed"
+
+
+def _dbn_frames(store: Any, path: Path) -> Iterator[Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            frames = store.to_df(
+                price_type="fixed", pretty_ts=False, map_symbols=True, count=DBN_CHUNK_ROWS
+            )
+            yield from frames
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(f"{path}: cannot decode the DBN records ({detail})") from exc
+
+
+def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) -> None:
+    """Decode a DBN file (trades or ohlcv-1m) into the temporary staging table for its schema."""
+    schema = source.schema
+    stage = "stg_trades" if schema == TRADES else "stg_ohlcv_1m"
+    columns = TRADES_COLUMNS if schema == TRADES else OHLCV_COLUMNS
+    sql = render(
+        f"staging/{stage}.sql",
+        source="relation",
+        relation="dbn_chunk",
+        columns=[],
+        ts_kind="ns",
+        px_kind="fixed",
+        has_symbol=True,
+    )
+    offset = 0
+    created = False
+    for frame in _dbn_frames(store, source.path):
+        frame = frame.reset_index()
+        if "symbol" not in frame.columns:
+            frame["symbol"] = None
+        frame = frame[[*columns, "symbol"]].copy()
+        frame["position"] = range(offset, offset + len(frame))
+        offset += len(frame)
+        con.register("dbn_chunk", frame)
+        try:
+            if created:
+                con.execute(f"insert into {stage} {sql}")
+            else:
+                con.execute(f"create or replace temp table {stage} as {sql}")
+                created = True
+        finally:
+            con.unregister("dbn_chunk")
+    if not created:
+        raise DataError(f"{source.path}: the DBN file holds no records; the market may have been closed")
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> int:
+    """Apply the record rules to the staged file; return its row count.
+
+    Raises
+    ------
+    DataError
+        Naming the first offending line (CSV) or record (DBN).
+    """
+    stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
+    rows = con.execute(f"select count(*) from {stage}").fetchone()[0]  # type: ignore[index]
+    if rows == 0:
+        raise DataError(f"{source.path}: no records after the header; the market may have been closed")
+    problem = con.execute(render(f"staging/{stage}_problems.sql")).fetchone()
+    if problem is not None:
+        position, reason = problem
+        where = f"line {position + 2}" if source.layout != "dbn" else f"record {position + 1}"
+        raise DataError(f"{source.path}: {where}: {reason}; fix or remove it and build again")
+    return int(rows)
