@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +65,8 @@ class BuildReport:
     trades: int = 0
     ohlcv_bars: int = 0
     instruments: list[str] = field(default_factory=list)
-    first_ts: datetime | None = None
-    last_ts: datetime | None = None
+    first_ts: str | None = None
+    last_ts: str | None = None
     seconds: float = 0.0
 
     @property
@@ -150,7 +149,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) 
         con.execute("insert into ohlcv_1m select * from new_rows")
         ts_column = "ts_event"
     added = int(con.execute("select count(*) from new_rows").fetchone()[0])  # type: ignore[index]
-    _record_symbology(con, ts_column)
+    _record_symbology(con, stage, ts_column)
     con.execute(
         "insert into loaded_files values "
         "($file_id, $path, $hash, $schema, $layout, $rows, $added, $bytes, now()::timestamp)",
@@ -161,19 +160,19 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) 
         },
     )
     con.execute("drop table if exists new_rows")
-    con.execute(f"drop table if exists {stage}")
+    con.execute(f"drop table if exists {identifier(stage)}")
     return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
 
 
-def _record_symbology(con: duckdb.DuckDBPyConnection, ts_column: str) -> None:
-    """Remember which symbol each instrument carried in the rows just added."""
+def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str) -> None:
+    """Remember which symbol each instrument carried in a file that names symbols."""
     ts = identifier(ts_column)
     con.execute(
         f"""
         insert into symbology
         select instrument_id, symbol, min({ts}), max({ts})
-        from new_rows
-        where symbol <> instrument_id::varchar
+        from {identifier(stage)}
+        where symbol is not null
         group by instrument_id, symbol
         """
     )
@@ -219,7 +218,7 @@ def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:
 
 def _summarise(con: duckdb.DuckDBPyConnection, report: BuildReport) -> None:
     trades, first, last = con.execute(
-        "select count(*), min(ts_recv), max(ts_recv) from trades"
+        "select count(*), min(ts_recv)::varchar, max(ts_recv)::varchar from trades"
     ).fetchone()  # type: ignore[misc]
     report.trades = int(trades)
     report.first_ts, report.last_ts = first, last

@@ -50,3 +50,88 @@ def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
         vcdwh sql "select bar_start, symbol, delta, cumulative_delta from bars_1min limit 5"
     """
     ctx.obj = Settings.resolve(data_dir, db)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--frequency", "-f", "frequencies", multiple=True, metavar="INTERVAL",
+              help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …")
+@click.pass_obj
+@reports_errors
+def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ...]) -> None:
+    """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
+
+    Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
+    that is not loaded yet, plus any FILES given, into the warehouse, then builds one
+    bars_<interval> table per interval. All in one transaction: on any error nothing changes.
+
+    \b
+    Example:
+        vcdwh build
+        vcdwh build --frequency 1min --frequency 5min --frequency 30s
+        vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
+    """
+    from vcdwh.build import build_warehouse
+
+    report = build_warehouse(settings, files, frequencies or None, echo=click.echo)
+    click.echo(
+        f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
+        f"warehouse {report.db_path}"
+    )
+    click.echo(f"trades: {report.trades:,}  ohlcv_1m bars: {report.ohlcv_bars:,}  "
+               f"instruments: {', '.join(report.instruments) or '-'}")
+    if report.first_ts is not None:
+        click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
+    click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.pass_obj
+@reports_errors
+def sql(settings: Settings, query: str, fmt: str) -> None:
+    """Run one read-only SQL query against the warehouse and print the result.
+
+    \b
+    Example:
+        vcdwh sql "select bar_start, symbol, delta, cumulative_delta from bars_1min limit 5"
+        vcdwh sql --format csv "select * from bars_5min where symbol = 'ESH4'" > esh4.csv
+    """
+    from vcdwh.query import format_result, run_query
+
+    click.echo(format_result(run_query(settings.db_path, query), fmt))
+
+
+@cli.command(name="list")
+@click.pass_obj
+@reports_errors
+def list_(settings: Settings) -> None:
+    """List the data files on disk and what the warehouse holds.
+
+    \b
+    Example:
+        vcdwh list
+    """
+    from vcdwh.inventory import take_inventory
+
+    inv = take_inventory(settings)
+    click.echo(f"data folder: {inv.data_dir}")
+    if not inv.files:
+        click.echo("  (no trades_*/ohlcv_1m_* CSV or DBN files)")
+    for item in inv.files:
+        state = "loaded" if item.loaded else "new"
+        click.echo(f"  {item.name}  {item.bytes / 1_048_576:,.2f} MB  [{state}]")
+    if not inv.warehouse_exists:
+        click.echo(f"warehouse: {inv.db_path} (not built yet; run `vcdwh build`)")
+        return
+    click.echo(f"warehouse: {inv.db_path} ({inv.loaded_files} file(s) loaded, "
+               f"{inv.backtest_runs} backtest run(s))")
+    for row in inv.instruments:
+        click.echo(f"  {row['symbol']:<12} id {row['instrument_id']:<10} "
+                   f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
+                   f"{row['first_trade']} → {row['last_trade']}")
+    click.echo("relations:")
+    for name, count in inv.relations:
+        click.echo(f"  {name:<24} {count:>12,} rows")

@@ -1,0 +1,72 @@
+"""``vcdwh list``: the data files on disk and what the warehouse holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vcdwh.build import discover
+from vcdwh.config import Settings
+from vcdwh.query import connect_read_only
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One data file in the data folder."""
+
+    name: str
+    bytes: int
+    loaded: bool
+
+
+@dataclass
+class Inventory:
+    """Files on disk, and per instrument what the warehouse holds."""
+
+    data_dir: Path
+    db_path: Path
+    files: list[DataFile] = field(default_factory=list)
+    warehouse_exists: bool = False
+    instruments: list[dict[str, Any]] = field(default_factory=list)
+    relations: list[tuple[str, int]] = field(default_factory=list)
+    loaded_files: int = 0
+    backtest_runs: int = 0
+
+
+def take_inventory(settings: Settings) -> Inventory:
+    """List data files and summarise the warehouse (read-only)."""
+    inventory = Inventory(settings.data_dir, settings.db_path)
+    loaded: set[tuple[str, int]] = set()
+    if settings.db_path.exists():
+        inventory.warehouse_exists = True
+        con = connect_read_only(settings.db_path)
+        try:
+            tables = {name for (name,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'main'"
+            ).fetchall()}
+            if "loaded_files" in tables:
+                loaded = {(Path(p).name, int(b)) for p, b in con.execute(
+                    "select path, bytes from loaded_files").fetchall()}
+                inventory.loaded_files = len(loaded)
+            if "trades" in tables:
+                rows = con.execute(
+                    """
+                    select symbol, instrument_id, count(*) as trades, sum(size)::bigint as volume,
+                           min(ts_recv)::varchar as first_trade, max(ts_recv)::varchar as last_trade
+                    from trades group by symbol, instrument_id order by volume desc
+                    """
+                ).fetchall()
+                keys = ("symbol", "instrument_id", "trades", "volume", "first_trade", "last_trade")
+                inventory.instruments = [dict(zip(keys, r, strict=True)) for r in rows]
+            for name in sorted(tables):
+                count = con.execute(f'select count(*) from "{name}"').fetchone()
+                inventory.relations.append((name, int(count[0]) if count else 0))
+            if "backtest_runs" in tables:
+                inventory.backtest_runs = dict(inventory.relations).get("backtest_runs", 0)
+        finally:
+            con.close()
+    for path in discover(settings.data_dir):
+        size = path.stat().st_size
+        inventory.files.append(DataFile(path.name, size, (path.name, size) in loaded))
+    return inventory

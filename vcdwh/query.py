@@ -1,0 +1,148 @@
+"""``vcdwh sql``: run one query on a read-only connection and format the result.
+
+The connection is opened read-only with external access disabled and the configuration
+locked, so a query can read the warehouse but cannot write it, touch files, attach other
+databases or install extensions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vcdwh.errors import VcdwhError, WarehouseError
+
+FORMATS = ("table", "csv", "json")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "UHUGEINT")
+_FLOAT_TYPES = ("FLOAT", "DOUBLE", "DECIMAL")
+
+
+class QueryError(VcdwhError):
+    """DuckDB refused or failed the query."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names, DuckDB type names and rows rendered as text (``None`` for NULL)."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[str | None, ...]]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connect_read_only(db_path: Path) -> Any:
+    """A read-only connection that cannot reach files, other databases or extensions."""
+    import duckdb
+
+    if not Path(db_path).exists():
+        raise WarehouseError(f"no warehouse at {db_path}; run `vcdwh build` first")
+    try:
+        con = duckdb.connect(str(db_path), read_only=True,
+                             config={"enable_external_access": False})
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        if "lock" in first_line.lower():
+            raise WarehouseError(
+                f"{db_path} is locked by a writer; wait for it to finish and try again"
+            ) from exc
+        raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
+    con.execute("set lock_configuration = true")
+    return con
+
+
+def run_query(db_path: Path, query: str) -> QueryResult:
+    """Run ``query`` read-only; every value comes back as DuckDB renders it (exact, ns kept).
+
+    Raises
+    ------
+    QueryError
+        With DuckDB's message when the query fails or tries to write.
+    """
+    import duckdb
+
+    con = connect_read_only(db_path)
+    try:
+        try:
+            relation = con.sql(query)
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from exc
+        if relation is None:
+            return QueryResult([], [], [])
+        columns = list(relation.columns)
+        types = [str(t) for t in relation.types]
+        projection = ", ".join(f"cast({_quote(c)} as varchar)" for c in columns)
+        try:
+            rows = relation.project(projection).fetchall() if columns else []
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from exc
+        return QueryResult(columns, types, rows)
+    finally:
+        con.close()
+
+
+def _one_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines else type(exc).__name__
+    if "read-only" in text.lower() or "read only" in text.lower():
+        text += " (vcdwh sql is read-only; use vcdwh build/backtest to change the warehouse)"
+    elif "external access" in text.lower():
+        text += " (vcdwh sql cannot read or write files, attach databases or install extensions)"
+    return text
+
+
+def _is_numeric(type_name: str) -> bool:
+    base = type_name.upper().split("(")[0]
+    return base in _INTEGER_TYPES or base in _FLOAT_TYPES
+
+
+def format_result(result: QueryResult, fmt: str = "table") -> str:
+    """Render a result as an aligned table, CSV or JSON (a list of objects)."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+        return buffer.getvalue().rstrip("\n")
+    if fmt == "json":
+        return json.dumps([
+            {c: _json_value(v, t) for c, v, t in zip(result.columns, row, result.types, strict=True)}
+            for row in result.rows
+        ], indent=2)
+    if not result.columns:
+        return "OK"
+    cells = [["NULL" if v is None else v for v in row] for row in result.rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
+    numeric = [_is_numeric(t) for t in result.types]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    out = [line(list(result.columns)), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in cells)
+    out.append(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def _json_value(value: str | None, type_name: str) -> Any:
+    if value is None:
+        return None
+    base = type_name.upper().split("(")[0]
+    if base in _INTEGER_TYPES:
+        return int(value)
+    if base in _FLOAT_TYPES:
+        number = float(value)
+        return number if number == number else None
+    if base == "BOOLEAN":
+        return value == "true"
+    return value
