@@ -85,8 +85,10 @@ def discover(data_dir: Path) -> list[Path]:
     if not data_dir.is_dir():
         return []
     found = [
-        p for p in data_dir.iterdir()
-        if p.is_file() and (
+        p
+        for p in data_dir.iterdir()
+        if p.is_file()
+        and (
             (p.suffix.lower() == ".csv" and p.name.startswith(("trades_", "ohlcv_1m_")))
             or is_dbn(p)
         )
@@ -132,9 +134,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) 
         stage_csv(con, source, detail)
     rows = check_staged(con, source)
     stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
-    instruments = con.execute(
-        f"select count(distinct instrument_id) from {stage}"
-    ).fetchone()[0]  # type: ignore[index]
+    instruments = con.execute(f"select count(distinct instrument_id) from {stage}").fetchone()[0]  # type: ignore[index]
     file_symbol = source.file_symbol if instruments == 1 else None
     file_id = _next_file_id(con)
     params = {"file_id": file_id, "file_symbol": file_symbol}
@@ -154,8 +154,13 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) 
         "insert into loaded_files values "
         "($file_id, $path, $hash, $schema, $layout, $rows, $added, $bytes, now()::timestamp)",
         {
-            "file_id": file_id, "path": str(source.path), "hash": source.content_hash,
-            "schema": source.schema, "layout": source.layout, "rows": rows, "added": added,
+            "file_id": file_id,
+            "path": str(source.path),
+            "hash": source.content_hash,
+            "schema": source.schema,
+            "layout": source.layout,
+            "rows": rows,
+            "added": added,
             "bytes": source.bytes,
         },
     )
@@ -201,7 +206,8 @@ def build_bars(con: duckdb.DuckDBPyConnection, frequencies: Iterable[Frequency])
         sql = render("marts/bars.sql", interval_ns=frequency.nanoseconds)
         con.execute(f"create or replace table {relation} as {sql}")
         con.execute(
-            "insert or replace into bar_intervals values ($name, $seconds, $relation, now()::timestamp)",
+            "insert or replace into bar_intervals "
+            "values ($name, $seconds, $relation, now()::timestamp)",
             {"name": frequency.name, "seconds": frequency.seconds, "relation": relation},
         )
         built.append(relation)
@@ -213,7 +219,9 @@ def build_bars(con: duckdb.DuckDBPyConnection, frequencies: Iterable[Frequency])
 
 
 def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:
-    return [Frequency(int(s)) for (s,) in con.execute("select seconds from bar_intervals").fetchall()]
+    return [
+        Frequency(int(s)) for (s,) in con.execute("select seconds from bar_intervals").fetchall()
+    ]
 
 
 def _summarise(con: duckdb.DuckDBPyConnection, report: BuildReport) -> None:
@@ -224,8 +232,9 @@ def _summarise(con: duckdb.DuckDBPyConnection, report: BuildReport) -> None:
     report.first_ts, report.last_ts = first, last
     report.ohlcv_bars = int(con.execute("select count(*) from ohlcv_1m").fetchone()[0])  # type: ignore[index]
     report.instruments = [
-        s for (s,) in con.execute(
-            "select symbol from (select symbol, sum(size) v from trades group by symbol) order by v desc"
+        s
+        for (s,) in con.execute(
+            "select symbol from trades group by symbol order by sum(size) desc"
         ).fetchall()
     ]
 
@@ -277,12 +286,17 @@ def build_warehouse(
             for path in paths:
                 source, detail = _identify(path)
                 if source.content_hash in known_hashes:
-                    result = FileResult(path, "skipped", source.schema, source.layout,
-                                        reason="already loaded")
+                    result = FileResult(
+                        path, "skipped", source.schema, source.layout, reason="already loaded"
+                    )
                 elif source.schema not in LOADABLE_SCHEMAS:
-                    result = FileResult(path, "skipped", source.schema, source.layout,
-                                        reason=f"schema {source.schema} is not loaded "
-                                               "(only trades and ohlcv-1m)")
+                    result = FileResult(
+                        path,
+                        "skipped",
+                        source.schema,
+                        source.layout,
+                        reason=f"schema {source.schema} is not loaded (only trades and ohlcv-1m)",
+                    )
                 else:
                     result = _load_file(con, source, detail)
                     known_hashes.add(source.content_hash)
@@ -319,6 +333,8 @@ def _discard_new_file(db_path: Path, existed: bool) -> None:
 
 def _file_line(result: FileResult) -> str:
     if result.status == "loaded":
-        return (f"loaded  {result.path.name}: {result.schema} ({result.layout}), "
-                f"{result.rows:,} rows, {result.rows_added:,} new")
+        return (
+            f"loaded  {result.path.name}: {result.schema} ({result.layout}), "
+            f"{result.rows:,} rows, {result.rows_added:,} new"
+        )
     return f"skipped {result.path.name}: {result.reason}"

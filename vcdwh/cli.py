@@ -36,10 +36,20 @@ def reports_errors(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vcdwh")
-@click.option("--data-dir", type=click.Path(file_okay=False), envvar="VCDWH_DATA_DIR",
-              default=None, help="Folder of CSV/DBN files (env VCDWH_DATA_DIR, default ./Data).")
-@click.option("--db", type=click.Path(dir_okay=False), envvar="VCDWH_DB", default=None,
-              help="Warehouse file (env VCDWH_DB, default <data-dir>/vcdwh.duckdb).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="VCDWH_DATA_DIR",
+    default=None,
+    help="Folder of CSV/DBN files (env VCDWH_DATA_DIR, default ./Data).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="VCDWH_DB",
+    default=None,
+    help="Warehouse file (env VCDWH_DB, default <data-dir>/vcdwh.duckdb).",
+)
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
     """vcdwh: Databento futures trades into order-flow bars in DuckDB, and delta backtests.
@@ -54,8 +64,14 @@ def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--frequency", "-f", "frequencies", multiple=True, metavar="INTERVAL",
-              help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …")
+@click.option(
+    "--frequency",
+    "-f",
+    "frequencies",
+    multiple=True,
+    metavar="INTERVAL",
+    help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …",
+)
 @click.pass_obj
 @reports_errors
 def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ...]) -> None:
@@ -78,8 +94,10 @@ def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ..
         f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
         f"warehouse {report.db_path}"
     )
-    click.echo(f"trades: {report.trades:,}  ohlcv_1m bars: {report.ohlcv_bars:,}  "
-               f"instruments: {', '.join(report.instruments) or '-'}")
+    click.echo(
+        f"trades: {report.trades:,}  ohlcv_1m bars: {report.ohlcv_bars:,}  "
+        f"instruments: {', '.join(report.instruments) or '-'}"
+    )
     if report.first_ts is not None:
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
     click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
@@ -87,8 +105,14 @@ def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ..
 
 @cli.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.pass_obj
 @reports_errors
 def sql(settings: Settings, query: str, fmt: str) -> None:
@@ -126,12 +150,84 @@ def list_(settings: Settings) -> None:
     if not inv.warehouse_exists:
         click.echo(f"warehouse: {inv.db_path} (not built yet; run `vcdwh build`)")
         return
-    click.echo(f"warehouse: {inv.db_path} ({inv.loaded_files} file(s) loaded, "
-               f"{inv.backtest_runs} backtest run(s))")
+    click.echo(
+        f"warehouse: {inv.db_path} ({inv.loaded_files} file(s) loaded, "
+        f"{inv.backtest_runs} backtest run(s))"
+    )
     for row in inv.instruments:
-        click.echo(f"  {row['symbol']:<12} id {row['instrument_id']:<10} "
-                   f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
-                   f"{row['first_trade']} → {row['last_trade']}")
+        click.echo(
+            f"  {row['symbol']:<12} id {row['instrument_id']:<10} "
+            f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
+            f"{row['first_trade']} → {row['last_trade']}"
+        )
     click.echo("relations:")
     for name, count in inv.relations:
         click.echo(f"  {name:<24} {count:>12,} rows")
+
+
+@cli.command()
+@click.option(
+    "--symbol",
+    "-s",
+    default=None,
+    help="Instrument to trade (default: the outright with the most volume).",
+)
+@click.option("--frequency", "-f", default="1min", show_default=True, help="Bar interval.")
+@click.option(
+    "--threshold",
+    "-t",
+    type=float,
+    default=500,
+    show_default=True,
+    help="BUY when cumulative delta > threshold, SELL when < -threshold.",
+)
+@click.option(
+    "--position-size",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Fraction of current capital per position.",
+)
+@click.option(
+    "--initial-capital", type=float, default=10_000, show_default=True, help="Starting capital."
+)
+@click.option(
+    "--reset",
+    type=click.Choice(["none", "session"]),
+    default="none",
+    show_default=True,
+    help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+@reports_errors
+def backtest(
+    settings: Settings,
+    symbol: str | None,
+    frequency: str,
+    threshold: float,
+    position_size: float,
+    initial_capital: float,
+    reset: str,
+    as_json: bool,
+) -> None:
+    """Backtest the cumulative-delta threshold strategy and store the run.
+
+    \b
+    Example:
+        vcdwh backtest
+        vcdwh backtest --symbol ESH4 --frequency 5min --threshold 300 \\
+            --position-size 0.2 --initial-capital 25000 --reset session
+        vcdwh backtest --json
+    """
+    import json
+
+    from vcdwh.backtest import BacktestParams, describe_run, format_metrics, run_backtest
+
+    params = BacktestParams(symbol, frequency, threshold, position_size, initial_capital, reset)
+    result = run_backtest(settings, params)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(describe_run(result, chosen_by_default=symbol is None))
+    click.echo(format_metrics(result))

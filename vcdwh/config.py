@@ -22,8 +22,11 @@ class Settings:
     db_path: Path
 
     @classmethod
-    def resolve(cls, data_dir: str | os.PathLike[str] | None = None,
-                db: str | os.PathLike[str] | None = None) -> Settings:
+    def resolve(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        db: str | os.PathLike[str] | None = None,
+    ) -> Settings:
         """Resolve settings from arguments, then environment, then defaults."""
         data = Path(data_dir or os.environ.get("VCDWH_DATA_DIR") or DEFAULT_DATA_DIR)
         db_value = db or os.environ.get("VCDWH_DB")

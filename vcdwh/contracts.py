@@ -74,8 +74,6 @@ def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Cont
         if nulls:
             raise BuildError(f"{relation}: {nulls} row(s) with {column} null; this is a bug")
     for rule in contract.rules:
-        broken = con.execute(
-            f"select count(*) from {table} where not ({rule})"
-        ).fetchone()[0]  # type: ignore[index]
+        broken = con.execute(f"select count(*) from {table} where not ({rule})").fetchone()[0]  # type: ignore[index]
         if broken:
             raise BuildError(f"{relation}: {broken} row(s) break the rule `{rule}`")

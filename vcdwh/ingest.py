@@ -27,26 +27,58 @@ TRADES = "trades"
 OHLCV_1M = "ohlcv-1m"
 
 TRADES_COLUMNS = (
-    "ts_recv", "ts_event", "rtype", "publisher_id", "instrument_id", "action", "side", "depth",
-    "price", "size", "flags", "ts_in_delta", "sequence",
+    "ts_recv",
+    "ts_event",
+    "rtype",
+    "publisher_id",
+    "instrument_id",
+    "action",
+    "side",
+    "depth",
+    "price",
+    "size",
+    "flags",
+    "ts_in_delta",
+    "sequence",
 )
 OHLCV_COLUMNS = (
-    "ts_event", "rtype", "publisher_id", "instrument_id", "open", "high", "low", "close", "volume",
+    "ts_event",
+    "rtype",
+    "publisher_id",
+    "instrument_id",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
 )
 _TIMESTAMPS = {"ts_recv", "ts_event"}
 _PRICES = {"price", "open", "high", "low", "close"}
 _TEXT = {"action", "side", "symbol"}
 # Identity of a trade record: every field but the symbol (raw files have none).
 TRADE_IDENTITY = (
-    "ts_recv", "ts_event", "instrument_id", "sequence", "price", "size", "side", "flags",
-    "ts_in_delta", "action", "depth", "rtype", "publisher_id",
+    "ts_recv",
+    "ts_event",
+    "instrument_id",
+    "sequence",
+    "price",
+    "size",
+    "side",
+    "flags",
+    "ts_in_delta",
+    "action",
+    "depth",
+    "rtype",
+    "publisher_id",
 )
 
 _ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$")
 _INT = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 _OUTRIGHT = re.compile(r"^[A-Z0-9]{1,6}[FGHJKMNQUVXZ]\d{1,2}$")
-_SEED_NAME = re.compile(r"^(?:trades|ohlcv_1m)_(?P<symbol>.+?)_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$")
+_SEED_NAME = re.compile(
+    r"^(?:trades|ohlcv_1m)_(?P<symbol>.+?)_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$"
+)
 _HASH_CHUNK = 8 * 1024 * 1024
 DBN_CHUNK_ROWS = 2_000_000
 
@@ -186,9 +218,7 @@ def detect_layout(path: Path) -> CsvLayout:
         raise DataError(f"{path}: no records after the header; the market may have been closed")
     values = first.split(",")
     if len(values) != len(columns):
-        raise DataError(
-            f"{path}: line 2: expected {len(columns)} fields, found {len(values)}"
-        )
+        raise DataError(f"{path}: line 2: expected {len(columns)} fields, found {len(values)}")
     record = dict(zip(columns, values, strict=True))
     ts_value = record["ts_event"].strip()
     ts_kind = "ns" if _INT.match(ts_value) else "iso"
@@ -272,7 +302,9 @@ def stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile, layout: CsvLay
         if problem is None:
             first_line = str(exc).strip().splitlines()[0]
             problem = f"cannot read the file ({first_line})"
-        raise DataError(f"{source.path}: {problem}; fix or remove that line and build again") from exc
+        raise DataError(
+            f"{source.path}: {problem}; fix or remove that line and build again"
+        ) from exc
 
 
 # --------------------------------------------------------------------------- DBN
@@ -345,7 +377,9 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
         finally:
             con.unregister("dbn_chunk")
     if not created:
-        raise DataError(f"{source.path}: the DBN file holds no records; the market may have been closed")
+        raise DataError(
+            f"{source.path}: the DBN file holds no records; the market may have been closed"
+        )
 
 
 # --------------------------------------------------------------------------- checks
@@ -362,7 +396,9 @@ def check_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> int:
     stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
     rows = con.execute(f"select count(*) from {stage}").fetchone()[0]  # type: ignore[index]
     if rows == 0:
-        raise DataError(f"{source.path}: no records after the header; the market may have been closed")
+        raise DataError(
+            f"{source.path}: no records after the header; the market may have been closed"
+        )
     problem = con.execute(render(f"staging/{stage}_problems.sql")).fetchone()
     if problem is not None:
         position, reason = problem

@@ -42,12 +42,17 @@ def take_inventory(settings: Settings) -> Inventory:
         inventory.warehouse_exists = True
         con = connect_read_only(settings.db_path)
         try:
-            tables = {name for (name,) in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'main'"
-            ).fetchall()}
+            tables = {
+                name
+                for (name,) in con.execute(
+                    "select table_name from duckdb_tables() where schema_name = 'main'"
+                ).fetchall()
+            }
             if "loaded_files" in tables:
-                loaded = {(Path(p).name, int(b)) for p, b in con.execute(
-                    "select path, bytes from loaded_files").fetchall()}
+                loaded = {
+                    (Path(p).name, int(b))
+                    for p, b in con.execute("select path, bytes from loaded_files").fetchall()
+                }
                 inventory.loaded_files = len(loaded)
             if "trades" in tables:
                 rows = con.execute(

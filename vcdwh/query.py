@@ -17,8 +17,18 @@ from typing import Any
 from vcdwh.errors import VcdwhError, WarehouseError
 
 FORMATS = ("table", "csv", "json")
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                  "UINTEGER", "UBIGINT", "UHUGEINT")
+_INTEGER_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+)
 _FLOAT_TYPES = ("FLOAT", "DOUBLE", "DECIMAL")
 
 
@@ -46,8 +56,7 @@ def connect_read_only(db_path: Path) -> Any:
     if not Path(db_path).exists():
         raise WarehouseError(f"no warehouse at {db_path}; run `vcdwh build` first")
     try:
-        con = duckdb.connect(str(db_path), read_only=True,
-                             config={"enable_external_access": False})
+        con = duckdb.connect(str(db_path), read_only=True, config={"enable_external_access": False})
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0]
         if "lock" in first_line.lower():
@@ -113,10 +122,16 @@ def format_result(result: QueryResult, fmt: str = "table") -> str:
         writer.writerows(["" if v is None else v for v in row] for row in result.rows)
         return buffer.getvalue().rstrip("\n")
     if fmt == "json":
-        return json.dumps([
-            {c: _json_value(v, t) for c, v, t in zip(result.columns, row, result.types, strict=True)}
-            for row in result.rows
-        ], indent=2)
+        return json.dumps(
+            [
+                {
+                    c: _json_value(v, t)
+                    for c, v, t in zip(result.columns, row, result.types, strict=True)
+                }
+                for row in result.rows
+            ],
+            indent=2,
+        )
     if not result.columns:
         return "OK"
     cells = [["NULL" if v is None else v for v in row] for row in result.rows]

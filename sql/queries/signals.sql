@@ -1,0 +1,33 @@
+-- signals: the seed rule over one instrument's bars, in time order. BUY when the chosen
+-- cumulative delta is strictly above $threshold, SELL when strictly below -$threshold.
+with bars as (
+    select * from {{ bars }}
+),
+
+selected as (
+    select
+        bar_start,
+        session_date,
+        symbol,
+        instrument_id,
+        open,
+        high,
+        low,
+        close,
+        {{ delta_column }} as signal_delta
+    from bars
+    where instrument_id = $instrument_id and symbol = $symbol
+),
+
+final as (
+    select
+        *,
+        case
+            when signal_delta > $threshold then 'BUY'
+            when signal_delta < -$threshold then 'SELL'
+        end as signal
+    from selected
+)
+
+select * from final
+order by bar_start

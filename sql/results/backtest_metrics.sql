@@ -1,0 +1,25 @@
+-- backtest_metrics: one row per run: the seed's metrics and the risk figures after them.
+-- profit_factor is +inf with no losing trade and NULL with no trades; sharpe is NULL with
+-- fewer than two sessions or no variation.
+create table if not exists backtest_metrics (
+    run_id integer primary key,
+    initial_capital double not null,
+    final_capital double not null,
+    total_return_pct double not null,
+    total_trades integer not null,
+    winning_trades integer not null,
+    losing_trades integer not null,
+    win_rate_pct double not null,
+    avg_win double not null,
+    avg_loss double not null,
+    profit_factor double,
+    max_drawdown double not null,
+    max_drawdown_pct double not null,
+    sharpe double,
+    expectancy double not null,
+    exposure_pct double not null,
+    avg_bars_held double not null,
+    largest_win double not null,
+    largest_loss double not null,
+    buy_hold_return_pct double not null
+)
