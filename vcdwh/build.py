@@ -132,6 +132,11 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) 
         stage_dbn(con, source, detail)
     else:
         stage_csv(con, source, detail)
+    return add_staged(con, source)
+
+
+def add_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileResult:
+    """Check the staged file, add its new records and record it in ``loaded_files``."""
     rows = check_staged(con, source)
     stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
     instruments = con.execute(f"select count(distinct instrument_id) from {stage}").fetchone()[0]  # type: ignore[index]
@@ -140,14 +145,13 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) 
     params = {"file_id": file_id, "file_symbol": file_symbol}
     if source.schema == TRADES:
         new = render("staging/new_trades.sql", identity=TRADE_IDENTITY)
-        con.execute(f"create or replace temp table new_rows as {new}", params)
-        con.execute("insert into trades select * from new_rows")
         ts_column = "ts_recv"
     else:
         new = render("staging/new_ohlcv_1m.sql")
-        con.execute(f"create or replace temp table new_rows as {new}", params)
-        con.execute("insert into ohlcv_1m select * from new_rows")
         ts_column = "ts_event"
+    table = "trades" if source.schema == TRADES else "ohlcv_1m"
+    con.execute(f"create or replace temp table new_rows as {new}", params)
+    con.execute(f"insert into {table} select * from new_rows")
     added = int(con.execute("select count(*) from new_rows").fetchone()[0])  # type: ignore[index]
     _record_symbology(con, stage, ts_column)
     con.execute(
