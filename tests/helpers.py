@@ -1,0 +1,42 @@
+"""Write small Databento-layout CSVs from crafted trades, for tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+HEADER = ("ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
+          "ts_in_delta,sequence")
+
+
+@dataclass(frozen=True)
+class Trade:
+    """A crafted trade: UTC nanoseconds, price in 1e-9 units, size, side."""
+
+    ts_ns: int
+    price: float
+    size: int
+    side: str
+    instrument_id: int = 1
+    sequence: int = 0
+
+
+def ns(text: str) -> int:
+    """Nanoseconds since the epoch of an ISO UTC timestamp like '2024-03-08 21:59:00'."""
+    stamp = datetime.fromisoformat(text.replace(" ", "T") + "+00:00")
+    return int(stamp.timestamp()) * 1_000_000_000 + stamp.microsecond * 1000
+
+
+def write_raw_csv(path: Path, trades: Iterable[Trade]) -> Path:
+    """Write trades in Databento's raw CSV layout (integer ns, 1e-9 fixed-point prices)."""
+    lines = [HEADER]
+    for t in trades:
+        fixed = round(t.price * 4) * 250_000_000  # quarter ticks, exact
+        lines.append(
+            f"{t.ts_ns},{t.ts_ns - 1000},0,1,{t.instrument_id},T,{t.side},0,{fixed},{t.size},0,"
+            f"0,{t.sequence}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path

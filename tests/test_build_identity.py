@@ -1,0 +1,86 @@
+"""Loading is idempotent and counts occurrences: nothing counted twice, nothing dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ESH4_DERIVED, snapshot
+
+
+def _lines(shared: Path) -> tuple[str, list[str]]:
+    text = (shared / "csv" / f"{ESH4_DERIVED}.pretty.csv").read_text()
+    header, *rows = text.splitlines(keepends=True)
+    return header, rows
+
+
+def test_esh4_sample_holds_identical_rows_that_are_separate_trades(shared):
+    _, rows = _lines(shared)
+    assert len(rows) - len(set(rows)) == 15
+
+
+def test_build_twice_changes_nothing(shared, build, settings):
+    source = shared / "csv" / f"{ESH4_DERIVED}.pretty.csv"
+    build([source])
+    before = snapshot(settings.db_path)
+    report = build([source])
+    assert [f.status for f in report.files] == ["skipped"]
+    after = snapshot(settings.db_path)
+    before.pop("bar_intervals"), after.pop("bar_intervals")
+    assert before == after
+
+
+def test_build_given_same_content_under_another_name_adds_nothing(shared, build, query, tmp_path):
+    source = shared / "csv" / f"{ESH4_DERIVED}.pretty.csv"
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(source.read_bytes())
+    build([source])
+    report = build([copy])
+    assert report.files[0].status == "skipped"
+    assert query("select count(*), sum(size) from trades") == [(2973, 9892)]
+
+
+def test_build_given_overlapping_files_counts_each_trade_once(shared, build, query, tmp_path):
+    # Arrange: two windows that overlap on 1,000 rows, like a 7-day fetch today and yesterday's.
+    header, rows = _lines(shared)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(header + "".join(rows[:2000]))
+    second.write_text(header + "".join(rows[1000:]))
+    # Act
+    build([first])
+    report = build([second])
+    # Assert: exactly the trades of the whole session, the 15 repeated fills kept.
+    assert report.loaded[0].rows == 1973
+    assert report.loaded[0].rows_added == 973
+    assert query("select count(*), sum(size) from trades") == [(2973, 9892)]
+    assert query("select sum(volume), max_by(cumulative_delta, bar_start) from bars_1min") == [
+        (9892, 796)
+    ]
+
+
+def test_build_given_redownload_with_extra_rows_adds_only_the_new_rows(shared, build, query, tmp_path):
+    header, rows = _lines(shared)
+    path = tmp_path / "trades_ESH4_2023-12-25_2023-12-26.csv"
+    path.write_text(header + "".join(rows[:2500]))
+    build([path])
+    path.write_text(header + "".join(rows))
+    report = build([path])
+    assert report.loaded[0].rows_added == 473
+    assert query("select count(*) from trades") == [(2973,)]
+
+
+def test_build_given_csv_and_dbn_of_the_same_trades_counts_them_once(shared, build, query):
+    build([shared / "csv" / f"{ESH4_DERIVED}.raw.csv", shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"])
+    assert query("select count(*), sum(size) from trades") == [(2973, 9892)]
+    assert query("select count(*) from loaded_files") == [(2,)]
+
+
+def test_build_discovers_seed_named_files_in_data_dir(shared, build, query, settings):
+    source = shared / "csv" / f"{ESH4_DERIVED}.pretty.csv"
+    (settings.data_dir / "trades_ES.FUT_2023-12-25_2023-12-26.csv").write_bytes(source.read_bytes())
+    (settings.data_dir / "notes.csv").write_text("not,a,data,file\n")
+    report = build()
+    assert [f.path.name for f in report.loaded] == ["trades_ES.FUT_2023-12-25_2023-12-26.csv"]
+    assert query("select path, schema, layout, rows, rows_added from loaded_files") == [
+        (str(settings.data_dir / "trades_ES.FUT_2023-12-25_2023-12-26.csv"), "trades", "pretty",
+         2973, 2973)
+    ]
