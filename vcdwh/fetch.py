@@ -106,10 +106,10 @@ _TIMESTAMP_RE = re.compile(
     r"(?:Z|\+00:00)?"
 )
 _STYPE_NOTES = {
-    "parent": "parent: every expiry and calendar spread of the product",
-    "continuous": "continuous: one contract chosen by Databento's roll rule",
-    "raw_symbol": "raw_symbol: exactly this contract",
-    "instrument_id": "instrument_id: a numeric Databento instrument id",
+    "parent": "every expiry and calendar spread of the product",
+    "continuous": "one contract at a time, rolled by Databento",
+    "raw_symbol": "exactly this contract",
+    "instrument_id": "a numeric Databento instrument id",
 }
 _RETRYABLE_STATUSES = frozenset({408, 429})
 
@@ -905,7 +905,8 @@ def _fetch(
     requests: list[_Request] = []
     for symbol in symbols:
         stype = stype_override or infer_stype(symbol)
-        say(f"{symbol}: stype_in={_STYPE_NOTES[stype]}")
+        source = "from --stype-in" if stype_override else "inferred"
+        say(f"{symbol}: stype_in={stype} {source} ({_STYPE_NOTES[stype]})")
         for schema in schemas:
             requests.append(_Request(
                 symbol=symbol, schema=schema, stype_in=stype, start=start, end=end,
@@ -995,10 +996,13 @@ def _download(client: HistoricalClient, req: _Request, dataset: str) -> tuple[in
     tmp_dbn = _part_path(req.dbn_path)
     tmp_csv = _part_path(req.csv_path)
     try:
-        store = client.timeseries.get_range(
-            dataset=dataset, start=req.start.isoformat(), end=req.end.isoformat(),
-            symbols=[req.symbol], schema=req.schema, stype_in=req.stype_in, path=tmp_dbn,
-        )
+        try:
+            store = client.timeseries.get_range(
+                dataset=dataset, start=req.start.isoformat(), end=req.end.isoformat(),
+                symbols=[req.symbol], schema=req.schema, stype_in=req.stype_in, path=tmp_dbn,
+            )
+        except ValueError as exc:  # e.g. an empty body: the client cannot open a 0-byte file
+            raise FetchError(f"Databento sent no usable data for {req.label}: {exc}") from exc
         try:
             if not tmp_dbn.exists():
                 store.to_file(tmp_dbn)  # a client that kept the data in memory
