@@ -40,7 +40,9 @@ def fixture_settings(tmp_path: Path) -> Settings:
 def fixture_build(settings: Settings) -> Callable[..., BuildReport]:
     """Build the test warehouse from the given files."""
 
-    def run(files: Sequence[Path | str] = (), frequencies: Sequence[str] | None = None) -> BuildReport:
+    def run(
+        files: Sequence[Path | str] = (), frequencies: Sequence[str] | None = None
+    ) -> BuildReport:
         return build_warehouse(settings, files, frequencies)
 
     return run
@@ -66,12 +68,25 @@ def snapshot(db_path: Path) -> dict[str, object]:
         return {}
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        tables = [t for (t,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'main' order by 1"
-        ).fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'main' order by 1"
+            ).fetchall()
+        ]
         return {
             t: con.execute(f'select count(*), sum(hash(columns(*))) from "{t}"').fetchall()
             for t in tables
         }
     finally:
         con.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--run-live``: allow tests marked ``live`` that call the real Databento API."""
+    parser.addoption(
+        "--run-live",
+        action="store_true",
+        default=False,
+        help="run tests marked live (needs DATABENTO_API_KEY; may cost money)",
+    )

@@ -11,10 +11,14 @@ from tests.conftest import ESU4_TRADES, snapshot
 from vcdwh.cli import cli
 from vcdwh.errors import DataError
 
-HEADER = ("ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
-          "ts_in_delta,sequence,symbol")
-GOOD = ("2024-07-01T23:58:01.218485389Z,2024-07-01T23:58:01.218218853Z,0,1,118,T,B,0,"
-        "5528.750000000,2,0,17664,9060643,ESU4")
+HEADER = (
+    "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
+    "ts_in_delta,sequence,symbol"
+)
+GOOD = (
+    "2024-07-01T23:58:01.218485389Z,2024-07-01T23:58:01.218218853Z,0,1,118,T,B,0,"
+    "5528.750000000,2,0,17664,9060643,ESU4"
+)
 
 
 def _row(**changes: str) -> str:
@@ -42,15 +46,24 @@ BAD_FILES = {
     ),
     "empty": ("", "the file is empty"),
     "header_only": (f"{HEADER}\n", "no records after the header"),
-    "html": ("<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n", "line 1: this is HTML"),
+    "html": (
+        "<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n",
+        "line 1: this is HTML",
+    ),
     "semicolons": (HEADER.replace(",", ";") + "\n", "the header is not comma-separated"),
-    "negative_price": (f"{HEADER}\n{_row(price='-5528.75')}\n",
-                       "line 2: non-positive price -5528.750000000 for an outright"),
+    "negative_price": (
+        f"{HEADER}\n{_row(price='-5528.75')}\n",
+        "line 2: non-positive price -5528.750000000 for an outright",
+    ),
     "zero_size": (f"{HEADER}\n{_row(size='0')}\n", "line 2: size 0 is not positive"),
-    "overflowing_size": (f"{HEADER}\n{_row(size='99999999999')}\n",
-                         "line 2: size 99999999999 overflows 32 bits"),
-    "bad_timestamp": (f"{HEADER}\n{GOOD}\n{_row(ts_recv='yesterday')}\n",
-                      "line 3: cannot parse ts_recv 'yesterday' as a timestamp"),
+    "overflowing_size": (
+        f"{HEADER}\n{_row(size='99999999999')}\n",
+        "line 2: size 99999999999 overflows 32 bits",
+    ),
+    "bad_timestamp": (
+        f"{HEADER}\n{GOOD}\n{_row(ts_recv='yesterday')}\n",
+        "line 3: cannot parse ts_recv 'yesterday' as a timestamp",
+    ),
 }
 
 
@@ -92,8 +105,9 @@ def test_build_given_corrupt_dbn_is_a_data_error(tmp_path, build):
         build([path])
 
 
-def test_build_given_bad_file_after_good_ones_leaves_warehouse_unchanged(shared, tmp_path, build,
-                                                                         settings):
+def test_build_given_bad_file_after_good_ones_leaves_warehouse_unchanged(
+    shared, tmp_path, build, settings
+):
     # Arrange: a loaded warehouse.
     build([shared / "csv" / f"{ESU4_TRADES}.pretty.csv"])
     before = snapshot(settings.db_path)

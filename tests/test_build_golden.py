@@ -52,9 +52,10 @@ def test_build_given_esu4_trades_matches_golden_table(shared, build, query, layo
 
 
 def test_build_given_three_layouts_gives_identical_bars(shared, tmp_path):
+    import duckdb
+
     from vcdwh.build import build_warehouse
     from vcdwh.config import Settings
-    import duckdb
 
     results = {}
     for layout, path in esu4_sources(shared).items():
@@ -83,7 +84,9 @@ def test_build_given_raw_csv_learns_symbol_from_ohlcv_file(shared, build, query)
 
 
 @pytest.mark.parametrize("ohlcv_layout", ["pretty.csv", "raw.csv", "dbn.zst"])
-def test_bars_1min_equal_databento_ohlcv_1m_for_the_same_minutes(shared, build, query, ohlcv_layout):
+def test_bars_1min_equal_databento_ohlcv_1m_for_the_same_minutes(
+    shared, build, query, ohlcv_layout
+):
     folder = "dbn" if ohlcv_layout.startswith("dbn") else "csv"
     build([esu4_sources(shared)["pretty"], shared / folder / f"{ESU4_OHLCV}.{ohlcv_layout}"])
     mismatches = query(
@@ -114,8 +117,17 @@ def test_build_given_esh4_session_counts_side_n_as_unknown(shared, build, query)
         "select bar_start::varchar, open, high, low, close, volume, buy_volume, sell_volume, delta"
         " from bars_1min order by bar_start limit 3"
     )
-    assert first[0] == ("2023-12-25 23:00:00", Decimal("4800.25"), Decimal("4805"),
-                        Decimal("4800.25"), Decimal("4804.75"), 600, 329, 227, 102)
+    assert first[0] == (
+        "2023-12-25 23:00:00",
+        Decimal("4800.25"),
+        Decimal("4805"),
+        Decimal("4800.25"),
+        Decimal("4804.75"),
+        600,
+        329,
+        227,
+        102,
+    )
     assert first[1][5:] == (482, 314, 168, 146)
     assert first[2][5:] == (179, 67, 112, -45)
     # Christmas: Globex reopened 17:00 CT on the 25th, which is the 2023-12-26 session.
@@ -123,14 +135,20 @@ def test_build_given_esh4_session_counts_side_n_as_unknown(shared, build, query)
 
 
 def test_build_given_esh4_pretty_and_raw_csv_equal_dbn(shared, tmp_path):
-    from vcdwh.build import build_warehouse
-    from vcdwh.config import Settings
     import duckdb
 
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+
     results = []
-    for name in (f"csv/{ESH4_DERIVED}.pretty.csv", f"csv/{ESH4_DERIVED}.raw.csv",
-                 f"derived/{ESH4_DERIVED}.dbn.zst"):
-        settings = Settings(tmp_path / name.replace("/", "_"), tmp_path / (name.replace("/", "_") + ".duckdb"))
+    for name in (
+        f"csv/{ESH4_DERIVED}.pretty.csv",
+        f"csv/{ESH4_DERIVED}.raw.csv",
+        f"derived/{ESH4_DERIVED}.dbn.zst",
+    ):
+        settings = Settings(
+            tmp_path / name.replace("/", "_"), tmp_path / (name.replace("/", "_") + ".duckdb")
+        )
         build_warehouse(settings, [shared / name])
         con = duckdb.connect(str(settings.db_path), read_only=True)
         results.append(con.execute(f"select {BAR_COLUMNS} from bars_1min order by 1").fetchall())

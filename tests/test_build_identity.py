@@ -57,7 +57,9 @@ def test_build_given_overlapping_files_counts_each_trade_once(shared, build, que
     ]
 
 
-def test_build_given_redownload_with_extra_rows_adds_only_the_new_rows(shared, build, query, tmp_path):
+def test_build_given_redownload_with_extra_rows_adds_only_the_new_rows(
+    shared, build, query, tmp_path
+):
     header, rows = _lines(shared)
     path = tmp_path / "trades_ESH4_2023-12-25_2023-12-26.csv"
     path.write_text(header + "".join(rows[:2500]))
@@ -69,7 +71,9 @@ def test_build_given_redownload_with_extra_rows_adds_only_the_new_rows(shared, b
 
 
 def test_build_given_csv_and_dbn_of_the_same_trades_counts_them_once(shared, build, query):
-    build([shared / "csv" / f"{ESH4_DERIVED}.raw.csv", shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"])
+    build(
+        [shared / "csv" / f"{ESH4_DERIVED}.raw.csv", shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"]
+    )
     assert query("select count(*), sum(size) from trades") == [(2973, 9892)]
     assert query("select count(*) from loaded_files") == [(2,)]
 
@@ -81,6 +85,11 @@ def test_build_discovers_seed_named_files_in_data_dir(shared, build, query, sett
     report = build()
     assert [f.path.name for f in report.loaded] == ["trades_ES.FUT_2023-12-25_2023-12-26.csv"]
     assert query("select path, schema, layout, rows, rows_added from loaded_files") == [
-        (str(settings.data_dir / "trades_ES.FUT_2023-12-25_2023-12-26.csv"), "trades", "pretty",
-         2973, 2973)
+        (
+            str(settings.data_dir / "trades_ES.FUT_2023-12-25_2023-12-26.csv"),
+            "trades",
+            "pretty",
+            2973,
+            2973,
+        )
     ]

@@ -48,12 +48,18 @@ def test_hour_bars_are_anchored_at_the_session_open(tmp_path, build, query):
     build([write_raw_csv(tmp_path / "h.csv", trades)])
     build(frequencies=["4h", "90s"])
     assert query("select bar_start::varchar, volume from bars_4h order by 1") == [
-        ("2024-03-07 23:00:00", 2), ("2024-03-08 03:00:00", 1)
+        ("2024-03-07 23:00:00", 2),
+        ("2024-03-08 03:00:00", 1),
     ]
     assert query("select bar_start::varchar from bars_90s order by 1") == [
-        ("2024-03-07 23:09:00",), ("2024-03-08 02:58:30",), ("2024-03-08 03:00:00",)
+        ("2024-03-07 23:09:00",),
+        ("2024-03-08 02:58:30",),
+        ("2024-03-08 03:00:00",),
     ]
     # Intervals built before are refreshed on every build.
     assert query("select name from bar_intervals order by seconds") == [
-        ("1min",), ("90s",), ("5min",), ("4h",)
+        ("1min",),
+        ("90s",),
+        ("5min",),
+        ("4h",),
     ]

@@ -1,0 +1,1063 @@
+"""Tests of ``vcdwh fetch`` and :mod:`vcdwh.fetch`, without the network.
+
+A fake Databento client serves the real DBN samples in ../shared/data, so the real decoding path
+(``DBNStore`` → ``to_csv``) runs. The one live test is opt-in (``--run-live`` or ``VCDWH_LIVE=1``,
+plus ``DATABENTO_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import databento
+import pytest
+import requests
+import zstandard
+from click.testing import CliRunner
+from databento.common.error import (
+    BentoClientError,
+    BentoError,
+    BentoServerError,
+    BentoWarning,
+)
+
+from vcdwh import cli as cli_module
+from vcdwh import fetch as fetch_module
+from vcdwh.config import Settings
+from vcdwh.errors import ConfigError, FetchError
+from vcdwh.fetch import (
+    MISSING_KEY_MESSAGE,
+    cached_paths,
+    fetch_data,
+    infer_stype,
+    resolve_api_key,
+    validate_symbol,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DBN_DIR = SHARED_DATA / "databento" / "dbn"
+CSV_DIR = SHARED_DATA / "databento" / "csv"
+ESU4_TRADES_DBN = DBN_DIR / "glbx-mdp3_ESU4_trades_2024-07-01T2358_2024-07-02T0002.dbn.zst"
+ESU4_TRADES_CSV = CSV_DIR / "glbx-mdp3_ESU4_trades_2024-07-01T2358_2024-07-02T0002.pretty.csv"
+ESU4_OHLCV_DBN = DBN_DIR / "glbx-mdp3_ESU4-NQU4_ohlcv-1m_2024-07-01T2340_2024-07-02T0010.dbn.zst"
+ESU4_OHLCV_CSV = CSV_DIR / "glbx-mdp3_ESU4-NQU4_ohlcv-1m_2024-07-01T2340_2024-07-02T0010.pretty.csv"
+SAMPLES = {"trades": ESU4_TRADES_DBN, "ohlcv-1m": ESU4_OHLCV_DBN}
+
+needs_samples = pytest.mark.skipif(
+    not all(p.is_file() for p in [*SAMPLES.values(), ESU4_TRADES_CSV, ESU4_OHLCV_CSV]),
+    reason=f"real Databento samples not found under {SHARED_DATA} (../shared/data)",
+)
+
+KEY = "db-TESTKEY0123456789abcdefGHIJK"  # fake, but shaped like a real key
+RANGE_END = "2024-07-08T12:30:00.000000000Z"
+COST_LINE_FMT = "{label}: estimated cost ${cost}"
+
+
+# --- fakes --------------------------------------------------------------------------------------
+
+
+class FakeTimeseries:
+    """``timeseries.get_range`` serving real DBN files, with scripted failures.
+
+    Parameters
+    ----------
+    files : dict
+        Schema → DBN file served for it.
+    errors : list
+        One entry per call, consumed in order: an exception to raise, or None to succeed.
+    partial : bool
+        Before raising, write half of the file to ``path`` (as a broken stream does).
+    honour_path : bool
+        Stream to ``path`` like the real client; otherwise return an in-memory-style store of
+        the sample file and ignore ``path``.
+    """
+
+    def __init__(self, files: dict[str, Path], errors: list[BaseException | None] | None = None,
+                 partial: bool = False, honour_path: bool = True) -> None:
+        self.files = files
+        self.errors = list(errors or [])
+        self.partial = partial
+        self.honour_path = honour_path
+        self.calls: list[dict[str, Any]] = []
+
+    def get_range(self, dataset: str, start: Any, end: Any = None, symbols: Any = None,
+                  schema: str = "trades", stype_in: str = "raw_symbol",
+                  stype_out: str = "instrument_id", limit: int | None = None,
+                  path: Any = None) -> databento.DBNStore:
+        self.calls.append({"dataset": dataset, "start": start, "end": end, "symbols": symbols,
+                           "schema": schema, "stype_in": stype_in, "path": path})
+        source = self.files[schema]
+        error = self.errors.pop(0) if self.errors else None
+        if error is not None:
+            if self.partial and path is not None:
+                data = source.read_bytes()
+                with open(path, "x+b") as writer:
+                    writer.write(data[: len(data) // 2])
+            raise error
+        if path is None or not self.honour_path:
+            return databento.DBNStore.from_file(source)
+        with open(path, "x+b") as writer:
+            writer.write(source.read_bytes())
+        return databento.DBNStore.from_file(path)
+
+
+class FakeMetadata:
+    """``metadata.get_dataset_range`` and ``metadata.get_cost`` with fixed answers."""
+
+    def __init__(self, cost: float = 0.25, end: str = RANGE_END,
+                 errors: list[BaseException | None] | None = None) -> None:
+        self.cost = cost
+        self.end = end
+        self.errors = list(errors or [])
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def get_dataset_range(self, dataset: str) -> dict[str, Any]:
+        self.calls.append(("get_dataset_range", {"dataset": dataset}))
+        schema_range = {"start": "2017-05-21T00:00:00.000000000Z", "end": self.end}
+        return {"start": "2010-06-06T00:00:00.000000000Z", "end": self.end,
+                "schema": {"trades": schema_range, "ohlcv-1m": schema_range}}
+
+    def get_cost(self, dataset: str, start: Any, end: Any = None, symbols: Any = None,
+                 schema: str = "trades", stype_in: str = "raw_symbol",
+                 limit: int | None = None) -> float:
+        self.calls.append(("get_cost", {"dataset": dataset, "start": start, "end": end,
+                                        "symbols": symbols, "schema": schema,
+                                        "stype_in": stype_in}))
+        error = self.errors.pop(0) if self.errors else None
+        if error is not None:
+            raise error
+        return self.cost
+
+
+class FakeHistorical:
+    """Stands in for ``databento.Historical``."""
+
+    def __init__(self, timeseries: FakeTimeseries | None = None,
+                 metadata: FakeMetadata | None = None) -> None:
+        self.timeseries = timeseries or FakeTimeseries(SAMPLES)
+        self.metadata = metadata or FakeMetadata()
+
+
+def http_error(status: int, message: str = "", headers: dict[str, str] | None = None
+               ) -> BentoClientError | BentoServerError:
+    """A Databento HTTP error as the client raises it."""
+    cls = BentoServerError if status >= 500 else BentoClientError
+    return cls(http_status=status, message=message or None, headers=headers)
+
+
+def all_files(root: Path) -> list[Path]:
+    """Every file under ``root``, hidden ones included."""
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(name="settings")
+def fixture_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "Data", db_path=tmp_path / "Data" / "vcdwh.duckdb")
+
+
+@pytest.fixture(name="lines")
+def fixture_lines() -> list[str]:
+    return []
+
+
+@pytest.fixture(name="no_key_env")
+def fixture_no_key_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No key in the environment and a working directory without ``.env``."""
+    monkeypatch.delenv("DATABENTO_API_KEY", raising=False)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    yield workdir
+
+
+@pytest.fixture(name="factory")
+def fixture_factory(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Replace the real client factory; record the keys it was given."""
+    state: dict[str, Any] = {"keys": [], "client": FakeHistorical()}
+
+    def make_client(key: str) -> FakeHistorical:
+        state["keys"].append(key)
+        return state["client"]
+
+    monkeypatch.setattr(fetch_module, "make_client", make_client)
+    return state
+
+
+def run_cli(settings: Settings, *args: str) -> Any:
+    args = ("--data-dir", str(settings.data_dir), "fetch", *args)
+    return CliRunner().invoke(cli_module.cli, list(args))
+
+
+def fetch(settings: Settings, client: FakeHistorical, lines: list[str], **kwargs: Any) -> Any:
+    options: dict[str, Any] = {"symbols": ["ESU4"], "schemas": ["trades"],
+                               "start": "2024-07-01", "end": "2024-07-02"}
+    options.update(kwargs)
+    return fetch_data(settings, client=client, echo=lines.append, sleep=lambda s: None,
+                      **options)
+
+
+# --- decoding path on real data -----------------------------------------------------------------
+
+
+@needs_samples
+def test_fetch_given_esu4_trades_writes_csv_equal_to_databento_pretty_csv(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical()
+
+    # Act
+    report = fetch(settings, client, lines)
+
+    # Assert
+    csv = settings.data_dir / "trades_ESU4_2024-07-01_2024-07-02.csv"
+    dbn = settings.data_dir / "raw" / "glbx-mdp3_ESU4_trades_2024-07-01_2024-07-02.dbn.zst"
+    expected = ESU4_TRADES_CSV.read_text().splitlines()
+    got = csv.read_text().splitlines()
+    assert len(got) == len(expected) == 121
+    for row, (got_row, expected_row) in enumerate(zip(got, expected, strict=True)):
+        assert got_row == expected_row, f"row {row}"
+    assert csv.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+    assert dbn.read_bytes() == ESU4_TRADES_DBN.read_bytes()
+    assert all_files(settings.data_dir) == sorted([csv, dbn])
+    [file] = report.files
+    assert (file.symbol, file.schema, file.stype_in, file.status) == (
+        "ESU4", "trades", "raw_symbol", "written")
+    assert (file.records, file.nbytes, file.cost) == (120, 2153, 0.25)
+    assert (report.records, report.nbytes, report.estimated_cost) == (120, 2153, 0.25)
+    assert (report.start, report.end) == (date(2024, 7, 1), date(2024, 7, 2))
+
+
+@needs_samples
+def test_fetch_given_client_returning_in_memory_store_keeps_dbn_and_csv(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange: a client that ignores `path` and hands back the store it decoded
+    client = FakeHistorical(FakeTimeseries(SAMPLES, honour_path=False))
+
+    # Act
+    fetch(settings, client, lines)
+
+    # Assert
+    csv = settings.data_dir / "trades_ESU4_2024-07-01_2024-07-02.csv"
+    dbn = settings.data_dir / "raw" / "glbx-mdp3_ESU4_trades_2024-07-01_2024-07-02.dbn.zst"
+    assert csv.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+    assert dbn.read_bytes() == ESU4_TRADES_DBN.read_bytes()
+    assert all_files(settings.data_dir) == sorted([csv, dbn])
+
+
+@needs_samples
+def test_fetch_given_ohlcv_1m_writes_seed_named_csv_equal_to_pretty_csv(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Act
+    report = fetch(settings, FakeHistorical(), lines, schemas=["ohlcv-1m"])
+
+    # Assert
+    csv = settings.data_dir / "ohlcv_1m_ESU4_2024-07-01_2024-07-02.csv"
+    assert csv.read_bytes() == ESU4_OHLCV_CSV.read_bytes()
+    assert report.files[0].records == 60
+    assert (settings.data_dir / "raw"
+            / "glbx-mdp3_ESU4_ohlcv-1m_2024-07-01_2024-07-02.dbn.zst").is_file()
+
+
+@needs_samples
+def test_fetch_given_defaults_requests_es_fut_parent_last_7_days_both_schemas(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange: today is 2024-07-09 but Databento has published up to 2024-07-08 12:30
+    client = FakeHistorical()
+
+    # Act
+    report = fetch_data(settings, client=client, echo=lines.append, sleep=lambda s: None,
+                        today=date(2024, 7, 9))
+
+    # Assert
+    assert [(c["symbols"], c["schema"], c["stype_in"], c["start"], c["end"], c["dataset"])
+            for c in client.timeseries.calls] == [
+        (["ES.FUT"], "trades", "parent", "2024-07-01", "2024-07-08", "GLBX.MDP3"),
+        (["ES.FUT"], "ohlcv-1m", "parent", "2024-07-01", "2024-07-08", "GLBX.MDP3"),
+    ]
+    assert [f.csv_path.name for f in report.files] == [
+        "trades_ES.FUT_2024-07-01_2024-07-08.csv", "ohlcv_1m_ES.FUT_2024-07-01_2024-07-08.csv"]
+    assert sorted(p.name for p in (settings.data_dir / "raw").iterdir()) == [
+        "glbx-mdp3_ES.FUT_ohlcv-1m_2024-07-01_2024-07-08.dbn.zst",
+        "glbx-mdp3_ES.FUT_trades_2024-07-01_2024-07-08.dbn.zst",
+    ]
+    assert lines[:4] == [
+        "end 2024-07-09 is past the data Databento has published for GLBX.MDP3 "
+        "(up to 2024-07-08 12:30 UTC): using end 2024-07-08",
+        "ES.FUT: stype_in=parent inferred (every expiry and calendar spread of the product)",
+        "ES.FUT trades 2024-07-01..2024-07-08: estimated cost $0.25",
+        "ES.FUT ohlcv-1m 2024-07-01..2024-07-08: estimated cost $0.25",
+    ]
+    assert lines[4] == "estimated total: $0.50 for 2 request(s) (--max-cost $5.00)"
+    assert re.fullmatch(
+        r"ES\.FUT trades 2024-07-01\.\.2024-07-08: 120 records, 2,153 bytes, \d+\.\ds -> "
+        + re.escape(str(settings.data_dir / "trades_ES.FUT_2024-07-01_2024-07-08.csv")),
+        lines[5],
+    )
+
+
+def test_fetch_given_days_and_only_end_counts_back_from_end(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical(metadata=FakeMetadata(cost=99.0))
+
+    # Act
+    with pytest.raises(FetchError):
+        fetch(settings, client, lines, start=None, end="2024-07-05", days=3)
+
+    # Assert
+    assert client.metadata.calls[1][1]["start"] == "2024-07-02"
+    assert client.metadata.calls[1][1]["end"] == "2024-07-05"
+
+
+@pytest.mark.parametrize(
+    ("symbol", "stype"),
+    [("ES.FUT", "parent"), ("NQ.FUT", "parent"), ("ES.OPT", "parent"),
+     ("ES.c.0", "continuous"), ("ES.v.0", "continuous"), ("ES.n.1", "continuous"),
+     ("ESU4", "raw_symbol"), ("ESU5-ESZ5", "raw_symbol"), ("ES.FUTX", "raw_symbol")],
+)
+def test_infer_stype_given_symbol_returns_databento_symbology(symbol: str, stype: str) -> None:
+    assert infer_stype(symbol) == stype
+
+
+@needs_samples
+def test_fetch_given_stype_in_override_sends_it_and_says_so(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical()
+
+    # Act
+    fetch(settings, client, lines, symbols=["ES.FUT"], stype_in="raw_symbol")
+
+    # Assert
+    assert client.timeseries.calls[0]["stype_in"] == "raw_symbol"
+    assert "ES.FUT: stype_in=raw_symbol from --stype-in (exactly this contract)" in lines
+
+
+# --- partial files and retries ------------------------------------------------------------------
+
+
+@needs_samples
+def test_fetch_given_stream_breaking_on_every_attempt_leaves_no_file(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    broken = BentoError("Error streaming response: Connection reset by peer")
+    client = FakeHistorical(FakeTimeseries(SAMPLES, errors=[broken] * 4, partial=True))
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch(settings, client, lines)
+
+    # Assert
+    assert str(excinfo.value) == (
+        "Databento request for ESU4 trades 2024-07-01..2024-07-02 still failing after 4 "
+        "attempts (connection error): try again later"
+    )
+    assert len(client.timeseries.calls) == 4
+    assert all_files(settings.data_dir) == []
+    assert cached_paths(settings, "ESU4", "trades", date(2024, 7, 1), date(2024, 7, 2)) is None
+
+
+@needs_samples
+def test_fetch_given_interrupt_mid_download_leaves_no_file(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical(FakeTimeseries(SAMPLES, errors=[KeyboardInterrupt()], partial=True))
+
+    # Act
+    with pytest.raises(KeyboardInterrupt):
+        fetch(settings, client, lines)
+
+    # Assert
+    assert all_files(settings.data_dir) == []
+
+
+@needs_samples
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(http_error(503, "Service unavailable"), "HTTP 503"),
+     (http_error(429, "Too many requests"), "HTTP 429"),
+     (http_error(504), "HTTP 504"),
+     (ConnectionError("connection refused"), "connection error"),
+     (BentoError("Error streaming response: timed out"), "connection error")],
+)
+def test_fetch_given_retryable_error_then_success_writes_one_good_file(
+    settings: Settings, lines: list[str], error: BaseException, reason: str
+) -> None:
+    # Arrange
+    client = FakeHistorical(FakeTimeseries(SAMPLES, errors=[error, None], partial=True))
+    waits: list[float] = []
+
+    # Act
+    report = fetch_data(settings, client=client, echo=lines.append, sleep=waits.append,
+                        symbols=["ESU4"], schemas=["trades"], start="2024-07-01",
+                        end="2024-07-02")
+
+    # Assert
+    assert waits == [1.0]
+    assert (f"ESU4 trades 2024-07-01..2024-07-02: retrying in 1s ({reason}), attempt 2 of 4"
+            in lines)
+    csv = settings.data_dir / "trades_ESU4_2024-07-01_2024-07-02.csv"
+    dbn = settings.data_dir / "raw" / "glbx-mdp3_ESU4_trades_2024-07-01_2024-07-02.dbn.zst"
+    assert all_files(settings.data_dir) == sorted([csv, dbn])
+    assert csv.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+    assert report.files[0].records == 120
+
+
+@needs_samples
+def test_fetch_given_repeated_5xx_backs_off_exponentially_and_honours_retry_after(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    errors: list[BaseException | None] = [
+        http_error(500), http_error(502), http_error(429, headers={"Retry-After": "7"}), None]
+    client = FakeHistorical(FakeTimeseries(SAMPLES, errors=errors))
+    waits: list[float] = []
+
+    # Act
+    fetch_data(settings, client=client, echo=lines.append, sleep=waits.append,
+               symbols=["ESU4"], schemas=["trades"], start="2024-07-01", end="2024-07-02")
+
+    # Assert
+    assert waits == [1.0, 2.0, 7.0]
+
+
+def test_fetch_given_cost_request_failing_transiently_retries_it(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical(metadata=FakeMetadata(cost=50.0, errors=[http_error(503)]))
+
+    # Act
+    with pytest.raises(FetchError, match="above --max-cost"):
+        fetch(settings, client, lines)
+
+    # Assert
+    assert ("the cost of ESU4 trades 2024-07-01..2024-07-02: retrying in 1s (HTTP 503), "
+            "attempt 2 of 4") in lines
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (401, "auth_invalid_key", "Databento rejected the API key (HTTP 401) while requesting "
+         "ESU4 trades 2024-07-01..2024-07-02: check DATABENTO_API_KEY (environment or .env) "
+         "or --api-key"),
+        (403, "license_required", "Databento refused ESU4 trades 2024-07-01..2024-07-02 "
+         "(HTTP 403): your API key's subscription or license does not cover GLBX.MDP3 for this "
+         "request; check your plan at https://databento.com/portal"),
+        (422, "symbology_invalid_symbol\nThe symbol 'ESU4' is not valid for 2024-07-01",
+         "Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 422): "
+         "symbology_invalid_symbol; The symbol 'ESU4' is not valid for 2024-07-01; check the "
+         "symbol 'ESU4' (stype_in=raw_symbol) and the dates 2024-07-01..2024-07-02"),
+        (400, "bad request", "Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 400): "
+         "bad request"),
+    ],
+)
+def test_fetch_given_client_error_raises_one_line_message_without_retry(
+    settings: Settings, lines: list[str], status: int, message: str, expected: str
+) -> None:
+    # Arrange
+    client = FakeHistorical(FakeTimeseries(SAMPLES, errors=[http_error(status, message)]))
+    waits: list[float] = []
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch_data(settings, client=client, echo=lines.append, sleep=waits.append,
+                   symbols=["ESU4"], schemas=["trades"], start="2024-07-01", end="2024-07-02")
+
+    # Assert
+    assert str(excinfo.value) == expected
+    assert waits == []
+    assert len(client.timeseries.calls) == 1
+    assert all_files(settings.data_dir) == []
+
+
+@needs_samples
+def test_fetch_given_empty_result_writes_nothing_and_says_market_may_be_closed(
+    settings: Settings, lines: list[str], tmp_path: Path
+) -> None:
+    # Arrange: a DBN with the metadata of the ESU4 file and no records
+    empty = tmp_path / "empty.trades.dbn.zst"
+    header = databento.DBNStore.from_file(ESU4_TRADES_DBN).metadata.encode()
+    empty.write_bytes(zstandard.ZstdCompressor().compress(header))
+    client = FakeHistorical(FakeTimeseries({"trades": empty}))
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch(settings, client, lines, start="2024-07-06", end="2024-07-07")
+
+    # Assert
+    assert str(excinfo.value) == (
+        "Databento returned no records for ESU4 trades 2024-07-06..2024-07-07: the market may "
+        "have been closed (weekend or exchange holiday), the contract may not have traded, or "
+        "the symbol may not exist in the dataset for these dates; check --symbol, --stype-in "
+        "and --start/--end"
+    )
+    assert lines[-1].startswith("ESU4 trades 2024-07-06..2024-07-07: no records, nothing "
+                                "written; the market may have been closed")
+    assert all_files(settings.data_dir) == []
+
+
+def test_fetch_given_range_after_published_data_raises_before_pricing(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical()
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch(settings, client, lines, start="2024-07-10", end="2024-07-12")
+
+    # Assert
+    assert str(excinfo.value) == (
+        "no published GLBX.MDP3 data between 2024-07-10 and 2024-07-08: Databento has "
+        "2017-05-21 00:00..2024-07-08 12:30 UTC; choose --start/--end inside it"
+    )
+    assert [name for name, _ in client.metadata.calls] == ["get_dataset_range"]
+
+
+@needs_samples
+def test_fetch_given_databento_warning_shows_it_as_a_line(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    class WarningTimeseries(FakeTimeseries):
+        def get_range(self, *args: Any, **kwargs: Any) -> databento.DBNStore:
+            warnings.warn(BentoWarning("The following symbols could not be resolved: ESZ9"),
+                          stacklevel=1)
+            return super().get_range(*args, **kwargs)
+
+    client = FakeHistorical(WarningTimeseries(SAMPLES))
+
+    # Act
+    fetch(settings, client, lines)
+
+    # Assert
+    assert "Databento warning: The following symbols could not be resolved: ESZ9" in lines
+
+
+def test_fetch_given_start_before_dataset_begins_clamps_start(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical(metadata=FakeMetadata(cost=99.0))
+
+    # Act
+    with pytest.raises(FetchError, match="above --max-cost"):
+        fetch(settings, client, lines, start="2017-05-01", end="2017-05-23")
+
+    # Assert
+    assert "start 2017-05-01 is before GLBX.MDP3 begins (2017-05-21): using start 2017-05-21" \
+        in lines
+    assert client.metadata.calls[1][1]["start"] == "2017-05-21"
+
+
+# --- reuse --------------------------------------------------------------------------------------
+
+
+@needs_samples
+def test_fetch_given_complete_files_reuses_them_without_any_download(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    fetch(settings, FakeHistorical(), lines)
+    client = FakeHistorical()
+
+    # Act
+    report = fetch(settings, client, lines)
+
+    # Assert
+    assert client.timeseries.calls == []
+    assert [name for name, _ in client.metadata.calls] == ["get_dataset_range"]
+    assert [(f.status, f.records, f.nbytes) for f in report.files] == [("reused", 120, 0)]
+    assert lines[-1].startswith("ESU4 trades 2024-07-01..2024-07-02: reusing ")
+
+
+@needs_samples
+def test_fetch_given_refresh_downloads_again_over_complete_files(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    fetch(settings, FakeHistorical(), lines)
+    client = FakeHistorical()
+
+    # Act
+    report = fetch(settings, client, lines, refresh=True)
+
+    # Assert
+    assert len(client.timeseries.calls) == 1
+    assert report.files[0].status == "written"
+    assert len(all_files(settings.data_dir)) == 2
+
+
+@needs_samples
+def test_fetch_given_leftover_part_file_does_not_trust_it(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange: what an earlier run killed mid-download left behind
+    settings.data_dir.mkdir(parents=True)
+    leftover = settings.data_dir / ".trades_ESU4_2024-07-01_2024-07-02.csv.0badc0de.part"
+    leftover.write_text("ts_recv,ts_event\n2024-07-01T23:58")
+    client = FakeHistorical()
+
+    # Act
+    report = fetch(settings, client, lines)
+
+    # Assert
+    assert len(client.timeseries.calls) == 1
+    assert report.files[0].status == "written"
+    assert report.files[0].csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+
+
+@needs_samples
+def test_fetch_given_kept_dbn_without_csv_decodes_it_without_download(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    [first] = fetch(settings, FakeHistorical(), lines).files
+    first.csv_path.unlink()
+    client = FakeHistorical()
+
+    # Act
+    report = fetch(settings, client, lines)
+
+    # Assert
+    assert client.timeseries.calls == []
+    assert [(f.status, f.records, f.cost) for f in report.files] == [("rebuilt", 120, 0.0)]
+    assert first.csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+
+
+# --- validation before any request --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["../x", "ES;drop", "", "ES FUT", "ES_FUT", "a/b", "..",
+                                    "-ES", "ES.", "ES..FUT", "A" * 33, "ES\n"])
+def test_validate_symbol_given_unsafe_symbol_raises_config_error(symbol: str) -> None:
+    with pytest.raises(ConfigError, match="invalid --symbol"):
+        validate_symbol(symbol)
+
+
+@pytest.mark.parametrize("symbol", ["ES.FUT", "ES.c.0", "ES.v.0", "ES.n.0", "ESU4", "ESU5-ESZ5",
+                                    "118", "MES.FUT"])
+def test_validate_symbol_given_databento_symbol_accepts_it(symbol: str) -> None:
+    assert validate_symbol(symbol) == symbol
+
+
+@pytest.mark.parametrize("symbol", ["../x", "ES;drop", ""])
+def test_cli_fetch_given_invalid_symbol_refuses_before_any_request(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch, symbol: str
+) -> None:
+    # Arrange
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+
+    # Act
+    result = run_cli(settings, "--symbol", "ES.FUT", "--symbol", symbol)
+
+    # Assert
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: invalid --symbol {symbol!r}: use 1-32 letters/digits with inner '.' or '-', "
+        f"e.g. ES.FUT, ES.c.0, ESU4\n"
+    )
+    assert factory["keys"] == []
+    assert factory["client"].timeseries.calls == []
+    assert factory["client"].metadata.calls == []
+    assert not settings.data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"schemas": ["mbo"]}, "invalid --schema 'mbo': vcdwh fetches trades or ohlcv-1m"),
+        ({"schemas": []}, "no --schema given: pass trades and/or ohlcv-1m"),
+        ({"symbols": []}, "no --symbol given: pass at least one, e.g. --symbol ES.FUT"),
+        ({"dataset": "glbx/../x"},
+         "invalid --dataset 'glbx/../x': use a Databento dataset code such as GLBX.MDP3"),
+        ({"stype_in": "isin"},
+         "invalid --stype-in 'isin': use one of raw_symbol, parent, continuous, instrument_id"),
+        ({"stype_in": "instrument_id"},
+         "invalid --symbol 'ESU4' for --stype-in instrument_id: use a number"),
+        ({"start": "2024-13-01"}, "invalid --start '2024-13-01': use a date like 2024-07-01"),
+        ({"end": "07/08/2024"}, "invalid --end '07/08/2024': use a date like 2024-07-01"),
+        ({"start": "2024-07-08", "end": "2024-07-01"},
+         "--start 2024-07-08 must be before --end 2024-07-01 (the end date is exclusive)"),
+        ({"days": 0}, "invalid --days 0: use a whole number from 1 to 3660"),
+        ({"days": 3}, "give --days or both --start and --end, not all three"),
+        ({"max_cost": -1.0}, "invalid --max-cost -1.0: use a number of USD >= 0"),
+    ],
+)
+def test_fetch_given_invalid_option_raises_config_error_before_any_request(
+    settings: Settings, lines: list[str], kwargs: dict[str, Any], message: str
+) -> None:
+    # Arrange
+    client = FakeHistorical()
+
+    # Act
+    with pytest.raises(ConfigError) as excinfo:
+        fetch(settings, client, lines, **kwargs)
+
+    # Assert
+    assert str(excinfo.value) == message
+    assert client.metadata.calls == []
+    assert client.timeseries.calls == []
+
+
+# --- cost guard ---------------------------------------------------------------------------------
+
+
+def test_fetch_given_cost_above_cap_writes_nothing_and_exits_1(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+    factory["client"] = FakeHistorical(metadata=FakeMetadata(cost=3.5))
+
+    # Act
+    result = run_cli(settings, "--start", "2024-07-01", "--end", "2024-07-08")
+
+    # Assert
+    assert result.exit_code == 1
+    assert result.output == (
+        "ES.FUT: stype_in=parent inferred (every expiry and calendar spread of the product)\n"
+        "ES.FUT trades 2024-07-01..2024-07-08: estimated cost $3.50\n"
+        "ES.FUT ohlcv-1m 2024-07-01..2024-07-08: estimated cost $3.50\n"
+        "estimated total: $7.00 for 2 request(s) (--max-cost $5.00)\n"
+        "Error: estimated cost $7.00 is above --max-cost $5.00; nothing was downloaded. "
+        "Re-run with --yes to accept it, or raise --max-cost, or fetch fewer symbols, schemas "
+        "or days\n"
+    )
+    assert factory["client"].timeseries.calls == []
+    assert all_files(settings.data_dir) == []
+
+
+@needs_samples
+def test_fetch_given_cost_above_cap_and_yes_downloads(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+    factory["client"] = FakeHistorical(metadata=FakeMetadata(cost=3.5))
+
+    # Act
+    result = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end",
+                     "2024-07-02", "--yes")
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "done: 2 file(s) written, 0 reused, 180 records, 3,271 bytes downloaded, "
+        "estimated cost $7.00"
+    )
+    assert len(factory["client"].timeseries.calls) == 2
+
+
+@needs_samples
+def test_fetch_given_cost_under_raised_cap_downloads(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+    factory["client"] = FakeHistorical(metadata=FakeMetadata(cost=3.5))
+
+    # Act
+    result = run_cli(settings, "--symbol", "ESU4", "--schema", "trades", "--start",
+                     "2024-07-01", "--end", "2024-07-02", "--max-cost", "20")
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert "estimated total: $3.50 for 1 request(s) (--max-cost $20.00)" in result.output
+
+
+# --- the API key --------------------------------------------------------------------------------
+
+
+def test_fetch_given_missing_key_exits_1_naming_env_var_and_dotenv(
+    settings: Settings, factory: dict[str, Any], no_key_env: Path
+) -> None:
+    # Act
+    result = run_cli(settings)
+
+    # Assert
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: no Databento API key: set DATABENTO_API_KEY in the environment or in .env in "
+        "the working directory (cp .env.example .env), or pass --api-key\n"
+    )
+    assert result.output == f"Error: {MISSING_KEY_MESSAGE}\n"
+    assert factory["keys"] == []
+    assert all_files(settings.data_dir) == []
+
+
+@needs_samples
+def test_fetch_given_key_in_env_never_shows_it_in_output_or_files(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Arrange
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+
+    # Act
+    result = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end",
+                     "2024-07-02")
+    retry = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end",
+                    "2024-07-02", "--refresh")
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert retry.exit_code == 0, retry.output
+    assert factory["keys"] == [KEY, KEY]
+    assert KEY not in result.output + retry.output
+    written = all_files(tmp_path)
+    assert len(written) == 4  # two CSVs and two DBNs; no warehouse, no .env
+    for path in written:
+        assert KEY.encode() not in path.read_bytes(), path
+
+
+@needs_samples
+def test_fetch_given_key_only_in_dotenv_uses_it(
+    settings: Settings, factory: dict[str, Any], no_key_env: Path
+) -> None:
+    # Arrange
+    (no_key_env / ".env").write_text(f"# vcdwh\nDATABENTO_API_KEY={KEY}\n")
+
+    # Act
+    result = run_cli(settings, "--symbol", "ESU4", "--schema", "trades", "--start",
+                     "2024-07-01", "--end", "2024-07-02")
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert factory["keys"] == [KEY]
+    assert KEY not in result.output
+    assert "DATABENTO_API_KEY" not in os.environ
+
+
+def test_resolve_api_key_given_argument_env_and_dotenv_prefers_argument_then_env(
+    no_key_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange
+    (no_key_env / ".env").write_text("DATABENTO_API_KEY=db-from-dotenv\n")
+
+    # Act / Assert
+    assert resolve_api_key() == "db-from-dotenv"
+    monkeypatch.setenv("DATABENTO_API_KEY", "db-from-env")
+    assert resolve_api_key() == "db-from-env"
+    assert resolve_api_key("db-from-option") == "db-from-option"
+    assert resolve_api_key("   ") == "db-from-env"
+
+
+def test_fetch_given_server_message_echoing_the_key_scrubs_it(
+    settings: Settings, factory: dict[str, Any], no_key_env: Path
+) -> None:
+    # Arrange: the last line of defence, should an error ever carry the key
+    factory["client"] = FakeHistorical(FakeTimeseries(
+        SAMPLES, errors=[http_error(400, f"key {KEY} is malformed")]))
+
+    # Act
+    result = run_cli(settings, "--api-key", KEY, "--symbol", "ESU4", "--schema", "trades",
+                     "--start", "2024-07-01", "--end", "2024-07-02")
+
+    # Assert
+    assert result.exit_code == 1
+    assert KEY not in result.output
+    assert result.output.splitlines()[-1] == (
+        "Error: Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 400): "
+        "key *** is malformed"
+    )
+    assert factory["keys"] == [KEY]
+
+
+def test_make_client_given_key_builds_databento_historical_without_network() -> None:
+    # Act
+    client = fetch_module.make_client(KEY)
+
+    # Assert
+    assert isinstance(client, databento.Historical)
+    assert KEY not in repr(client)
+
+
+# --- the real databento client over a faked HTTP layer ------------------------------------------
+
+
+class FakeHttpResponse:
+    """Just enough of ``requests.Response`` for the databento client."""
+
+    def __init__(self, status: int = 200, json_body: Any = None, body: bytes = b"",
+                 break_stream: bool = False) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self._json = json_body
+        self.content = json.dumps(json_body).encode() if json_body is not None else body
+        self._body = body
+        self._break = break_stream
+
+    def __enter__(self) -> FakeHttpResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def json(self) -> Any:
+        if self._json is None:
+            raise requests.JSONDecodeError("no json", "", 0)
+        return self._json
+
+    def iter_content(self, chunk_size: int = 1) -> Iterator[bytes]:
+        yield self._body[: len(self._body) // 2] if self._break else self._body
+        if self._break:
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+
+
+@needs_samples
+def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_good_file(
+    settings: Settings, lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: databento.Historical runs for real; only requests.get/post are faked
+    streams = [FakeHttpResponse(body=ESU4_TRADES_DBN.read_bytes(), break_stream=True),
+               FakeHttpResponse(status=503, json_body={"detail": "busy"}),
+               FakeHttpResponse(body=ESU4_TRADES_DBN.read_bytes())]
+    auths: list[Any] = []
+
+    def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
+        auths.append(kwargs.get("auth"))
+        assert url.endswith("/metadata.get_dataset_range"), url
+        return FakeHttpResponse(json_body={"start": "2010-06-06T00:00:00.000000000Z",
+                                           "end": RANGE_END})
+
+    def fake_post(url: str, **kwargs: Any) -> FakeHttpResponse:
+        auths.append(kwargs.get("auth"))
+        if url.endswith("/metadata.get_cost"):
+            return FakeHttpResponse(json_body=0.12)
+        assert url.endswith("/timeseries.get_range"), url
+        assert kwargs["data"]["symbols"] == "ESU4"
+        return streams.pop(0)
+
+    monkeypatch.setattr(requests, "get", fake_get)
+    monkeypatch.setattr(requests, "post", fake_post)
+    waits: list[float] = []
+
+    # Act
+    report = fetch_data(settings, api_key=KEY, echo=lines.append, sleep=waits.append,
+                        symbols=["ESU4"], schemas=["trades"], start="2024-07-01",
+                        end="2024-07-02")
+
+    # Assert
+    assert waits == [1.0, 2.0]
+    assert "ESU4 trades 2024-07-01..2024-07-02: retrying in 1s (connection error), attempt 2 of 4" \
+        in lines
+    assert "ESU4 trades 2024-07-01..2024-07-02: retrying in 2s (HTTP 503), attempt 3 of 4" in lines
+    [file] = report.files
+    assert file.csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+    assert all_files(settings.data_dir) == sorted([file.csv_path, file.dbn_path])
+    assert {(a.username, a.password) for a in auths} == {(KEY, "")}
+    assert KEY not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("status", "start"),
+    [(401, "Databento rejected the API key (HTTP 401)"),
+     (403, "Databento refused the available range of GLBX.MDP3 (HTTP 403)")],
+)
+def test_fetch_given_real_client_and_auth_failure_names_the_key_not_its_value(
+    settings: Settings, lines: list[str], monkeypatch: pytest.MonkeyPatch, status: int,
+    start: str,
+) -> None:
+    # Arrange
+    body = {"detail": {"case": "auth_failed", "message": "Authentication failed.", "docs": None}}
+    monkeypatch.setattr(requests, "get",
+                        lambda url, **kwargs: FakeHttpResponse(status=status, json_body=body))
+    monkeypatch.setattr(requests, "post", lambda url, **kwargs: pytest.fail("no POST expected"))
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch_data(settings, api_key=KEY, echo=lines.append, sleep=lambda s: None,
+                   symbols=["ESU4"], schemas=["trades"], start="2024-07-01", end="2024-07-02")
+
+    # Assert
+    assert str(excinfo.value).startswith(start)
+    assert KEY not in str(excinfo.value)
+    assert all_files(settings.data_dir) == []
+
+
+# --- CLI wiring ---------------------------------------------------------------------------------
+
+
+def test_cli_fetch_choices_match_library_constants() -> None:
+    assert cli_module.FETCH_SCHEMAS == tuple(fetch_module.SCHEMAS)
+    assert cli_module.FETCH_STYPES == fetch_module.STYPES
+
+
+def test_cli_fetch_help_has_example_and_does_not_import_databento() -> None:
+    # Arrange
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from vcdwh.cli import cli\n"
+        "result = CliRunner().invoke(cli, ['fetch', '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'Example:' in result.output, result.output\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('databento', 'pandas', 'dotenv'))\n"
+        "assert not heavy, heavy\n"
+    )
+
+    # Act
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+
+    # Assert
+    assert done.returncode == 0, done.stderr
+
+
+# --- live (opt-in) ------------------------------------------------------------------------------
+
+
+def live_enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("--run-live", default=False)) or (
+        os.environ.get("VCDWH_LIVE") == "1")
+
+
+@pytest.mark.live
+def test_fetch_live_given_real_key_downloads_one_day_of_es_bars(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Arrange
+    if not os.environ.get("DATABENTO_API_KEY"):
+        pytest.skip("live test: DATABENTO_API_KEY is not set")
+    if not live_enabled(request.config):
+        pytest.skip("live test: pass --run-live or set VCDWH_LIVE=1 (costs a few cents)")
+    settings = Settings(data_dir=tmp_path / "Data", db_path=tmp_path / "Data" / "vcdwh.duckdb")
+    lines: list[str] = []
+
+    # Act
+    report = fetch_data(settings, symbols=["ES.c.0"], schemas=["ohlcv-1m"],
+                        start="2024-07-01", end="2024-07-02", max_cost=0.5, echo=lines.append)
+
+    # Assert
+    [file] = report.files
+    assert file.records > 0
+    assert file.csv_path.read_text().startswith("ts_event,rtype,publisher_id,instrument_id,")
+    key = os.environ["DATABENTO_API_KEY"]
+    assert key not in "\n".join(lines)
+    for path in all_files(tmp_path):
+        assert key.encode() not in path.read_bytes()
