@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -240,7 +241,8 @@ def test_seed_api_gives_the_same_bars_and_metrics_as_the_cli(shared, build, sett
     from vcdwh import VolumeCalculator, run_full_backtest
 
     source = shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"
-    with pytest.warns(Warning):  # databento's own pandas deprecation warning
+    with warnings.catch_warnings():  # databento's own pandas deprecation warning
+        warnings.simplefilter("ignore")
         frame = databento.DBNStore.from_file(source).to_df()
     bars = VolumeCalculator().process_trades_to_bars(frame, frequency="1min")
     assert list(bars.columns[:5]) == ["close", "buy_volume", "sell_volume", "delta",
