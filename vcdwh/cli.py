@@ -34,6 +34,21 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Validate bar intervals at parse time, so a bad one is a usage error (exit 2)."""
+    from vcdwh.errors import ConfigError
+    from vcdwh.frequency import parse_frequency
+
+    for item in value if isinstance(value, tuple) else (value,):
+        try:
+            parse_frequency(item)
+        except ConfigError as exc:
+            raise click.BadParameter(
+                f"{item!r} is not a bar interval from 1s to 24h (30s, 1min, 5min, 1h, …)"
+            ) from exc
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vcdwh")
 @click.option(
@@ -68,6 +83,7 @@ def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
     "--frequency",
     "-f",
     "frequencies",
+    callback=_frequency_option,
     multiple=True,
     metavar="INTERVAL",
     help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …",
@@ -172,7 +188,14 @@ def list_(settings: Settings) -> None:
     default=None,
     help="Instrument to trade (default: the outright with the most volume).",
 )
-@click.option("--frequency", "-f", default="1min", show_default=True, help="Bar interval.")
+@click.option(
+    "--frequency",
+    "-f",
+    default="1min",
+    show_default=True,
+    callback=_frequency_option,
+    help="Bar interval.",
+)
 @click.option(
     "--threshold",
     "-t",
@@ -240,37 +263,82 @@ FETCH_STYPES = ("raw_symbol", "parent", "continuous", "instrument_id")
 
 
 @cli.command()
-@click.option("--symbol", "symbols", multiple=True, metavar="SYMBOL",
-              help="Symbol to fetch; repeat for more (default ES.FUT). ES.FUT is a parent, "
-                   "ES.c.0/ES.v.0/ES.n.0 continuous, anything else a raw symbol like ESU4.")
-@click.option("--schema", "schemas", multiple=True, type=click.Choice(FETCH_SCHEMAS),
-              help="Schema to fetch; repeat for both (default trades and ohlcv-1m).")
-@click.option("--start", default=None, metavar="YYYY-MM-DD",
-              help="First day (inclusive, UTC). Default: --days before --end.")
-@click.option("--end", default=None, metavar="YYYY-MM-DD",
-              help="End day (exclusive, UTC); clamped to what Databento has published. "
-                   "Default: today.")
-@click.option("--days", type=int, default=None,
-              help="Days to fetch when --start or --end is missing (default 7).")
-@click.option("--dataset", default="GLBX.MDP3", show_default=True,
-              help="Databento dataset code.")
-@click.option("--stype-in", type=click.Choice(FETCH_STYPES), default=None,
-              help="Symbology of every --symbol (default: inferred from each symbol).")
-@click.option("--max-cost", type=float, default=5.0, show_default=True,
-              help="Stop before downloading if Databento's cost estimate (USD) is above this.")
-@click.option("--yes", "assume_yes", is_flag=True,
-              help="Download even when the estimate is above --max-cost.")
-@click.option("--refresh", is_flag=True,
-              help="Download again even when complete files already exist.")
-@click.option("--api-key", default=None, metavar="KEY",
-              help="Databento API key (default: DATABENTO_API_KEY from the environment or "
-                   "./.env; prefer those, a key on the command line is visible to other users).")
+@click.option(
+    "--symbol",
+    "symbols",
+    multiple=True,
+    metavar="SYMBOL",
+    help="Symbol to fetch; repeat for more (default ES.FUT). ES.FUT is a parent, "
+    "ES.c.0/ES.v.0/ES.n.0 continuous, anything else a raw symbol like ESU4.",
+)
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    type=click.Choice(FETCH_SCHEMAS),
+    help="Schema to fetch; repeat for both (default trades and ohlcv-1m).",
+)
+@click.option(
+    "--start",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="First day (inclusive, UTC). Default: --days before --end.",
+)
+@click.option(
+    "--end",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="End day (exclusive, UTC); clamped to what Databento has published. Default: today.",
+)
+@click.option(
+    "--days",
+    type=int,
+    default=None,
+    help="Days to fetch when --start or --end is missing (default 7).",
+)
+@click.option("--dataset", default="GLBX.MDP3", show_default=True, help="Databento dataset code.")
+@click.option(
+    "--stype-in",
+    type=click.Choice(FETCH_STYPES),
+    default=None,
+    help="Symbology of every --symbol (default: inferred from each symbol).",
+)
+@click.option(
+    "--max-cost",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Stop before downloading if Databento's cost estimate (USD) is above this.",
+)
+@click.option(
+    "--yes", "assume_yes", is_flag=True, help="Download even when the estimate is above --max-cost."
+)
+@click.option(
+    "--refresh", is_flag=True, help="Download again even when complete files already exist."
+)
+@click.option(
+    "--api-key",
+    default=None,
+    metavar="KEY",
+    help="Databento API key (default: DATABENTO_API_KEY from the environment or "
+    "./.env; prefer those, a key on the command line is visible to other users).",
+)
 @click.pass_obj
 @reports_errors
-def fetch(settings: Settings, symbols: tuple[str, ...], schemas: tuple[str, ...],
-          start: str | None, end: str | None, days: int | None, dataset: str,
-          stype_in: str | None, max_cost: float, assume_yes: bool, refresh: bool,
-          api_key: str | None) -> None:
+def fetch(
+    settings: Settings,
+    symbols: tuple[str, ...],
+    schemas: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    days: int | None,
+    dataset: str,
+    stype_in: str | None,
+    max_cost: float,
+    assume_yes: bool,
+    refresh: bool,
+    api_key: str | None,
+) -> None:
     """Download Databento trades and 1-minute bars into seed-named CSVs.
 
     Prices each request with Databento first and stops above --max-cost. Keeps the DBN as
