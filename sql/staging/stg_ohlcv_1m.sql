@@ -1,27 +1,6 @@
 -- stg_ohlcv_1m: one ohlcv-1m file (CSV in either Databento layout, or decoded DBN records), typed.
 with source as (
-{% if source == 'csv' %}
-    select
-        *,
-        row_number() over () - 1 as position
-    from read_csv(
-        $path,
-        header = true,
-        auto_detect = false,
-        delim = ',',
-        quote = '"',
-        escape = '"',
-        strict_mode = true,
-        null_padding = false,
-        columns = {
-{% for name, type in columns %}
-            '{{ name }}': '{{ type }}'{{ "," if not loop.last }}
-{% endfor %}
-        }
-    )
-{% else %}
-    select * from {{ relation }}
-{% endif %}
+{% include 'macros/read_databento_csv.sql' %}
 ),
 
 typed as (

@@ -2,28 +2,7 @@
 -- typed exactly: nanosecond timestamps, 1e-9 fixed-point prices as decimal(18, 9), signed sizes,
 -- and each record's 0-based position in its file (file order is trade order).
 with source as (
-{% if source == 'csv' %}
-    select
-        *,
-        row_number() over () - 1 as position
-    from read_csv(
-        $path,
-        header = true,
-        auto_detect = false,
-        delim = ',',
-        quote = '"',
-        escape = '"',
-        strict_mode = true,
-        null_padding = false,
-        columns = {
-{% for name, type in columns %}
-            '{{ name }}': '{{ type }}'{{ "," if not loop.last }}
-{% endfor %}
-        }
-    )
-{% else %}
-    select * from {{ relation }}
-{% endif %}
+{% include 'macros/read_databento_csv.sql' %}
 ),
 
 typed as (
