@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +35,11 @@ def connect(db_path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnect
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
+            holder = re.search(r"\(PID (\d+)\)", message)
+            who = f" (PID {holder.group(1)})" if holder else ""
             raise WarehouseError(
-                f"{db_path} is locked by another process; close other writers and try again"
+                f"{db_path} is locked by another process{who}; close that program's connection "
+                "(or open it read-only) and try again"
             ) from exc
         first_line = message.strip().splitlines()[0]
         raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
