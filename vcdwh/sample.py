@@ -83,6 +83,7 @@ TS_IN_DELTA = (10_000, 25_000)
 AUCTION_SIZE = (20, 300)
 FIRST_SEQUENCE = 10_000_000
 BATCH_ROWS = 1_000_000  # CSV lines per Arrow batch fetched from DuckDB
+FLUSH_ROWS = 250_000  # write small sessions together, at least this many trades at a time
 
 # Intraday intensity by Chicago clock time: (from minute of day, relative intensity).
 INTENSITY_PROFILE = (
@@ -145,6 +146,7 @@ _SELL, _BUY, _NO_SIDE = 0, 1, 2
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+Chunk = dict[str, npt.NDArray[Any]]
 
 
 @dataclass(frozen=True)
@@ -375,21 +377,28 @@ def generate_sample(
         with trades_tmp.open("wb") as trades_out, ohlcv_tmp.open("wb") as ohlcv_out:
             trades_out.write((",".join(TRADES_COLUMNS) + "\n").encode())
             ohlcv_out.write((",".join(OHLCV_COLUMNS) + "\n").encode())
-            for session, pair in plan:
+            pending: list[tuple[Chunk, Chunk]] = []  # small sessions are written together
+            pending_rows = 0
+            for i, (session, pair) in enumerate(plan):
                 rng = np.random.default_rng([seed, session.trade_date.toordinal()])
                 leader_is_next = session.trade_date >= pair[0].roll_date
                 trades = _simulate_session(
                     spec, session, pair, leader_is_next, state, rng, trades_per_day
                 )
-                if trades is None:
-                    continue
-                bars = _bars(trades, state.instrument_ids, tick)
-                _write_rows(con, "trades_chunk", trades, _TRADES_SQL, trade_params, trades_out)
-                _write_rows(con, "ohlcv_chunk", bars, _OHLCV_SQL, params, ohlcv_out)
-                n_trades += len(trades["size"])
-                n_bars += len(bars["volume"])
-                traded.update(np.unique(trades["inst"]).tolist())
-                del trades, bars
+                if trades is not None:
+                    bars = _bars(trades, state.instrument_ids, tick)
+                    pending.append((trades, bars))
+                    pending_rows += len(trades["size"])
+                    n_trades += len(trades["size"])
+                    n_bars += len(bars["volume"])
+                    traded.update(np.unique(trades["inst"]).tolist())
+                    del trades, bars
+                if pending and (pending_rows >= FLUSH_ROWS or i == len(plan) - 1):
+                    _write_rows(con, "trades_chunk", _concat([t for t, _ in pending]),
+                                _TRADES_SQL, trade_params, trades_out)
+                    _write_rows(con, "ohlcv_chunk", _concat([b for _, b in pending]),
+                                _OHLCV_SQL, params, ohlcv_out)
+                    pending, pending_rows = [], 0
         os.replace(ohlcv_tmp, ohlcv_path)
         os.replace(trades_tmp, trades_path)
     finally:
@@ -494,7 +503,7 @@ def _simulate_session(
     state: _MarketState,
     rng: np.random.Generator,
     trades_per_day: int,
-) -> dict[str, npt.NDArray[Any]] | None:
+) -> Chunk | None:
     """Simulate one session's trade records, in file order, or None if it has none."""
     tick = float(spec.tick_size)
     level = spec.price_level / tick
@@ -544,9 +553,10 @@ def _simulate_session(
     )
     latency = rng.integers(*LATENCY_NS, size=n_orders)
     auction_event = session.open_ns + rng.integers(0, 100_000, size=n_auction)
-    auction_recv = auction_event + latency[:n_auction]
-    auction_order = np.argsort(auction_recv, kind="stable")
-    ts_recv = np.concatenate([auction_recv[auction_order], ts_recv_regular])
+    auction_order = np.argsort(auction_event + latency[:n_auction], kind="stable")
+    latency[:n_auction] = latency[:n_auction][auction_order]
+    ts_event_auction = auction_event[auction_order]
+    ts_recv = np.concatenate([ts_event_auction + latency[:n_auction], ts_recv_regular])
     ts_event = ts_recv - latency
     inst = np.concatenate([
         np.arange(n_auction)[auction_order],
@@ -621,8 +631,8 @@ def _carry(spec: InstrumentSpec, pair: tuple[Contract, Contract]) -> float:
     return float(round(spec.price_level * CARRY_PER_MONTH * months / float(spec.tick_size)))
 
 
-def _bars(trades: dict[str, npt.NDArray[Any]], instrument_ids: list[int], tick: float
-          ) -> dict[str, npt.NDArray[Any]]:
+def _bars(trades: Chunk, instrument_ids: list[int], tick: float
+          ) -> Chunk:
     """Return the 1-minute OHLCV bars of a chunk of trades (bucketed on ``ts_recv``)."""
     minute = trades["ts_recv"] // MINUTE_NS
     inst = trades["inst"].astype(np.int64)
@@ -644,7 +654,14 @@ def _bars(trades: dict[str, npt.NDArray[Any]], instrument_ids: list[int], tick: 
     }
 
 
-def _write_rows(con: duckdb.DuckDBPyConnection, name: str, chunk: dict[str, npt.NDArray[Any]],
+def _concat(chunks: list[Chunk]) -> Chunk:
+    """Join chunks with the same columns, end to end."""
+    if len(chunks) == 1:
+        return chunks[0]
+    return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, name: str, chunk: Chunk,
                sql: str, params: dict[str, list[Any]], out: BinaryIO) -> None:
     """Format a chunk as CSV lines with DuckDB (in parallel) and append them to an open file.
 
