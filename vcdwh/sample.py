@@ -23,6 +23,7 @@ written before the next one is simulated, so memory stays bounded by one session
 from __future__ import annotations
 
 import os
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -355,9 +356,7 @@ def generate_sample(
     data_dir.mkdir(parents=True, exist_ok=True)
     trades_name, ohlcv_name = sample_file_names(symbol, start, end)
     trades_path, ohlcv_path = data_dir / trades_name, data_dir / ohlcv_name
-    token = f".tmp-{os.getpid()}"
-    trades_tmp = data_dir / f".{trades_name}{token}"
-    ohlcv_tmp = data_dir / f".{ohlcv_name}{token}"
+    trades_tmp, ohlcv_tmp = (_temporary_file(data_dir, name) for name in (trades_name, ohlcv_name))
 
     tick = float(spec.tick_size)
     init = np.random.default_rng([seed, 0])
@@ -410,6 +409,13 @@ def generate_sample(
                         roll_session)
 
 
+def _temporary_file(folder: Path, name: str) -> Path:
+    """Create an empty, uniquely named hidden file next to where ``name`` will go."""
+    handle, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.close(handle)
+    return Path(path)
+
+
 def _validate(data_dir: Path, symbol: str, days: int, start: date, seed: int,
               trades_per_day: int) -> tuple[InstrumentSpec, date, date]:
     """Check every argument up front; return the spec and the window."""
@@ -436,6 +442,11 @@ def _validate(data_dir: Path, symbol: str, days: int, start: date, seed: int,
     return spec, start, end
 
 
+def _chicago(ns: int) -> datetime:
+    """Return UTC nanoseconds as a Chicago-time datetime (to the second)."""
+    return datetime.fromtimestamp(ns // NS, tz=UTC).astimezone(CHICAGO)
+
+
 def _utc_ns(moment: datetime) -> int:
     """Return an aware datetime (whole seconds) as integer UTC nanoseconds."""
     return int(moment.timestamp()) * NS
@@ -445,17 +456,12 @@ def _minute_weights(session: Session) -> tuple[IntArray, FloatArray]:
     """Return the start (UTC ns) and base intensity of every minute of a session."""
     n_minutes = (session.close_ns - session.open_ns) // MINUTE_NS
     starts = session.open_ns + np.arange(n_minutes, dtype=np.int64) * MINUTE_NS
-    opens = datetime.fromtimestamp(session.open_ns // NS, tz=UTC).astimezone(CHICAGO)
-    closes = datetime.fromtimestamp(session.close_ns // NS, tz=UTC).astimezone(CHICAGO)
-    if opens.utcoffset() == closes.utcoffset():
-        offset_minutes = int(opens.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
+    offsets = {_chicago(t).utcoffset() for t in (session.open_ns, session.close_ns)}
+    if len(offsets) == 1:  # always so on the US calendar: clocks change on Sunday at 02:00
+        offset_minutes = int(_chicago(session.open_ns).utcoffset() / timedelta(minutes=1))
         local = (starts // MINUTE_NS + offset_minutes) % 1440
-    else:  # a clock change inside a session (not on the US calendar): convert minute by minute
-        local = np.array([
-            (lambda t: t.hour * 60 + t.minute)(
-                datetime.fromtimestamp(int(s) // NS, tz=UTC).astimezone(CHICAGO))
-            for s in starts
-        ])
+    else:
+        local = np.array([_chicago(int(t)).hour * 60 + _chicago(int(t)).minute for t in starts])
     bounds = np.array([m for m, _ in INTENSITY_PROFILE])
     levels = np.array([w for _, w in INTENSITY_PROFILE])
     weights = levels[np.searchsorted(bounds, local, side="right") - 1]
