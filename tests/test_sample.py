@@ -138,6 +138,10 @@ def test_generate_sample_given_default_args_writes_databento_pretty_layout(
     assert sorted(p.name for p in default_sample.trades_path.parent.iterdir()) == sorted(
         [default_sample.trades_path.name, default_sample.ohlcv_path.name]
     )
+    plain = default_sample.trades_path.parent.parent / "plain.txt"
+    plain.touch()  # the folder's ordinary file mode under the current umask
+    assert default_sample.trades_path.stat().st_mode == plain.stat().st_mode
+    plain.unlink()
     assert b"\r" not in trades_bytes and b"\r" not in ohlcv_bytes
     assert trades_bytes.endswith(b"\n") and ohlcv_bytes.endswith(b"\n")
     assert trades_lines[0] == ",".join(TRADES_COLUMNS)
@@ -594,3 +598,12 @@ def test_contract_calendar_given_march_2024_matches_cme() -> None:
     assert [c.symbol for c in front_and_next("ES", date(2024, 3, 15))] == ["ESM4", "ESU4"]
     assert [c.symbol for c in front_and_next("GC", date(2024, 12, 31))] == ["GCG5", "GCJ5"]
     assert [c.symbol for c in front_and_next("CL", date(2024, 3, 7))] == ["CLH4", "CLJ4"]
+
+
+def test_generate_sample_given_data_dir_is_a_file_raises_config_error(tmp_path: Path) -> None:
+    # Arrange
+    not_a_folder = tmp_path / "Data"
+    not_a_folder.write_text("x")
+    # Act / Assert
+    with pytest.raises(ConfigError, match=r"^--data-dir '.*Data' exists and is not a folder$"):
+        generate_sample(not_a_folder)

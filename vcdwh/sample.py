@@ -23,7 +23,7 @@ written before the next one is simulated, so memory stays bounded by one session
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -373,7 +373,7 @@ def generate_sample(
     traded: set[int] = set()
     con = duckdb.connect()
     try:
-        with trades_tmp.open("wb") as trades_out, ohlcv_tmp.open("wb") as ohlcv_out:
+        with trades_tmp.open("xb") as trades_out, ohlcv_tmp.open("xb") as ohlcv_out:
             trades_out.write((",".join(TRADES_COLUMNS) + "\n").encode())
             ohlcv_out.write((",".join(OHLCV_COLUMNS) + "\n").encode())
             pending: list[tuple[Chunk, Chunk]] = []  # small sessions are written together
@@ -410,10 +410,8 @@ def generate_sample(
 
 
 def _temporary_file(folder: Path, name: str) -> Path:
-    """Create an empty, uniquely named hidden file next to where ``name`` will go."""
-    handle, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    return Path(path)
+    """Return a new, uniquely named hidden path next to where ``name`` will go."""
+    return folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
 
 def _validate(data_dir: Path, symbol: str, days: int, start: date, seed: int,
