@@ -561,6 +561,15 @@ def test_generate_sample_given_existing_files_replaces_them(tmp_path: Path) -> N
     assert_reconciles(second)
 
 
+def test_generate_sample_given_data_dir_is_a_file_raises_config_error(tmp_path: Path) -> None:
+    # Arrange
+    not_a_folder = tmp_path / "Data"
+    not_a_folder.write_text("x")
+    # Act / Assert
+    with pytest.raises(ConfigError, match=r"^--data-dir '.*Data' exists and is not a folder$"):
+        generate_sample(not_a_folder)
+
+
 # --- instruments module -------------------------------------------------------------------------
 
 
@@ -599,11 +608,3 @@ def test_contract_calendar_given_march_2024_matches_cme() -> None:
     assert [c.symbol for c in front_and_next("GC", date(2024, 12, 31))] == ["GCG5", "GCJ5"]
     assert [c.symbol for c in front_and_next("CL", date(2024, 3, 7))] == ["CLH4", "CLJ4"]
 
-
-def test_generate_sample_given_data_dir_is_a_file_raises_config_error(tmp_path: Path) -> None:
-    # Arrange
-    not_a_folder = tmp_path / "Data"
-    not_a_folder.write_text("x")
-    # Act / Assert
-    with pytest.raises(ConfigError, match=r"^--data-dir '.*Data' exists and is not a folder$"):
-        generate_sample(not_a_folder)
