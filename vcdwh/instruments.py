@@ -1,0 +1,257 @@
+"""CME futures roots vcdwh knows about, and their contract calendar.
+
+A small typed table of contract specifications (tick size, point value, listed months) plus the
+calendar helpers the rest of the project needs: parent symbols (``ES.FUT``), raw contract symbols
+(``ESH4``, as CME and Databento spell them), third-Friday expiries and the front/next pair.
+
+Expiries are approximated by the third Friday of the contract month for every root. That is exact
+for the equity-index quarterlies and close enough for the synthetic data this table feeds.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from vcdwh.errors import ConfigError
+
+MONTH_CODES = "FGHJKMNQUVXZ"
+"""CME month codes, January (``F``) to December (``Z``)."""
+
+PARENT_RE = re.compile(r"^[A-Z0-9]{1,4}\.FUT$")
+"""A Databento parent symbol: a root of 1-4 upper-case letters or digits, then ``.FUT``."""
+
+ROLL_DAYS_BEFORE_EXPIRY = 8
+"""The roll session is the Thursday eight days before the front's third-Friday expiry."""
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """Contract specification of one futures root.
+
+    Parameters
+    ----------
+    root : str
+        Product code, e.g. ``"ES"``.
+    tick_size : Decimal
+        Minimum price increment in index points (or dollars per unit).
+    multiplier : Decimal
+        Dollar value of one point for one contract.
+    months : str
+        CME month codes of the listed contracts, e.g. ``"HMUZ"`` for quarterlies.
+    price_level : float
+        A typical price, used to seed synthetic data.
+    exchange : str
+        Listing exchange.
+    """
+
+    root: str
+    tick_size: Decimal
+    multiplier: Decimal
+    months: str
+    price_level: float
+    exchange: str = "CME"
+
+    @property
+    def tick_value(self) -> Decimal:
+        """Dollar value of one tick for one contract."""
+        return self.tick_size * self.multiplier
+
+
+_QUARTERLY = "HMUZ"
+
+SPECS: dict[str, InstrumentSpec] = {
+    spec.root: spec
+    for spec in (
+        InstrumentSpec("ES", Decimal("0.25"), Decimal("50"), _QUARTERLY, 5100.0),
+        InstrumentSpec("NQ", Decimal("0.25"), Decimal("20"), _QUARTERLY, 18000.0),
+        InstrumentSpec("YM", Decimal("1"), Decimal("5"), _QUARTERLY, 39000.0),
+        InstrumentSpec("RTY", Decimal("0.1"), Decimal("50"), _QUARTERLY, 2050.0),
+        InstrumentSpec("GC", Decimal("0.1"), Decimal("100"), "GJMQVZ", 2150.0, "COMEX"),
+        InstrumentSpec("CL", Decimal("0.01"), Decimal("1000"), MONTH_CODES, 78.0, "NYMEX"),
+        InstrumentSpec("MES", Decimal("0.25"), Decimal("5"), _QUARTERLY, 5100.0),
+        InstrumentSpec("MNQ", Decimal("0.25"), Decimal("2"), _QUARTERLY, 18000.0),
+    )
+}
+"""Known roots. GC and CL trade on COMEX and NYMEX, both CME Group venues on Globex."""
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One listed outright contract, e.g. ``ESH4``.
+
+    Parameters
+    ----------
+    root : str
+        Product code, e.g. ``"ES"``.
+    year : int
+        Four-digit contract year.
+    month : int
+        Contract month, 1-12.
+    """
+
+    root: str
+    year: int
+    month: int
+
+    @property
+    def symbol(self) -> str:
+        """Raw CME/Databento symbol with a one-digit year, e.g. ``ESH4``."""
+        return contract_symbol(self.root, self.year, self.month)
+
+    @property
+    def expiry(self) -> date:
+        """Last trade date, approximated by the third Friday of the contract month."""
+        return third_friday(self.year, self.month)
+
+    @property
+    def roll_date(self) -> date:
+        """Trade date of the roll session: the Thursday eight days before expiry."""
+        return self.expiry - timedelta(days=ROLL_DAYS_BEFORE_EXPIRY)
+
+
+def known_roots() -> tuple[str, ...]:
+    """Return the known roots in alphabetical order.
+
+    Returns
+    -------
+    tuple of str
+        Root codes such as ``("CL", "ES", ...)``.
+    """
+    return tuple(sorted(SPECS))
+
+
+def get_spec(root: str) -> InstrumentSpec:
+    """Return the specification of a futures root.
+
+    Parameters
+    ----------
+    root : str
+        Product code, e.g. ``"ES"``.
+
+    Returns
+    -------
+    InstrumentSpec
+        The root's specification.
+
+    Raises
+    ------
+    ConfigError
+        If the root is unknown; the message lists the known roots.
+    """
+    try:
+        return SPECS[root]
+    except KeyError:
+        raise ConfigError(
+            f"unknown futures root {root!r}; known roots: {', '.join(known_roots())}"
+        ) from None
+
+
+def parse_parent(symbol: str) -> str:
+    """Return the root of a Databento parent symbol such as ``ES.FUT``.
+
+    Parameters
+    ----------
+    symbol : str
+        Parent symbol, ``ROOT.FUT``.
+
+    Returns
+    -------
+    str
+        The root, e.g. ``"ES"``. It is not checked against the spec table; use :func:`get_spec`.
+
+    Raises
+    ------
+    ConfigError
+        If ``symbol`` is not of the form ``ROOT.FUT`` (1-4 upper-case letters or digits).
+    """
+    if not isinstance(symbol, str) or not PARENT_RE.fullmatch(symbol):
+        raise ConfigError(
+            f"--symbol {symbol!r} is not a parent symbol; expected ROOT.FUT, e.g. ES.FUT"
+        )
+    return symbol[: -len(".FUT")]
+
+
+def third_friday(year: int, month: int) -> date:
+    """Return the third Friday of a month.
+
+    Parameters
+    ----------
+    year : int
+        Four-digit year.
+    month : int
+        Month, 1-12.
+
+    Returns
+    -------
+    date
+        The third Friday.
+    """
+    first_weekday, _ = calendar.monthrange(year, month)
+    first_friday = 1 + (calendar.FRIDAY - first_weekday) % 7
+    return date(year, month, first_friday + 14)
+
+
+def contract_symbol(root: str, year: int, month: int) -> str:
+    """Return the raw symbol of a contract, e.g. ``ESH4``.
+
+    Parameters
+    ----------
+    root : str
+        Product code, e.g. ``"ES"``.
+    year : int
+        Four-digit year; only its last digit appears in the symbol, as on CME Globex.
+    month : int
+        Contract month, 1-12.
+
+    Returns
+    -------
+    str
+        Root, month code and one-digit year.
+
+    Raises
+    ------
+    ConfigError
+        If ``month`` is not 1-12.
+    """
+    if not 1 <= month <= 12:
+        raise ConfigError(f"contract month must be 1..12, got {month}")
+    return f"{root}{MONTH_CODES[month - 1]}{year % 10}"
+
+
+def front_and_next(root: str, on: date) -> tuple[Contract, Contract]:
+    """Return the two nearest listed contracts whose expiry is after ``on``.
+
+    Parameters
+    ----------
+    root : str
+        Product code, e.g. ``"ES"``.
+    on : date
+        Reference (trade) date.
+
+    Returns
+    -------
+    tuple of Contract
+        The front contract and the next expiry, e.g. ``(ESH4, ESM4)`` on 2024-03-07.
+
+    Raises
+    ------
+    ConfigError
+        If the root is unknown.
+    """
+    spec = get_spec(root)
+    listed = [MONTH_CODES.index(code) + 1 for code in spec.months]
+    found: list[Contract] = []
+    year = on.year
+    while len(found) < 2:
+        for month in listed:
+            contract = Contract(root, year, month)
+            if contract.expiry > on:
+                found.append(contract)
+                if len(found) == 2:
+                    break
+        year += 1
+    return found[0], found[1]
