@@ -78,6 +78,64 @@ def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--symbol",
+    default="ES.FUT",
+    show_default=True,
+    help="Parent symbol ROOT.FUT of a known root (ES, NQ, YM, RTY, GC, CL, MES, MNQ).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2024-03-03",
+    show_default=True,
+    help="First calendar day (UTC date).",
+)
+@click.option("--days", type=int, default=7, show_default=True, help="Calendar days (1..3660).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed (≥ 0).")
+@click.option(
+    "--trades-per-day",
+    type=int,
+    default=50_000,
+    show_default=True,
+    help="Trade records per full session (all instruments).",
+)
+@click.pass_obj
+@reports_errors
+def sample(
+    settings: Settings, symbol: str, start: Any, days: int, seed: int, trades_per_day: int
+) -> None:
+    """Write deterministic synthetic Databento CSVs (trades + ohlcv-1m) into the data folder.
+
+    A parent-symbol week as Databento returns it: the front contract, the next expiry and
+    their calendar spread, CME Globex sessions, a roll, A/B aggressor sides with a few N
+    auction prints, and 1-minute bars that reconcile exactly with the trades.
+
+    \b
+    Example:
+        vcdwh sample
+        vcdwh sample --symbol NQ.FUT --start 2024-03-07 --days 7 --seed 1
+        vcdwh sample --trades-per-day 2000000      # ~10M trades for benchmarks
+    """
+    from vcdwh.sample import generate_sample
+
+    report = generate_sample(
+        settings.data_dir,
+        symbol=symbol,
+        days=days,
+        start=start.date(),
+        seed=seed,
+        trades_per_day=trades_per_day,
+    )
+    click.echo(
+        f"wrote {report.trades:,} trades ({', '.join(report.instruments)}) to {report.trades_path}"
+    )
+    click.echo(f"wrote {report.ohlcv_bars:,} ohlcv-1m bars to {report.ohlcv_path}")
+    if report.roll_session:
+        click.echo(f"roll session: {report.roll_session}")
+
+
+@cli.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
     "--frequency",
