@@ -1061,3 +1061,32 @@ def test_fetch_live_given_real_key_downloads_one_day_of_es_bars(
     assert key not in "\n".join(lines)
     for path in all_files(tmp_path):
         assert key.encode() not in path.read_bytes()
+
+
+@needs_samples
+def test_fetch_then_build_reproduces_golden_esu4_bars_and_keeps_key_out_of_warehouse(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: a key in the environment, the fake client serving the real ESU4 DBN files.
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+    fetched = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end", "2024-07-02")
+    assert fetched.exit_code == 0, fetched.output
+
+    # Act
+    built = CliRunner().invoke(cli_module.cli, ["--data-dir", str(settings.data_dir), "build"])
+    bars = CliRunner().invoke(cli_module.cli, [
+        "--data-dir", str(settings.data_dir), "sql", "--format", "csv",
+        "select bar_start, symbol, open, high, low, close, volume, buy_volume, sell_volume, delta,"
+        " cumulative_delta, trades from bars_1min order by bar_start",
+    ])
+
+    # Assert: the golden table of ../shared/data/README.md; Data/raw/ is not loaded twice.
+    assert built.exit_code == 0, built.output
+    assert "2 file(s) loaded" in built.output
+    assert bars.output.splitlines()[1:] == [
+        "2024-07-01 23:58:00,ESU4,5528.750000000,5528.750000000,5528.500000000,5528.750000000,18,14,4,10,10,13",
+        "2024-07-01 23:59:00,ESU4,5528.500000000,5528.750000000,5528.500000000,5528.750000000,23,12,11,1,11,15",
+        "2024-07-02 00:00:00,ESU4,5529.000000000,5529.500000000,5528.750000000,5529.500000000,175,103,72,31,42,68",
+        "2024-07-02 00:01:00,ESU4,5529.250000000,5529.500000000,5529.250000000,5529.250000000,37,13,24,-11,31,24",
+    ]
+    assert KEY.encode() not in settings.db_path.read_bytes()
