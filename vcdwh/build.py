@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vcdwh.catalog import publish as publish_catalog
 from vcdwh.config import Settings
 from vcdwh.contracts import check_relation, contract_for, load_contracts
 from vcdwh.errors import BuildError, DataError, VcdwhError
@@ -279,7 +280,7 @@ def build_warehouse(
     db_path = settings.db_path
     existed = db_path.exists()
     report = BuildReport(db_path=db_path)
-    con = connect(db_path)
+    con = connect(db_path, storage_version=settings.storage_version)
     try:
         con.execute("begin transaction")
         try:
@@ -309,6 +310,7 @@ def build_warehouse(
                     echo(_file_line(result))
             frequencies_to_build = set(wanted) | set(_known_frequencies(con))
             report.bar_relations = build_bars(con, frequencies_to_build)
+            publish_catalog(con)
             _summarise(con, report)
             con.execute("commit")
         except BaseException:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from vcdwh import __version__
-from vcdwh.config import Settings
+from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS, Settings
 from vcdwh.errors import VcdwhError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,8 +65,18 @@ def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) ->
     default=None,
     help="Warehouse file (env VCDWH_DB, default <data-dir>/vcdwh.duckdb).",
 )
+@click.option(
+    "--storage-version",
+    type=click.Choice(STORAGE_VERSIONS),
+    envvar="VCDWH_STORAGE_VERSION",
+    default=None,
+    help=f"DuckDB storage version of a NEW warehouse file (env VCDWH_STORAGE_VERSION, default "
+    f"{DEFAULT_STORAGE_VERSION}: readable by DuckDB 1.4+; 'latest' needs DuckDB 2.x readers).",
+)
 @click.pass_context
-def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
+def cli(
+    ctx: click.Context, data_dir: str | None, db: str | None, storage_version: str | None
+) -> None:
     """vcdwh: Databento futures trades into order-flow bars in DuckDB, and delta backtests.
 
     \b
@@ -74,7 +84,7 @@ def cli(ctx: click.Context, data_dir: str | None, db: str | None) -> None:
         vcdwh sample && vcdwh build && vcdwh backtest
         vcdwh sql "select bar_start, symbol, delta, cumulative_delta from bars_1min limit 5"
     """
-    ctx.obj = Settings.resolve(data_dir, db)
+    ctx.obj = Settings.resolve(data_dir, db, storage_version)
 
 
 @cli.command()
@@ -430,3 +440,119 @@ def fetch(
         echo=click.echo,
     )
     click.echo(report.summary())
+
+
+# --- BI and scale-out ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown"]),
+    default="table",
+    show_default=True,
+    help="table: one line per relation and column; markdown: one section per relation.",
+)
+@click.pass_obj
+@reports_errors
+def schema(settings: Settings, fmt: str) -> None:
+    """Print the data dictionary: every relation and column with its type and description.
+
+    Read-only; the descriptions are the COMMENT ON texts that every build writes from
+    sql/schema.toml (what BI tools show).
+
+    \b
+    Example:
+        vcdwh schema
+        vcdwh schema --format markdown > dictionary.md
+    """
+    from vcdwh.catalog import data_dictionary, format_dictionary
+
+    click.echo(format_dictionary(data_dictionary(settings.db_path), fmt))
+
+
+@cli.command()
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet"]),
+    default="parquet",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace DIR when it is not empty.")
+@click.pass_obj
+@reports_errors
+def export(settings: Settings, out_dir: str, fmt: str, overwrite: bool) -> None:
+    """Export trades, sessions and every bars table as Hive-partitioned Parquet.
+
+    Writes DIR/trades/ and DIR/bars_<interval>/ partitioned by root= and session_date=, and
+    DIR/sessions/sessions.parquet: the layout Spark, Trino and Athena read. All or nothing.
+
+    \b
+    Example:
+        vcdwh export --format parquet /data/vcdwh-parquet
+        vcdwh export --overwrite /data/vcdwh-parquet
+    """
+    from vcdwh.export import export_parquet
+
+    report = export_parquet(settings, out_dir, overwrite=overwrite)
+    for relation, rows in report.relations.items():
+        click.echo(f"{relation:<12} {rows:>14,} rows")
+    click.echo(f"wrote {report.files} Parquet file(s) to {report.out_dir} ({report.seconds:.2f} s)")
+
+
+@cli.command(name="spark-bars")
+@click.argument("parquet_dir", type=click.Path(file_okay=False, exists=True))
+@click.option(
+    "--frequency",
+    "-f",
+    default="1min",
+    show_default=True,
+    callback=_frequency_option,
+    help="Bar interval.",
+)
+@click.option(
+    "--master",
+    default="local[2]",
+    show_default=True,
+    help="Spark master URL: local[N], spark://HOST:PORT, yarn, k8s://https://HOST:PORT.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the bars here as Parquet (partitioned by session_date); a new or empty folder.",
+)
+@click.option("--show-sql", is_flag=True, help="Print the Spark SQL and exit (no Spark needed).")
+@reports_errors
+def spark_bars(
+    parquet_dir: str, frequency: str, master: str, output: str | None, show_sql: bool
+) -> None:
+    """Build order-flow bars with Apache Spark from a `vcdwh export` Parquet folder.
+
+    Runs the warehouse's own bar SQL (sql/marts/bars.sql), transpiled to Spark SQL with
+    sqlglot, on PySpark. Needs the [spark] extra and Java 17.
+
+    \b
+    Example:
+        vcdwh export --format parquet /data/pq
+        vcdwh spark-bars /data/pq --frequency 1min --master local[2]
+        vcdwh spark-bars /data/pq -f 5min --output /data/spark-bars-5min
+        vcdwh spark-bars /data/pq --show-sql
+    """
+    from vcdwh.frequency import parse_frequency
+    from vcdwh.spark import run_spark_bars, spark_bars_sql
+
+    interval = parse_frequency(frequency)
+    if show_sql:
+        click.echo(spark_bars_sql(interval))
+        return
+    report = run_spark_bars(parquet_dir, interval, master, output)
+    where = f"; written to {report.output}" if report.output else ""
+    click.echo(
+        f"bars_{report.frequency}: {report.rows:,} bars with Spark {report.master} "
+        f"in {report.seconds:.2f} s{where}"
+    )

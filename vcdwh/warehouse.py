@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vcdwh.errors import WarehouseError
+from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
+from vcdwh.errors import ConfigError, WarehouseError
 from vcdwh.sqlrender import render, templates
 
 if TYPE_CHECKING:
@@ -16,22 +17,59 @@ if TYPE_CHECKING:
 TABLE_FOLDERS = ("raw", "results")
 
 
-def connect(db_path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def new_database_config(storage_version: str | None = None) -> dict[str, str]:
+    """DuckDB configuration for creating a NEW warehouse file with a given storage version.
+
+    DuckDB writes the storage version into the file when it creates it and keeps it for the
+    file's life, so only the connection that creates the file needs this. The default,
+    ``v1.4.0``, is readable by DuckDB 1.4, 1.5 and 2.x (BI tools bundle 1.x readers);
+    ``latest`` writes DuckDB's newest format (DuckDB 2.x readers only).
+
+    Parameters
+    ----------
+    storage_version
+        One of :data:`vcdwh.config.STORAGE_VERSIONS`; ``None`` for the default.
+
+    Raises
+    ------
+    ConfigError
+        If the version is not in the allow-list.
+    """
+    version = storage_version or DEFAULT_STORAGE_VERSION
+    if version not in STORAGE_VERSIONS:
+        raise ConfigError(
+            f"--storage-version {version!r} is not supported; use one of "
+            f"{', '.join(STORAGE_VERSIONS)}"
+        )
+    return {"storage_compatibility_version": version}
+
+
+def connect(
+    db_path: Path, *, read_only: bool = False, storage_version: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, turning DuckDB's lock and I/O errors into one-line messages.
+
+    A file that does not exist yet is created with ``storage_version`` (see
+    :func:`new_database_config`); an existing file keeps the version it was written with.
 
     Raises
     ------
     WarehouseError
         If the file is missing (read-only), locked by another process or unreadable.
+    ConfigError
+        If ``storage_version`` is not supported.
     """
     import duckdb
 
     if read_only and not Path(db_path).exists():
         raise WarehouseError(f"no warehouse at {db_path}; run `vcdwh build` first")
+    config: dict[str, str] = {}
     if not read_only:
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        if not Path(db_path).exists():
+            config = new_database_config(storage_version)
     try:
-        return duckdb.connect(str(db_path), read_only=read_only)
+        return duckdb.connect(str(db_path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
@@ -66,3 +104,12 @@ def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         {"name": name},
     ).fetchone()
     return bool(row and row[0]) or bool(views and views[0])
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage version the open warehouse file was written with, e.g. ``v1.4.0+``."""
+    rows = con.execute(
+        "select tags['storage_version'] from duckdb_databases() "
+        "where database_name = current_database()"
+    ).fetchall()
+    return str(rows[0][0]) if rows and rows[0][0] is not None else "unknown"

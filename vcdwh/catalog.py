@@ -1,0 +1,300 @@
+"""The warehouse's catalog for BI tools: reporting views, COMMENT ON descriptions, data dictionary.
+
+Every build calls :func:`publish` last: it (re)creates the reporting views of ``sql/views/``
+(``daily_delta``, ``backtest_summary``) and writes the descriptions of ``sql/schema.toml`` into
+the warehouse as ``COMMENT ON TABLE/VIEW/COLUMN`` for every relation present, so BI tools show
+them. :func:`data_dictionary` reads them back (``vcdwh schema``).
+
+Descriptions are matched by relation name, or by a pattern such as ``bars_{interval}`` (a
+``{placeholder}`` stands for one word of lowercase letters and digits), so relations added
+later only need an entry in ``sql/schema.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vcdwh.contracts import check_relation, load_contracts
+from vcdwh.errors import ConfigError
+from vcdwh.sqlrender import identifier, render, sql_root, templates
+
+if TYPE_CHECKING:
+    import duckdb
+
+VIEW_FOLDER = "views"
+FORMATS = ("table", "markdown")
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+@dataclass(frozen=True)
+class RelationDoc:
+    """The description of one relation (or relation pattern) and of its columns."""
+
+    name: str
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ColumnEntry:
+    """One column of the data dictionary."""
+
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class RelationEntry:
+    """One relation of the data dictionary, as the warehouse reports it."""
+
+    name: str
+    kind: str  # "table" or "view"
+    description: str
+    columns: tuple[ColumnEntry, ...]
+
+
+@cache
+def load_docs() -> dict[str, RelationDoc]:
+    """Read the descriptions of ``sql/schema.toml``, keyed by relation name or pattern."""
+    with (sql_root() / "schema.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return {
+        name: RelationDoc(name, spec.get("description", ""), dict(spec.get("columns", {})))
+        for name, spec in data.get("relations", {}).items()
+    }
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    parts = _PLACEHOLDER.split(name)
+    return re.compile("^" + "[a-z0-9]+".join(re.escape(p) for p in parts) + "$")
+
+
+def doc_for(relation: str, docs: dict[str, RelationDoc] | None = None) -> RelationDoc | None:
+    """The description entry of a relation: its own name first, else the longest matching pattern."""
+    docs = load_docs() if docs is None else docs
+    if relation in docs:
+        return docs[relation]
+    patterns = sorted((n for n in docs if _PLACEHOLDER.search(n)), key=len, reverse=True)
+    for name in patterns:
+        if _pattern(name).match(relation):
+            return docs[name]
+    return None
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (COMMENT ON takes no bound parameters)."""
+    if any(ord(c) < 32 for c in text):
+        raise ConfigError(f"sql/schema.toml: description {text[:40]!r} holds a control character")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _bars_for_views(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute(
+        "select relation from bar_intervals order by seconds desc limit 1"
+    ).fetchall()
+    return identifier(str(rows[0][0])) if rows else None
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """(Re)create every reporting view of ``sql/views/``; return their names.
+
+    ``daily_delta`` reads the coarsest bars table built (the cheapest; every interval gives the
+    same session figures). Views whose inputs are missing (no bars built yet) are skipped.
+    """
+    bars = _bars_for_views(con)
+    created = []
+    for template in templates(VIEW_FOLDER):
+        name = identifier(Path(template).stem)
+        if name == "daily_delta" and bars is None:
+            continue
+        con.execute(f"create or replace view {name} as {render(template, bars=bars)}")
+        created.append(name)
+    return created
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Every (name, kind) of the main schema of the open database, tables first, by name."""
+    return [
+        (str(name), str(kind))
+        for name, kind in con.execute(
+            """
+            select table_name, 'table' as kind from duckdb_tables()
+            where database_name = current_database() and schema_name = 'main' and not temporary
+            union all
+            select view_name, 'view' from duckdb_views()
+            where database_name = current_database() and schema_name = 'main'
+              and not internal and not temporary
+            order by kind, 1
+            """
+        ).fetchall()
+    ]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str, str | None]]:
+    return [
+        (str(name), str(data_type), comment)
+        for name, data_type, comment in con.execute(
+            """
+            select column_name, data_type, comment from duckdb_columns()
+            where database_name = current_database() and schema_name = 'main'
+              and table_name = $relation
+            order by column_index
+            """,
+            {"relation": relation},
+        ).fetchall()
+    ]
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Write ``COMMENT ON`` for every relation and column that ``sql/schema.toml`` describes.
+
+    Returns
+    -------
+    list of str
+        ``relation`` or ``relation.column`` for everything present without a description
+        (empty when the catalog is complete).
+    """
+    missing: list[str] = []
+    for name, kind in relations(con):
+        doc = doc_for(name)
+        if doc is None or not doc.description:
+            missing.append(name)
+            if doc is None:
+                continue
+        relation = identifier(name)
+        if doc.description:
+            con.execute(f"comment on {kind} {relation} is {_literal(doc.description)}")
+        for column, _type, _comment in _columns(con, name):
+            text = doc.columns.get(column)
+            if not text:
+                missing.append(f"{name}.{column}")
+                continue
+            con.execute(f"comment on column {relation}.{identifier(column)} is {_literal(text)}")
+    return missing
+
+
+def check_views(con: duckdb.DuckDBPyConnection, views: list[str]) -> None:
+    """Run the contracts of ``sql/schema.toml`` on the reporting views (grain, not-null, rules)."""
+    contracts = load_contracts()
+    for view in views:
+        if view in contracts:
+            check_relation(con, view, contracts[view])
+
+
+def publish(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create the reporting views, check their contracts and comment every relation.
+
+    Called at the end of every build, inside its transaction. Returns what has no description
+    (see :func:`apply_comments`); the build does not fail on it, a test does.
+    """
+    views = create_views(con)
+    check_views(con, views)
+    return apply_comments(con)
+
+
+# --------------------------------------------------------------------------- data dictionary
+
+
+def read_dictionary(con: duckdb.DuckDBPyConnection) -> list[RelationEntry]:
+    """The data dictionary of an open warehouse: every relation and column with its comment."""
+    comments = dict(
+        con.execute(
+            """
+            select table_name, comment from duckdb_tables()
+            where database_name = current_database() and schema_name = 'main'
+            union all
+            select view_name, comment from duckdb_views()
+            where database_name = current_database() and schema_name = 'main' and not internal
+            """
+        ).fetchall()
+    )
+    return [
+        RelationEntry(
+            name,
+            kind,
+            comments.get(name) or "",
+            tuple(ColumnEntry(c, t, d or "") for c, t, d in _columns(con, name)),
+        )
+        for name, kind in relations(con)
+    ]
+
+
+def data_dictionary(db_path: Path) -> list[RelationEntry]:
+    """Open the warehouse read-only and read its data dictionary.
+
+    Raises
+    ------
+    WarehouseError
+        If there is no warehouse at ``db_path`` or it cannot be opened.
+    """
+    from vcdwh.query import connect_read_only
+
+    con = connect_read_only(db_path)
+    try:
+        return read_dictionary(con)
+    finally:
+        con.close()
+
+
+def _group(entries: list[RelationEntry]) -> list[tuple[list[str], RelationEntry]]:
+    """Merge relations described by one pattern entry with identical columns (bars_1min, …)."""
+    groups: list[tuple[list[str], RelationEntry]] = []
+    by_key: dict[tuple[object, ...], int] = {}
+    for entry in entries:
+        doc = doc_for(entry.name)
+        pattern = doc.name if doc is not None and doc.name != entry.name else None
+        key = (pattern, entry.kind, entry.description, entry.columns)
+        if pattern is not None and key in by_key:
+            groups[by_key[key]][0].append(entry.name)
+            continue
+        if pattern is not None:
+            by_key[key] = len(groups)
+        groups.append(([entry.name], entry))
+    return groups
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_dictionary(entries: list[RelationEntry], fmt: str = "table") -> str:
+    """Render the data dictionary as an aligned table or as Markdown (for the README).
+
+    ``markdown`` gives one section per relation (relations of one pattern with the same columns,
+    such as ``bars_1min`` and ``bars_5min``, share a section); ``table`` gives one line per
+    relation (its kind and description) followed by one line per column: relation, column,
+    type, description.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format {fmt!r} must be one of: {', '.join(FORMATS)}")
+    if fmt == "markdown":
+        out: list[str] = []
+        for names, entry in _group(entries):
+            title = ", ".join(f"`{n}`" for n in names)
+            out.append(f"#### {title} ({entry.kind})")
+            out.append("")
+            if entry.description:
+                out.append(entry.description)
+                out.append("")
+            out.append("| column | type | description |")
+            out.append("|---|---|---|")
+            for column in entry.columns:
+                out.append(
+                    f"| `{column.name}` | {_cell(column.type)} | {_cell(column.description)} |"
+                )
+            out.append("")
+        return "\n".join(out).rstrip("\n")
+    from vcdwh.query import QueryResult, format_result
+
+    rows: list[tuple[str | None, ...]] = []
+    for entry in entries:
+        rows.append((entry.name, "", entry.kind, entry.description))
+        rows.extend((entry.name, c.name, c.type, c.description) for c in entry.columns)
+    result = QueryResult(["relation", "column", "type", "description"], ["VARCHAR"] * 4, rows)
+    return format_result(result, "table")

@@ -1,0 +1,207 @@
+"""``vcdwh spark-bars``: the warehouse's bar SQL on Apache Spark, over the Parquet export.
+
+The bar definition is not written twice. :func:`spark_bars_sql` renders ``sql/marts/bars.sql``
+(the template ``vcdwh build`` runs), parses it with sqlglot as DuckDB SQL and writes it as Spark
+SQL. sqlglot translates most of it (``//`` → ``div``, ``arg_min/arg_max`` → ``min_by/max_by``,
+``filter (where …)``, window frames); four DuckDB constructs have no Spark translation and are
+rewritten explicitly on the syntax tree, each to the same meaning:
+
+``asof join sessions on trades.ts_recv >= sessions.session_start``
+    Spark SQL has no as-of join. The export already gave every trade the ``session_date`` of
+    exactly that as-of rule (the last session open at or before ``ts_recv``), so the join
+    becomes an equi-join on ``session_date`` that keeps the original condition:
+    ``join sessions on trades.session_date = sessions.session_date and trades.ts_recv >=
+    sessions.session_start`` (an equi-join scales on a cluster; a range join would not).
+``epoch_ns(ts)``
+    Spark timestamps have microseconds only. The session reads Parquet nanosecond timestamps as
+    their raw ``bigint`` nanoseconds (``spark.sql.legacy.parquet.nanosAsLong``), so
+    ``epoch_ns(ts)`` is ``ts`` itself and bucketing stays exact to the nanosecond.
+``make_timestamp_ns(bar_ns)``
+    Becomes ``timestamp_micros(bar_ns div 1000)``: bar starts are whole seconds (session opens
+    are whole hours, intervals whole seconds), so no precision is lost.
+``(ts_ns::hugeint << 64) + (sequence::hugeint << 32) + position`` (the trade-order key)
+    Spark has no 128-bit integer; ``struct(ts_ns, sequence, position)`` orders the same way
+    (lexicographically) and ``min_by``/``max_by`` accept it, so open and close are the first and
+    last trade in (ts_recv, sequence, position) order.
+
+Bars come out with the warehouse's columns and values; ``bar_start`` is a Spark ``TIMESTAMP``.
+Only pip packages (``pyspark``, ``sqlglot``: the ``[spark]`` extra) and Java 17 are needed;
+``local[2]`` runs on this machine, a cluster is the same code with another ``--master``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.errors import ConfigError, VcdwhError
+from vcdwh.frequency import Frequency
+from vcdwh.sqlrender import render
+
+if TYPE_CHECKING:
+    import duckdb
+
+_MASTER = re.compile(
+    r"^(local(\[(\d+|\*)\])?|spark://[A-Za-z0-9.\-]+(:\d+)?(,[A-Za-z0-9.\-]+(:\d+)?)*|yarn"
+    r"|k8s://https?://[A-Za-z0-9.\-]+(:\d+)?)$"
+)
+SPARK_CONF = {
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.sql.ansi.enabled": "true",
+}
+
+
+class SparkError(VcdwhError):
+    """Spark is missing, or the Spark job failed."""
+
+
+@dataclass
+class SparkBarsReport:
+    """What one ``spark-bars`` run did."""
+
+    frequency: str
+    master: str
+    rows: int
+    seconds: float
+    output: Path | None
+
+
+def validate_master(master: str) -> str:
+    """Check a Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``, ``k8s://…``)."""
+    if not _MASTER.match(master):
+        raise ConfigError(
+            f"--master {master!r} is not a Spark master URL; use local[2], local[*], "
+            "spark://HOST:PORT, yarn or k8s://https://HOST:PORT"
+        )
+    return master
+
+
+def spark_bars_sql(frequency: Frequency) -> str:
+    """The bar SQL of ``vcdwh build`` for one interval, written as Spark SQL (see module doc)."""
+    try:
+        import sqlglot
+        from sqlglot import exp
+    except ImportError as exc:
+        raise SparkError("sqlglot is not installed; pip install 'vcdwh[spark]'") from exc
+
+    tree = sqlglot.parse_one(render("marts/bars.sql", interval_ns=frequency.nanoseconds), "duckdb")
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
+            condition = exp.and_(
+                exp.condition("trades.session_date = sessions.session_date"),
+                node.args["on"].copy(),
+            )
+            return exp.Join(this=node.this.copy(), on=condition)
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_ns":
+            return node.expressions[0].copy()
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "make_timestamp_ns":
+            inner = node.expressions[0].sql("spark")
+            return sqlglot.parse_one(f"timestamp_micros({inner} div 1000)", "spark")
+        if isinstance(node, exp.Alias) and node.alias == "trade_order":
+            return sqlglot.parse_one("struct(ts_ns, sequence, position) as trade_order", "spark")
+        return node
+
+    rewritten = tree.transform(rewrite)
+    sql = rewritten.sql("spark", pretty=True)
+    for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128"):
+        if construct in sql.upper():
+            raise SparkError(f"the Spark bar SQL still holds {construct}; this is a bug")
+    return sql
+
+
+def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise SparkError("pyspark is not installed; pip install 'vcdwh[spark]' (needs Java 17)") from exc
+    builder = SparkSession.builder.master(validate_master(master)).appName(app_name)
+    for key, value in {**SPARK_CONF, "spark.sql.shuffle.partitions": str(shuffle_partitions)}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SparkError(f"cannot start Spark ({master}): {first_line}; is Java 17 installed?") from exc
+
+
+def _parquet_dir(parquet_dir: str | Path) -> Path:
+    root = Path(parquet_dir)
+    for part in ("trades", "sessions"):
+        if not (root / part).is_dir():
+            raise ConfigError(
+                f"{parquet_dir}: no {part}/ folder; write it with `vcdwh export --format parquet`"
+            )
+    return root
+
+
+def spark_bars_frame(spark: Any, parquet_dir: str | Path, frequency: Frequency) -> Any:
+    """Register the exported ``trades`` and ``sessions`` and return the bars as a DataFrame."""
+    root = _parquet_dir(parquet_dir)
+    spark.read.parquet(str(root / "trades")).createOrReplaceTempView("trades")
+    spark.read.parquet(str(root / "sessions")).createOrReplaceTempView("sessions")
+    return spark.sql(spark_bars_sql(frequency))
+
+
+def run_spark_bars(
+    parquet_dir: str | Path,
+    frequency: Frequency,
+    master: str = "local[2]",
+    output: str | Path | None = None,
+) -> SparkBarsReport:
+    """Build bars with Spark from a Parquet export; write them as Parquet when ``output`` is set.
+
+    Raises
+    ------
+    ConfigError
+        Bad master URL, or the folder is not a vcdwh Parquet export.
+    SparkError
+        pyspark/sqlglot missing, Spark cannot start, or the job failed.
+    """
+    validate_master(master)
+    _parquet_dir(parquet_dir)
+    target = None
+    if output is not None:
+        from vcdwh.export import validate_export_dir
+
+        target = validate_export_dir(output)
+    started = time.perf_counter()
+    spark = _session(master)
+    try:
+        frame = spark_bars_frame(spark, parquet_dir, frequency)
+        if target is not None:
+            frame.write.mode("overwrite").partitionBy("session_date").parquet(str(target))
+            rows = spark.read.parquet(str(target)).count()
+        else:
+            rows = frame.count()
+    except VcdwhError:
+        raise
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SparkError(f"spark-bars failed: {first_line}") from exc
+    finally:
+        spark.stop()
+    return SparkBarsReport(frequency.name, master, rows, time.perf_counter() - started, target)
+
+
+def duckdb_bars_from_parquet(
+    parquet_dir: str | Path, frequency: Frequency, con: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyRelation:
+    """The same bars from the same Parquet with DuckDB: ``sql/marts/bars.sql`` unchanged.
+
+    ``trades`` and ``sessions`` become views over the export in an in-memory database.
+    """
+    import duckdb
+
+    root = _parquet_dir(parquet_dir)
+    con = con or duckdb.connect()
+    # The relation API takes the paths as values (a view definition cannot bind parameters).
+    trades = con.read_parquet(str(root / "trades" / "**" / "*.parquet"), hive_partitioning=True)
+    trades.create_view("trades", replace=True)
+    con.read_parquet(str(root / "sessions" / "*.parquet")).create_view("sessions", replace=True)
+    return con.sql(render("marts/bars.sql", interval_ns=frequency.nanoseconds))
