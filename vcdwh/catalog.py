@@ -76,7 +76,7 @@ def _pattern(name: str) -> re.Pattern[str]:
 
 
 def doc_for(relation: str, docs: dict[str, RelationDoc] | None = None) -> RelationDoc | None:
-    """The description entry of a relation: its own name first, else the longest matching pattern."""
+    """The description entry of a relation: its own name, else the longest matching pattern."""
     docs = load_docs() if docs is None else docs
     if relation in docs:
         return docs[relation]

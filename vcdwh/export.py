@@ -53,7 +53,9 @@ def validate_export_dir(out_dir: str | Path, overwrite: bool = False) -> Path:
         raise ConfigError(f"export folder {text!r}: control characters are not allowed in the path")
     path = Path(text).expanduser()
     if ".." in path.parts:
-        raise ConfigError(f"export folder {text}: refusing a path with '..'; give its real location")
+        raise ConfigError(
+            f"export folder {text}: refusing a path with '..'; give its real location"
+        )
     path = path.absolute()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"export folder {text} is a file; give a new or empty folder")
@@ -104,10 +106,8 @@ def export_parquet(
     try:
         if not relation_exists(con, "trades") or not relation_exists(con, "bar_intervals"):
             raise WarehouseError(f"{settings.db_path} has no trades or bars; run `vcdwh build`")
-        bars = [
-            identifier(str(r))
-            for (r,) in con.execute("select relation from bar_intervals order by seconds").fetchall()
-        ]
+        intervals = con.execute("select relation from bar_intervals order by seconds").fetchall()
+        bars = [identifier(str(r)) for (r,) in intervals]
         staging.mkdir(parents=True)
         _copy(con, render("export/trades.sql"), staging / "trades", partitioned=True)
         report.relations["trades"] = _count(con, "trades")

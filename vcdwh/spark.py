@@ -119,15 +119,20 @@ def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) 
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise SparkError("pyspark is not installed; pip install 'vcdwh[spark]' (needs Java 17)") from exc
+        raise SparkError(
+            "pyspark is not installed; pip install 'vcdwh[spark]' (needs Java 17)"
+        ) from exc
     builder = SparkSession.builder.master(validate_master(master)).appName(app_name)
-    for key, value in {**SPARK_CONF, "spark.sql.shuffle.partitions": str(shuffle_partitions)}.items():
+    conf = {**SPARK_CONF, "spark.sql.shuffle.partitions": str(shuffle_partitions)}
+    for key, value in conf.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SparkError(f"cannot start Spark ({master}): {first_line}; is Java 17 installed?") from exc
+        raise SparkError(
+            f"cannot start Spark ({master}): {first_line}; is Java 17 installed?"
+        ) from exc
 
 
 def _parquet_dir(parquet_dir: str | Path) -> Path:
