@@ -1,0 +1,130 @@
+"""The bar SQL on Apache Spark: transpiled with sqlglot, run with PySpark local[2], and equal to
+DuckDB's bars from the same Parquet export, row for row."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from tests.bi_helpers import build_sample_warehouse
+from tests.conftest import ESH4_DERIVED
+from vcdwh.cli import cli
+from vcdwh.errors import ConfigError
+from vcdwh.export import export_parquet
+from vcdwh.frequency import parse_frequency
+from vcdwh.spark import duckdb_bars_from_parquet, spark_bars_sql, validate_master
+
+COLUMNS = (
+    "bar_start, symbol, instrument_id, session_date, open, high, low, close, volume, "
+    "buy_volume, sell_volume, unknown_volume, delta, cumulative_delta, "
+    "session_cumulative_delta, trades"
+)
+
+
+@pytest.fixture(name="parquet", scope="module")
+def fixture_parquet(tmp_path_factory):
+    """The sample week exported as Parquet."""
+    settings = build_sample_warehouse(tmp_path_factory.mktemp("spark"))
+    out = tmp_path_factory.mktemp("spark_pq") / "pq"
+    export_parquet(settings, out)
+    return out
+
+
+@pytest.fixture(name="spark", scope="module")
+def fixture_spark():
+    """One local[2] Spark session for the module (skip when pyspark is not installed)."""
+    pytest.importorskip("pyspark", reason="pyspark not installed: pip install 'vcdwh[spark]'")
+    pytest.importorskip("sqlglot", reason="sqlglot not installed: pip install 'vcdwh[spark]'")
+    from vcdwh.spark import _session
+
+    session = _session("local[2]", "vcdwh-tests", shuffle_partitions=4)
+    yield session
+    session.stop()
+
+
+def _spark_rows(spark, parquet, frequency: str) -> list[tuple]:
+    from vcdwh.spark import spark_bars_frame
+
+    frame = spark_bars_frame(spark, parquet, parse_frequency(frequency))
+    # Spark timestamps are microseconds since the epoch: compare bar starts as integers.
+    frame = frame.selectExpr(*[c.strip() for c in COLUMNS.split(",")]).selectExpr(
+        "unix_micros(bar_start) as bar_start_us", "*"
+    ).drop("bar_start")
+    return sorted(tuple(r) for r in frame.collect())
+
+
+def _duckdb_rows(parquet, frequency: str) -> list[tuple]:
+    relation = duckdb_bars_from_parquet(parquet, parse_frequency(frequency))
+    rows = relation.query(
+        "bars", "select epoch_us(bar_start) as bar_start_us, * exclude (bar_start) from bars"
+    ).fetchall()
+    return sorted(rows)
+
+
+def test_spark_bars_sql_given_1min_has_no_duckdb_only_constructs():
+    pytest.importorskip("sqlglot")
+    sql = spark_bars_sql(parse_frequency("1min")).upper()
+    for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128", "HUGEINT", "::"):
+        assert construct not in sql
+    assert "60000000000" in sql
+    assert "STRUCT(TS_NS AS TS_NS, SEQUENCE AS SEQUENCE, POSITION AS POSITION)" in sql
+    assert "TRADES.SESSION_DATE = SESSIONS.SESSION_DATE" in sql
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("frequency", ["1min", "5min", "30s"])
+def test_spark_bars_given_sample_parquet_equal_duckdb_bars(spark, parquet, frequency):
+    expected = _duckdb_rows(parquet, frequency)
+    assert len(expected) > 1000
+    assert _spark_rows(spark, parquet, frequency) == expected
+
+
+@pytest.mark.spark
+def test_spark_bars_given_real_repeated_fills_equal_duckdb_bars(spark, shared, build, settings, tmp_path):
+    """The ESH4 session: identical rows that are separate fills, sweeps sharing ts_recv."""
+    build([shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"], ["1min"])
+    out = tmp_path / "pq"
+    export_parquet(settings, out)
+    expected = _duckdb_rows(out, "1min")
+    assert len(expected) == 60  # one hour of the session
+    assert _spark_rows(spark, out, "1min") == expected
+
+
+@pytest.mark.spark
+def test_spark_bars_cli_given_output_writes_parquet(spark, parquet, tmp_path):
+    # The CLI starts (and stops) its own session: stop ours first, get a new one after.
+    result = CliRunner().invoke(
+        cli,
+        ["spark-bars", str(parquet), "--frequency", "5min", "--master", "local[2]",
+         "--output", str(tmp_path / "bars")],
+    )
+    assert result.exit_code == 0, result.output
+    expected = len(_duckdb_rows(parquet, "5min"))
+    assert result.output.startswith(f"bars_5min: {expected:,} bars with Spark local[2] in ")
+    assert list((tmp_path / "bars").glob("session_date=*/*.parquet"))
+
+
+def test_spark_bars_cli_given_show_sql_prints_spark_sql(parquet):
+    pytest.importorskip("sqlglot")
+    result = CliRunner().invoke(cli, ["spark-bars", str(parquet), "--show-sql"])
+    assert result.exit_code == 0, result.output
+    assert "TIMESTAMP_MICROS(bar_ns DIV 1000) AS bar_start" in result.output
+
+
+def test_spark_bars_cli_given_folder_without_export_exits_1(tmp_path):
+    result = CliRunner().invoke(cli, ["spark-bars", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path}: no trades/ folder; write it with `vcdwh export --format parquet`\n"
+    )
+
+
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "spark://h1:7077", "yarn"])
+def test_validate_master_given_master_url_accepts(master):
+    assert validate_master(master) == master
+
+
+@pytest.mark.parametrize("master", ["local[2]; rm -rf /", "", "http://x", "local[two]"])
+def test_validate_master_given_other_text_raises(master):
+    with pytest.raises(ConfigError, match="is not a Spark master URL"):
+        validate_master(master)
