@@ -204,7 +204,7 @@ def duckdb_bars_from_parquet(
     import duckdb
 
     root = _parquet_dir(parquet_dir)
-    con = con or duckdb.connect()
+    con = con or duckdb.connect(config={"enable_progress_bar": False})
     # The relation API takes the paths as values (a view definition cannot bind parameters).
     trades = con.read_parquet(str(root / "trades" / "**" / "*.parquet"), hive_partitioning=True)
     trades.create_view("trades", replace=True)
