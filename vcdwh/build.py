@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import Settings
 from vcdwh.contracts import check_relation, contract_for, load_contracts
+from vcdwh.definitions import DEFINITION, load_definitions
 from vcdwh.errors import BuildError, DataError, VcdwhError
 from vcdwh.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
 from vcdwh.ingest import (
@@ -39,7 +40,7 @@ from vcdwh.warehouse import connect, ensure_tables
 if TYPE_CHECKING:
     import duckdb
 
-LOADABLE_SCHEMAS = (TRADES, OHLCV_1M)
+LOADABLE_SCHEMAS = (TRADES, OHLCV_1M, DEFINITION)
 
 
 @dataclass
@@ -128,6 +129,9 @@ def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) -> FileResult:
+    if source.schema == DEFINITION:
+        rows, added = load_definitions(con, source, detail)
+        return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
     if source.layout == "dbn":
         stage_dbn(con, source, detail)
     else:
@@ -299,7 +303,8 @@ def build_warehouse(
                         "skipped",
                         source.schema,
                         source.layout,
-                        reason=f"schema {source.schema} is not loaded (only trades and ohlcv-1m)",
+                        reason=f"schema {source.schema} is not loaded "
+                        "(only trades, ohlcv-1m and definition)",
                     )
                 else:
                     result = _load_file(con, source, detail)
