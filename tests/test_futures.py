@@ -7,7 +7,9 @@ import duckdb
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.conftest import ESU4_TRADES
 from tests.helpers import Trade, write_raw_csv
@@ -38,12 +40,12 @@ def fwalk(closes, signals, highs=None, lows=None, dates=None, **options):
 
 def test_walk_futures_given_one_es_long_with_commission_and_one_tick_slippage_pins_the_pnl():
     # BUY at 5000.00 → fill 5000.25 (1 tick against); SELL at 5012.00 → fill 5011.75.
-    # Net: (5011.75 - 5000.25) × $50 × 1 - 2 sides × $2.50 = 575 - 5 = $570.
+    # Net: (5011.75 - 5000.25) x $50 x 1 - 2 sides x $2.50 = 575 - 5 = $570.
     w = fwalk([5000.0, 5010.25, 5012.0], [B, _, S], highs=[5001, 5013, 5014],
               lows=[4999, 4998, 5010], contracts=1, slippage_ticks=1, commission=2.5)
     assert list(w.entries) == [0] and list(w.exits) == [2] and w.exit_reason == ["signal"]
     assert (w.entry_price[0], w.exit_price[0]) == (5000.25, 5011.75)
-    assert w.gross_pnl[0] == 600.0  # 12 points × $50 at the closes
+    assert w.gross_pnl[0] == 600.0  # 12 points x $50 at the closes
     assert w.slippage[0] == 25.0 and w.commission[0] == 5.0
     assert w.pnl[0] == 570.0
     assert w.pnl_ticks[0] == pytest.approx(570 / 12.5)
@@ -56,8 +58,8 @@ def test_walk_futures_given_one_es_long_with_commission_and_one_tick_slippage_pi
 
 
 def test_walk_futures_given_a_short_pins_the_pnl():
-    # NQ-like: 2 contracts × $20, 2 ticks slippage, $1 per contract per side.
-    # SELL at 4000 → fill 3999.50; BUY at 3995.50 → fill 3996.00: 3.5 points × 40 - 4 = $136.
+    # NQ-like: 2 contracts x $20, 2 ticks slippage, $1 per contract per side.
+    # SELL at 4000 → fill 3999.50; BUY at 3995.50 → fill 3996.00: 3.5 points x 40 - 4 = $136.
     w = fwalk([4000.0, 3990.0, 3995.5], [S, _, B], side="short", contracts=2,
               tick_size=0.25, multiplier=20.0, slippage_ticks=2, commission=1.0)
     assert w.exit_reason == ["signal"] and list(w.direction) == [-1]
@@ -74,7 +76,7 @@ def test_walk_futures_given_a_contract_change_exits_at_the_old_contracts_last_ba
               contract=np.array(["ESH4", "ESH4", "ESM4", "ESM4"], dtype=object))
     assert list(w.entries) == [0, 2] and list(w.exits) == [1, 3]
     assert w.exit_reason == ["roll", "end_of_data"]
-    assert list(w.pnl) == [45.0, 45.0]  # 1 point × $50 - $5 each
+    assert list(w.pnl) == [45.0, 45.0]  # 1 point x $50 - $5 each
     # The 9-point gap between the contracts is never booked.
     assert w.equity[-1] == 10_090.0
     without = fwalk([100.0, 101.0, 110.0, 111.0], [B, B, B, _], contracts=1, commission=2.5)
@@ -211,10 +213,10 @@ def test_futures_backtest_cli_prints_the_futures_block(build, settings):
     result = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "backtest",
                                       "--contracts", "2", "--commission", "1.25"])
     assert result.exit_code == 0, result.output
-    assert "Contract Spec:      ES tick 0.25 × $50 = $12.5/tick (vcdwh)" in result.output
+    assert "Contract Spec:      ES tick 0.25 x $50 = $12.5/tick (vcdwh)" in result.output
     assert "Sizing / Costs:     2 contract(s), long, $1.25/contract/side, 0 tick(s) slippage" \
         in result.output
-    # 1 point × $50 × 2 - 2 × 2 × $1.25 = $95; per contract 4 ticks - $2.50 / $12.50 = 3.8 ticks
+    # 1 point x $50 x 2 - 2 x 2 x $1.25 = $95; per contract 4 ticks - $2.50 / $12.50 = 3.8 ticks
     assert "Net P&L:            $95.00 (3.8 ticks per contract)" in result.output
 
 

@@ -154,7 +154,7 @@ def compute_trade_stats(
         ``max_drawdown_duration_bars`` and ``max_drawdown_duration_s`` (longest stretch under a
         previous equity peak, up to recovery or the last bar); ``sortino`` (daily, annualised
         with 252, downside deviation over all days); ``calmar`` (annualised return % over
-        |max drawdown %|); ``sqn`` (√N × mean / standard deviation of trade P&L);
+        |max drawdown %|); ``sqn`` (√N x mean / standard deviation of trade P&L);
         ``avg_trade_duration_s``; ``avg_mae``, ``avg_mfe``, ``worst_mae``, ``best_mfe``.
     """
     pnl = np.asarray(pnls, dtype=float)
@@ -189,7 +189,9 @@ def compute_trade_stats(
         downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
         if downside > 0:
             stats["sortino"] = float(np.mean(returns) / downside * math.sqrt(TRADING_DAYS))
-    drawdown_pct = float(((curve - np.maximum.accumulate(curve)) / np.maximum.accumulate(curve)).min())
+    drawdown_pct = float(
+        ((curve - np.maximum.accumulate(curve)) / np.maximum.accumulate(curve)).min()
+    )
     stats["calmar"] = None
     if len(returns) and drawdown_pct < 0 and final > 0:
         annual = (final / float(initial_capital)) ** (TRADING_DAYS / len(returns)) - 1

@@ -586,7 +586,7 @@ def format_metrics(result: BacktestResult) -> str:
 
 
 def _duration(seconds: float) -> str:
-    minutes, _ = divmod(int(round(seconds)), 60)
+    minutes, _ = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     return f"{days}d {hours:02d}h {minutes:02d}m" if days else f"{hours}h {minutes:02d}m"
@@ -601,7 +601,7 @@ def _futures_lines(result: BacktestResult) -> list[str]:
     return [
         "FUTURES",
         SEPARATOR,
-        f"Contract Spec:      {spec['root']} tick {spec['tick_size']:g} × ${spec['multiplier']:g}"
+        f"Contract Spec:      {spec['root']} tick {spec['tick_size']:g} x ${spec['multiplier']:g}"
         f" = ${spec['tick_value']:g}/tick ({spec['source']})",
         f"Sizing / Costs:     {p.contracts} contract(s), {p.side}, "
         f"${spec['commission_per_side']:.2f}/contract/side, {p.slippage_ticks:g} tick(s) slippage",

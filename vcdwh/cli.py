@@ -246,7 +246,7 @@ def futures_options(func: F) -> F:
             "--contracts",
             type=click.IntRange(min=1),
             default=None,
-            help="Futures mode: trade this many whole contracts (P&L = points × multiplier × "
+            help="Futures mode: trade this many whole contracts (P&L = points x multiplier x "
             "contracts). Without it the seed's fractional-notional long-only walk runs.",
         ),
         click.option(
@@ -452,7 +452,7 @@ def sweep(
     top: int,
     as_json: bool,
 ) -> None:
-    """Backtest every threshold × frequency × reset combination and print the best.
+    """Backtest every threshold x frequency x reset combination and print the best.
 
     Each combination is stored as a normal run tagged with the sweep id (see
     backtest_runs.sweep_id and backtest_sweeps); the bars are read once per frequency
@@ -517,7 +517,7 @@ def report(
 
     A run: price candles, cumulative delta beneath, entries and exits, equity and
     drawdown, the metrics and the trade list. A sweep: a heatmap of a metric over
-    threshold × frequency per reset, and every run. Works offline (plotly inlined).
+    threshold x frequency per reset, and every run. Works offline (plotly inlined).
 
     \b
     Example:

@@ -54,7 +54,9 @@ def load_definitions(
             frame = store.to_df(price_type="fixed", pretty_ts=False, map_symbols=False)
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"{source.path}: cannot decode the definition records ({detail})") from exc
+            raise DataError(
+                f"{source.path}: cannot decode the definition records ({detail})"
+            ) from exc
     frame = frame.reset_index()
     if frame.empty:
         raise DataError(f"{source.path}: the DBN file holds no definition records")
@@ -63,7 +65,8 @@ def load_definitions(
     ):
         if not 0 < int(tick) < UNDEFINED or not 0 < int(quantity) < UNDEFINED:
             raise DataError(
-                f"{source.path}: record {position + 1}: {frame['raw_symbol'].iloc[position]} has no "
+                f"{source.path}: record {position + 1}: "
+                f"{frame['raw_symbol'].iloc[position]} has no "
                 "tick size (min_price_increment) or multiplier (unit_of_measure_qty); "
                 "remove the file or fetch the definition again"
             )
@@ -82,9 +85,7 @@ def load_definitions(
             "expiration": expiration.where((expiration > 0) & (expiration < UNDEFINED)),
         }
     )
-    [(file_id,)] = con.execute(
-        "select coalesce(max(file_id), 0) + 1 from loaded_files"
-    ).fetchall()
+    [(file_id,)] = con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchall()
     con.register("definition_records", records)
     try:
         con.execute(

@@ -12,9 +12,9 @@ above the threshold, SELL when below minus it) one bar at a time, with one actio
   ``flat_at_session_end`` of the last bar of each session (``session_end``); no position is
   opened on such a bar, since it could not be held.
 
-Prices and costs: P&L = points × multiplier × contracts; slippage of ``slippage_ticks`` ticks
-against the trader on entry and on exit (a long buys ``close + s`` and sells ``close − s``);
-commission per contract per side, so ``2 × commission × contracts`` per round trip. The equity is
+Prices and costs: P&L = points x multiplier x contracts; slippage of ``slippage_ticks`` ticks
+against the trader on entry and on exit (a long buys ``close + s`` and sells ``close - s``);
+commission per contract per side, so ``2 x commission x contracts`` per round trip. The equity is
 marked at every bar's close and includes the entry commission and slippage from the entry bar.
 MAE/MFE are the worst/best excursion of the bars' low/high from the entry fill over the bars the
 position was held (entry bar excluded, exit bar included).

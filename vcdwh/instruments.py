@@ -93,10 +93,22 @@ SPECS: dict[str, InstrumentSpec] = {
         InstrumentSpec("RTY", Decimal("0.1"), Decimal("50"), _QUARTERLY, 2050.0),
         InstrumentSpec("GC", Decimal("0.1"), Decimal("100"), "GJMQVZ", 2150.0, "COMEX"),
         InstrumentSpec("CL", Decimal("0.01"), Decimal("1000"), MONTH_CODES, 78.0, "NYMEX"),
-        InstrumentSpec("MES", Decimal("0.25"), Decimal("5"), _QUARTERLY, 5100.0,
-                       commission_per_side=MICRO_COMMISSION),
-        InstrumentSpec("MNQ", Decimal("0.25"), Decimal("2"), _QUARTERLY, 18000.0,
-                       commission_per_side=MICRO_COMMISSION),
+        InstrumentSpec(
+            "MES",
+            Decimal("0.25"),
+            Decimal("5"),
+            _QUARTERLY,
+            5100.0,
+            commission_per_side=MICRO_COMMISSION,
+        ),
+        InstrumentSpec(
+            "MNQ",
+            Decimal("0.25"),
+            Decimal("2"),
+            _QUARTERLY,
+            18000.0,
+            commission_per_side=MICRO_COMMISSION,
+        ),
     )
 }
 """Known roots. GC and CL trade on COMEX and NYMEX, both CME Group venues on Globex."""

@@ -3,7 +3,7 @@
 A run report shows price candles with the entries and exits, the cumulative delta beneath (as
 candles when the bars table has ``delta_open/high/low/close``, else as a line, with the ±threshold
 lines), the equity and the drawdown, then the metrics and the trade list. A sweep report shows a
-heatmap of one metric over threshold × frequency for each reset (and each segment with a split),
+heatmap of one metric over threshold x frequency for each reset (and each segment with a split),
 then every run. plotly.js is written into the file, so it opens offline.
 """
 
@@ -103,7 +103,10 @@ def _table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str], tab
             css = ' class="text"' if isinstance(value, str) or value is None else ""
             cells.append(f"<td{css}>{html.escape(_fmt(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    rows_html = "".join(body)
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>'
+    )
 
 
 def _page(title: str, params: str, figure_html: str, sections: list[tuple[str, str]]) -> str:
@@ -164,7 +167,11 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
     }
     delta_candles = all(c in columns for c in DELTA_CANDLE_COLUMNS)
     delta_column = identifier(RESETS[run["reset"]])
-    extra = ", " + ", ".join(f"{c}::double as {c}" for c in DELTA_CANDLE_COLUMNS) if delta_candles else ""
+    extra = (
+        ", " + ", ".join(f"{c}::double as {c}" for c in DELTA_CANDLE_COLUMNS)
+        if delta_candles
+        else ""
+    )
     bars = con.execute(
         f"select bar_start, open::double as open, high::double as high, low::double as low,"
         f" close::double as close,"
@@ -243,7 +250,9 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
             mode="markers",
             name="exits",
             marker={"symbol": "x", "color": "#333", "size": 9},
-            text=[f"#{t['trade_no']} exit ({t['exit_reason']}), pnl {t['pnl']:.2f}" for t in trades],
+            text=[
+                f"#{t['trade_no']} exit ({t['exit_reason']}), pnl {t['pnl']:.2f}" for t in trades
+            ],
         ),
         row=1,
         col=1,
@@ -287,7 +296,7 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
     )
     mode = (
         f"futures: {run['contracts']} contract(s) {run['side']}, ${run['commission']:.2f}/contract"
-        f"/side, {run['slippage_ticks']:g} tick(s) slippage, tick {run['tick_size']:g} × "
+        f"/side, {run['slippage_ticks']:g} tick(s) slippage, tick {run['tick_size']:g} x "
         f"${run['multiplier']:g} ({run['spec_source']})"
         if run.get("mode") == "futures"
         else f"seed: {run['position_size']:g} of capital per position, long only"
@@ -299,9 +308,11 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
         + (f"; sweep {run['sweep_id']}" if run.get("sweep_id") else "")
         + (f" ({run['segment']})" if run.get("segment") else "")
     )
-    metric_rows = [
-        {"metric": k, "value": v} for k, v in metrics[0].items() if k != "run_id"
-    ] if metrics else []
+    metric_rows = (
+        [{"metric": k, "value": v} for k, v in metrics[0].items() if k != "run_id"]
+        if metrics
+        else []
+    )
     trade_columns = tuple(c for c in TRADE_COLUMNS if c in (trades[0] if trades else {}))
     page = _page(
         f"vcdwh backtest run {run_id}",
@@ -319,15 +330,18 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
 # --------------------------------------------------------------------------- sweep
 
 
-def _sweep_report(
-    con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None
-) -> tuple[str, str]:
+def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None) -> tuple[str, str]:
     from vcdwh.sweep import METRICS
 
     go, make_subplots = _plotly()
     sweeps = _rows(con, "select * from backtest_sweeps where sweep_id = $id", {"id": sweep_id})
     if not sweeps:
-        known = [s for (s,) in con.execute("select sweep_id from backtest_sweeps order by created_at").fetchall()]
+        known = [
+            s
+            for (s,) in con.execute(
+                "select sweep_id from backtest_sweeps order by created_at"
+            ).fetchall()
+        ]
         raise WarehouseError(
             f"sweep {sweep_id!r} is not in backtest_sweeps; "
             + (f"choose one of: {', '.join(known)}" if known else "run `vcdwh sweep` first")
@@ -338,7 +352,8 @@ def _sweep_report(
         raise ConfigError(f"--by {metric!r} must be one of: {', '.join(METRICS)}")
     runs = _rows(
         con,
-        f"select r.run_id, r.frequency, r.reset, r.threshold, coalesce(r.segment, 'all') as segment,"
+        "select r.run_id, r.frequency, r.reset, r.threshold,"
+        " coalesce(r.segment, 'all') as segment,"
         f" m.total_trades, m.net_pnl, m.win_rate_pct, m.profit_factor, m.sharpe, m.max_drawdown,"
         f" m.{identifier(metric)} as metric_value"
         " from backtest_runs r join backtest_metrics m using (run_id)"
@@ -348,15 +363,21 @@ def _sweep_report(
     thresholds = sorted({r["threshold"] for r in runs})
     frequencies = list(sweep["frequencies"])
     resets = list(sweep["resets"])
-    segments = [s for s in ("all", "in_sample", "out_of_sample") if any(r["segment"] == s for r in runs)]
+    segments = [
+        s for s in ("all", "in_sample", "out_of_sample") if any(r["segment"] == s for r in runs)
+    ]
     fig = make_subplots(
         rows=len(segments),
         cols=len(resets),
-        subplot_titles=[f"{metric}: reset {r}, {s.replace('_', '-')}" for s in segments for r in resets],
+        subplot_titles=[
+            f"{metric}: reset {r}, {s.replace('_', '-')}" for s in segments for r in resets
+        ],
         vertical_spacing=0.12,
         horizontal_spacing=0.08,
     )
-    cell = {(r["segment"], r["reset"], r["frequency"], r["threshold"]): r["metric_value"] for r in runs}
+    cell = {
+        (r["segment"], r["reset"], r["frequency"], r["threshold"]): r["metric_value"] for r in runs
+    }
     for i, segment in enumerate(segments, start=1):
         for j, reset in enumerate(resets, start=1):
             z = [
@@ -370,7 +391,9 @@ def _sweep_report(
                     z=z,
                     name=f"{segment} {reset}",
                     coloraxis="coloraxis",
-                    hovertemplate="threshold %{x}<br>%{y}<br>" + metric + " %{z:.2f}<extra></extra>",
+                    hovertemplate="threshold %{x}<br>%{y}<br>"
+                    + metric
+                    + " %{z:.2f}<extra></extra>",
                 ),
                 row=i,
                 col=j,
@@ -382,8 +405,19 @@ def _sweep_report(
     )
     fig.update_xaxes(title_text="threshold", type="category")
     ranked = sorted(runs, key=lambda r: (r["metric_value"] is None, -(r["metric_value"] or 0)))
-    columns = ("run_id", "segment", "frequency", "reset", "threshold", "total_trades", "net_pnl",
-               "win_rate_pct", "profit_factor", "sharpe", "max_drawdown")
+    columns = (
+        "run_id",
+        "segment",
+        "frequency",
+        "reset",
+        "threshold",
+        "total_trades",
+        "net_pnl",
+        "win_rate_pct",
+        "profit_factor",
+        "sharpe",
+        "max_drawdown",
+    )
     if metric not in columns:
         for r in ranked:
             r[metric] = r["metric_value"]
@@ -435,7 +469,9 @@ def write_report(
             raise WarehouseError("no backtest runs yet; run `vcdwh backtest` first")
         if sweep_id is not None:
             if not relation_exists(con, "backtest_sweeps"):
-                raise WarehouseError(f"sweep {sweep_id!r} is not in backtest_sweeps; run `vcdwh sweep` first")
+                raise WarehouseError(
+                    f"sweep {sweep_id!r} is not in backtest_sweeps; run `vcdwh sweep` first"
+                )
             page, summary = _sweep_report(con, sweep_id, by)
         else:
             page, summary = _run_report(con, run_id)

@@ -1,4 +1,4 @@
-"""``vcdwh sweep``: run a grid of backtests (threshold × frequency × reset) in one pass.
+"""``vcdwh sweep``: run a grid of backtests (threshold x frequency x reset) in one pass.
 
 The bars and cumulative delta of each frequency/reset are read once (one columnar query), every
 threshold is walked over those numpy arrays, and all runs are stored together (one insert per
@@ -79,7 +79,7 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
             start, stop, step = (float(part) for part in text.split(":"))
             if not all(math.isfinite(v) for v in (start, stop, step)) or step <= 0 or stop < start:
                 raise ValueError
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
+            count = math.floor((stop - start) / step + 1e-9) + 1
             if count > MAX_RUNS:
                 raise BacktestError(f"--threshold {text!r} gives {count:,} values; {hint}")
             values = tuple(round(start + k * step, 9) for k in range(count))
@@ -92,7 +92,9 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def parse_choices(option: str, text: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+def parse_choices(
+    option: str, text: str, allowed: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
     """Split a comma-separated option value; check each item against ``allowed``."""
     items = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not items:
@@ -168,8 +170,12 @@ class SweepResult:
             "split": self.split,
             "seconds": self.seconds,
             "rows": [
-                {k: (_json(v) if not isinstance(v, dict) else {a: _json(b) for a, b in v.items()})
-                 for k, v in row.items()}
+                {
+                    k: (
+                        _json(v) if not isinstance(v, dict) else {a: _json(b) for a, b in v.items()}
+                    )
+                    for k, v in row.items()
+                }
                 for row in self.rows
             ],
         }
@@ -184,7 +190,7 @@ def _json(value: Any) -> Any:
 def _segments(bars: BarInputs, split: float | None) -> list[tuple[str | None, BarInputs]]:
     if split is None:
         return [(None, bars)]
-    cut = int(math.floor(len(bars) * split))
+    cut = math.floor(len(bars) * split)
     if cut < 1 or cut >= len(bars):
         raise BacktestError(
             f"--split {split} leaves no bars on one side of {len(bars)} bars; use more data"
@@ -214,9 +220,7 @@ def _record(
 
 
 def _next_sweep_id(con: duckdb.DuckDBPyConnection) -> str:
-    [(count,)] = con.execute(
-        "select count(*) from backtest_sweeps"
-    ).fetchall()
+    [(count,)] = con.execute("select count(*) from backtest_sweeps").fetchall()
     return f"sweep-{int(count) + 1}"
 
 
@@ -238,7 +242,10 @@ def run_sweep_on_connection(con: duckdb.DuckDBPyConnection, spec: SweepSpec) -> 
             segments = _segments(bars, spec.split)
             for threshold in spec.thresholds:
                 params = replace(
-                    spec.base, symbol=bars.symbol, frequency=frequency, reset=reset,
+                    spec.base,
+                    symbol=bars.symbol,
+                    frequency=frequency,
+                    reset=reset,
                     threshold=threshold,
                 ).validated()
                 for segment, part in segments:
@@ -334,8 +341,19 @@ def _cell(value: Any, money: bool = False) -> str:
 def format_sweep(result: SweepResult, top: int) -> str:
     """The top rows as an aligned table (in-sample and out-of-sample side by side with a split)."""
     by = result.by
-    head = ["rank", "run", "frequency", "reset", "threshold", "trades", "net_pnl", "win%",
-            "pf", "sharpe", "max_dd"]
+    head = [
+        "rank",
+        "run",
+        "frequency",
+        "reset",
+        "threshold",
+        "trades",
+        "net_pnl",
+        "win%",
+        "pf",
+        "sharpe",
+        "max_dd",
+    ]
     if by not in ("net_pnl", "total_trades", "sharpe", "max_drawdown"):
         head.append(by)
     if result.split is not None:
@@ -343,16 +361,29 @@ def format_sweep(result: SweepResult, top: int) -> str:
     table = [head]
     for rank, row in enumerate(result.rows[:top], start=1):
         m = row["metrics"]
-        cells = [str(rank), str(row["run_id"]), row["frequency"], row["reset"],
-                 f"{row['threshold']:g}", str(m["total_trades"]), _cell(m["net_pnl"], True),
-                 _cell(m["win_rate_pct"]), _cell(m["profit_factor"]), _cell(m["sharpe"]),
-                 _cell(m["max_drawdown"], True)]
+        cells = [
+            str(rank),
+            str(row["run_id"]),
+            row["frequency"],
+            row["reset"],
+            f"{row['threshold']:g}",
+            str(m["total_trades"]),
+            _cell(m["net_pnl"], True),
+            _cell(m["win_rate_pct"]),
+            _cell(m["profit_factor"]),
+            _cell(m["sharpe"]),
+            _cell(m["max_drawdown"], True),
+        ]
         if by not in ("net_pnl", "total_trades", "sharpe", "max_drawdown"):
             cells.append(_cell(m[by]))
         if result.split is not None:
             o = row["out_of_sample"]
-            cells += [f"| {row['out_of_sample_run_id']}", str(o["total_trades"]),
-                      _cell(o["net_pnl"], True), _cell(o[by], by in ("net_pnl", "max_drawdown"))]
+            cells += [
+                f"| {row['out_of_sample_run_id']}",
+                str(o["total_trades"]),
+                _cell(o["net_pnl"], True),
+                _cell(o[by], by in ("net_pnl", "max_drawdown")),
+            ]
         table.append(cells)
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in table]
