@@ -144,15 +144,14 @@ def add_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileResult
     file_id = _next_file_id(con)
     params = {"file_id": file_id, "file_symbol": file_symbol}
     if source.schema == TRADES:
-        new = render("staging/new_trades.sql", identity=TRADE_IDENTITY)
-        ts_column = "ts_recv"
+        overlap = _holds_trades_between(con, stage)
+        new = render("staging/new_trades.sql", identity=TRADE_IDENTITY, overlap=overlap)
+        ts_column, table = "ts_recv", "trades"
     else:
         new = render("staging/new_ohlcv_1m.sql")
-        ts_column = "ts_event"
-    table = "trades" if source.schema == TRADES else "ohlcv_1m"
-    con.execute(f"create or replace temp table new_rows as {new}", params)
-    con.execute(f"insert into {table} select * from new_rows")
-    added = int(con.execute("select count(*) from new_rows").fetchone()[0])  # type: ignore[index]
+        ts_column, table = "ts_event", "ohlcv_1m"
+    inserted = con.execute(f"insert into {table} {new}", params).fetchone()
+    added = int(inserted[0]) if inserted else 0
     _record_symbology(con, stage, ts_column)
     con.execute(
         "insert into loaded_files values "
@@ -168,9 +167,22 @@ def add_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileResult
             "bytes": source.bytes,
         },
     )
-    con.execute("drop table if exists new_rows")
     con.execute(f"drop table if exists {identifier(stage)}")
     return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
+
+
+def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str) -> bool:
+    """True when the warehouse already holds trades inside the staged file's time range."""
+    row = con.execute(
+        f"""
+        select exists (
+            select 1 from trades
+            where ts_recv between (select min(ts_recv) from {identifier(stage)})
+                              and (select max(ts_recv) from {identifier(stage)})
+        )
+        """
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str) -> None:
