@@ -93,6 +93,7 @@ class SourceFile:
     schema: str
     layout: str  # "pretty", "raw" or "dbn"
     file_symbol: str | None
+    mtime_ns: int | None = None
 
 
 def content_hash(path: Path) -> str:
