@@ -120,8 +120,10 @@ def load_definitions(
     ).fetchall()
     con.execute("drop table if exists new_definitions")
     con.execute(
-        "insert into loaded_files values "
-        "($file_id, $path, $hash, $schema, $layout, $rows, $added, $bytes, now()::timestamp)",
+        "insert into loaded_files by name select $file_id as file_id, $path as path,"
+        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
+        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
+        " $mtime_ns as mtime_ns",
         {
             "file_id": file_id,
             "path": str(source.path),
@@ -131,6 +133,7 @@ def load_definitions(
             "rows": len(records),
             "added": len(added),
             "bytes": source.bytes,
+            "mtime_ns": source.mtime_ns,
         },
     )
     return len(records), len(added)
