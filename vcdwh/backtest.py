@@ -9,14 +9,14 @@ flat opens nothing. A position still open after the last bar is closed at the la
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vcdwh import __version__
-from vcdwh._stats import compute_stats
+from vcdwh._stats import compute_stats, compute_trade_stats
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError, WarehouseError
 from vcdwh.frequency import parse_frequency
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import duckdb
 
 RESETS = {"none": "cumulative_delta", "session": "session_cumulative_delta"}
+SIDES = ("long", "short", "both")
 SEPARATOR = "=" * 60
 
 
@@ -40,6 +41,16 @@ class BacktestParams:
     position_size: float = 0.1
     initial_capital: float = 10_000
     reset: str = "none"
+    contracts: int | None = None
+    commission: float | None = None
+    slippage_ticks: float = 0.0
+    side: str = "long"
+    flat_at_session_end: bool = False
+
+    @property
+    def futures(self) -> bool:
+        """True in futures mode (whole contracts; see :mod:`vcdwh.futures`)."""
+        return self.contracts is not None
 
     def validated(self) -> BacktestParams:
         """Check every parameter; return a copy with the frequency in canonical form.
@@ -60,14 +71,43 @@ class BacktestParams:
             raise BacktestError(f"--initial-capital {self.initial_capital} must be positive")
         if self.reset not in RESETS:
             raise BacktestError(f"--reset {self.reset!r} must be one of: {', '.join(RESETS)}")
-        return BacktestParams(
-            self.symbol,
-            frequency,
-            float(self.threshold),
-            float(self.position_size),
-            float(self.initial_capital),
-            self.reset,
+        self._validate_futures()
+        return replace(
+            self,
+            frequency=frequency,
+            threshold=float(self.threshold),
+            position_size=float(self.position_size),
+            initial_capital=float(self.initial_capital),
+            commission=None if self.commission is None else float(self.commission),
+            slippage_ticks=float(self.slippage_ticks),
         )
+
+    def _validate_futures(self) -> None:
+        if self.contracts is not None and (
+            isinstance(self.contracts, bool)
+            or not isinstance(self.contracts, int)
+            or self.contracts < 1
+        ):
+            raise BacktestError(f"--contracts {self.contracts} must be a whole number ≥ 1")
+        if self.commission is not None and (not _finite(self.commission) or self.commission < 0):
+            raise BacktestError(f"--commission {self.commission} must be a number ≥ 0")
+        if not _finite(self.slippage_ticks) or self.slippage_ticks < 0:
+            raise BacktestError(f"--slippage-ticks {self.slippage_ticks} must be a number ≥ 0")
+        if self.side not in SIDES:
+            raise BacktestError(f"--side {self.side!r} must be one of: {', '.join(SIDES)}")
+        if self.contracts is None:
+            seed_only = {
+                "--side": self.side != "long",
+                "--commission": self.commission not in (None, 0),
+                "--slippage-ticks": self.slippage_ticks != 0,
+                "--flat-at-session-end": bool(self.flat_at_session_end),
+            }
+            for option, given in seed_only.items():
+                if given:
+                    raise BacktestError(
+                        f"{option} needs --contracts N (futures mode); without it the seed's "
+                        "long-only fractional-notional walk runs"
+                    )
 
 
 def _finite(value: float) -> bool:
@@ -112,12 +152,15 @@ class BacktestResult:
     bar_count: int
     metrics: dict[str, Any]
     trades: list[dict[str, Any]] = field(default_factory=list)
+    spec: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready representation."""
         data = asdict(self)
         data["params"] = asdict(self.params)
         data["metrics"] = {k: _json_number(v) for k, v in self.metrics.items()}
+        if self.spec is None:
+            del data["spec"]
         return data
 
 
@@ -256,19 +299,15 @@ def run_on_connection(
     """Validate, walk, compute stats and store the run on an open read-write connection."""
     params = params.validated()
     ensure_tables(con)
+    if params.futures:
+        from vcdwh.futures import run_futures_on_connection
+
+        return run_futures_on_connection(con, params, sweep_id)
     signals = load_signals(con, params)
     validate_signals(signals)
     walk = walk_signals(signals.close, signals.signal, params.position_size, params.initial_capital)
     held = (walk.exits - walk.entries).astype(int)
-    metrics = compute_stats(
-        walk.pnl,
-        held,
-        walk.equity,
-        signals.close,
-        signals.session_date,
-        walk.in_position,
-        params.initial_capital,
-    )
+    metrics = seed_metrics(signals, walk, held, params.initial_capital)
     run_id = _store(con, params, signals, walk, held, metrics, sweep_id)
     trades = [
         {
@@ -297,51 +336,106 @@ def run_on_connection(
     )
 
 
+def seed_metrics(
+    signals: Signals, walk: Walk, held: np.ndarray, initial_capital: float
+) -> dict[str, Any]:
+    """The seed's metrics plus the figures of :func:`vcdwh._stats.compute_trade_stats`."""
+    metrics = compute_stats(
+        walk.pnl,
+        held,
+        walk.equity,
+        signals.close,
+        signals.session_date,
+        walk.in_position,
+        initial_capital,
+    )
+    zeros = np.zeros(len(walk.pnl))
+    metrics.update(
+        compute_trade_stats(
+            walk.pnl,
+            walk.pnl,
+            zeros,
+            zeros,
+            signals.bar_start[walk.entries].astype("datetime64[ns]").astype(np.int64),
+            signals.bar_start[walk.exits].astype("datetime64[ns]").astype(np.int64),
+            walk.equity,
+            signals.bar_start.astype("datetime64[ns]").astype(np.int64),
+            signals.session_date,
+            initial_capital,
+        )
+    )
+    return metrics
+
+
 def _ts(value: np.datetime64) -> str:
     return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
 
 
-def _store(
-    con: duckdb.DuckDBPyConnection,
+@dataclass
+class RunRecord:
+    """One run ready to store: its ``backtest_runs`` row, trades, equity and metrics (no run id)."""
+
+    run: dict[str, Any]
+    trades: Any  # pandas.DataFrame
+    equity: Any  # pandas.DataFrame
+    metrics: dict[str, Any]
+
+
+def run_row(
+    params: BacktestParams,
+    symbol: str,
+    instrument_id: int,
+    bar_start: np.ndarray,
+    sweep_id: str | None,
+    **futures: Any,
+) -> dict[str, Any]:
+    """The ``backtest_runs`` row of a run (without its run id)."""
+    import pandas as pd
+
+    return {
+        "created_at": datetime.now(UTC).replace(tzinfo=None),
+        "vcdwh_version": __version__,
+        "symbol": symbol,
+        "instrument_id": instrument_id,
+        "frequency": params.frequency,
+        "bars_relation": parse_frequency(params.frequency).bars_relation,
+        "reset": params.reset,
+        "threshold": params.threshold,
+        "position_size": params.position_size,
+        "initial_capital": params.initial_capital,
+        "data_start": pd.Timestamp(bar_start[0]),
+        "data_end": pd.Timestamp(bar_start[-1]),
+        "bar_count": len(bar_start),
+        "sweep_id": sweep_id,
+        "mode": "futures" if params.futures else "seed",
+        "side": params.side,
+        "contracts": params.contracts,
+        "commission": futures.get("commission", 0.0),
+        "slippage_ticks": params.slippage_ticks,
+        "flat_at_session_end": params.flat_at_session_end,
+        "tick_size": futures.get("tick_size"),
+        "multiplier": futures.get("multiplier"),
+        "spec_source": futures.get("spec_source"),
+        "segment": futures.get("segment"),
+    }
+
+
+def seed_record(
     params: BacktestParams,
     signals: Signals,
     walk: Walk,
     held: np.ndarray,
     metrics: dict[str, Any],
     sweep_id: str | None,
-) -> int:
+    segment: str | None = None,
+) -> RunRecord:
+    """Put a seed-mode walk into the shape :func:`store_records` writes."""
     import pandas as pd
 
-    run_id = int(
-        con.execute("select coalesce(max(run_id), 0) + 1 from backtest_runs").fetchone()[0]
-    )  # type: ignore[index]
-    con.execute(
-        "insert into backtest_runs values ($run_id, $created_at, $version, $symbol, $instrument_id,"
-        " $frequency, $bars, $reset, $threshold, $position_size, $initial_capital, $data_start,"
-        " $data_end, $bar_count, $sweep_id)",
-        {
-            "run_id": run_id,
-            "created_at": datetime.now(UTC).replace(tzinfo=None),
-            "version": __version__,
-            "symbol": signals.symbol,
-            "instrument_id": signals.instrument_id,
-            "frequency": params.frequency,
-            "bars": parse_frequency(params.frequency).bars_relation,
-            "reset": params.reset,
-            "threshold": params.threshold,
-            "position_size": params.position_size,
-            "initial_capital": params.initial_capital,
-            "data_start": pd.Timestamp(signals.bar_start[0]),
-            "data_end": pd.Timestamp(signals.bar_start[-1]),
-            "bar_count": len(signals.close),
-            "sweep_id": sweep_id,
-        },
-    )
     entry_price = signals.close[walk.entries]
     exit_price = signals.close[walk.exits]
     trades = pd.DataFrame(
         {
-            "run_id": np.full(len(walk.entries), run_id, dtype=np.int32),
             "trade_no": np.arange(1, len(walk.entries) + 1, dtype=np.int32),
             "direction": ["long"] * len(walk.entries),
             "entry_time": signals.bar_start[walk.entries],
@@ -353,28 +447,66 @@ def _store(
             "return_pct": (exit_price / entry_price - 1) * 100 if len(entry_price) else np.zeros(0),
             "bars_held": held.astype(np.int32),
             "exit_reason": walk.exit_reason,
+            "contract": [signals.symbol] * len(walk.entries),
+            "gross_pnl": walk.pnl,
+            "commission": np.zeros(len(walk.entries)),
+            "slippage": np.zeros(len(walk.entries)),
         }
     )
     equity = pd.DataFrame(
-        {
-            "run_id": np.full(len(walk.equity), run_id, dtype=np.int32),
-            "bar_start": signals.bar_start,
-            "equity": walk.equity,
-            "in_position": walk.in_position,
-        }
+        {"bar_start": signals.bar_start, "equity": walk.equity, "in_position": walk.in_position}
     )
-    metrics_row = pd.DataFrame([{"run_id": run_id, **metrics}])
-    for table, frame in (
-        ("backtest_trades", trades),
-        ("backtest_equity", equity),
-        ("backtest_metrics", metrics_row),
-    ):
+    row = run_row(
+        params, signals.symbol, signals.instrument_id, signals.bar_start, sweep_id, segment=segment
+    )
+    return RunRecord(row, trades, equity, metrics)
+
+
+def store_records(con: duckdb.DuckDBPyConnection, records: list[RunRecord]) -> list[int]:
+    """Insert runs with consecutive new run ids: one insert per table for all of them."""
+    import pandas as pd
+
+    if not records:
+        return []
+    [(first,)] = con.execute("select coalesce(max(run_id), 0) + 1 from backtest_runs").fetchall()
+    run_ids = [int(first) + k for k in range(len(records))]
+    runs = pd.DataFrame([{"run_id": rid, **r.run} for rid, r in zip(run_ids, records, strict=True)])
+    for column in ("data_start", "data_end"):
+        runs[column] = pd.to_datetime(runs[column]).astype("datetime64[ns]")
+    frames = {
+        "backtest_runs": runs,
+        "backtest_trades": pd.concat(
+            [r.trades.assign(run_id=rid) for rid, r in zip(run_ids, records, strict=True)],
+            ignore_index=True,
+        ),
+        "backtest_equity": pd.concat(
+            [r.equity.assign(run_id=rid) for rid, r in zip(run_ids, records, strict=True)],
+            ignore_index=True,
+        ),
+        "backtest_metrics": pd.DataFrame(
+            [{"run_id": rid, **r.metrics} for rid, r in zip(run_ids, records, strict=True)]
+        ),
+    }
+    for table, frame in frames.items():
         con.register("frame", frame)
         try:
             con.execute(f"insert into {table} by name select * from frame")
         finally:
             con.unregister("frame")
-    return run_id
+    return run_ids
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    params: BacktestParams,
+    signals: Signals,
+    walk: Walk,
+    held: np.ndarray,
+    metrics: dict[str, Any],
+    sweep_id: str | None,
+) -> int:
+    record = seed_record(params, signals, walk, held, metrics, sweep_id)
+    return store_records(con, [record])[0]
 
 
 def run_backtest(
@@ -448,15 +580,55 @@ def format_metrics(result: BacktestResult) -> str:
         f"Buy & Hold Return:  {m['buy_hold_return_pct']:.2f}%",
         SEPARATOR,
     ]
+    if result.params.futures and result.spec is not None:
+        lines += _futures_lines(result)
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    minutes, _ = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h {minutes:02d}m" if days else f"{hours}h {minutes:02d}m"
+
+
+def _ticks(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ticks"
+
+
+def _futures_lines(result: BacktestResult) -> list[str]:
+    m, spec, p = result.metrics, result.spec or {}, result.params
+    return [
+        "FUTURES",
+        SEPARATOR,
+        f"Contract Spec:      {spec['root']} tick {spec['tick_size']:g} x ${spec['multiplier']:g}"
+        f" = ${spec['tick_value']:g}/tick ({spec['source']})",
+        f"Sizing / Costs:     {p.contracts} contract(s), {p.side}, "
+        f"${spec['commission_per_side']:.2f}/contract/side, {p.slippage_ticks:g} tick(s) slippage",
+        f"Net P&L:            {_money(m['net_pnl'])} ({_ticks(m['net_pnl_ticks'])} per contract)",
+        f"Gross P&L:          {_money(m['gross_pnl'])}",
+        f"Commissions Paid:   {_money(m['commissions_paid'])}",
+        f"Slippage Paid:      {_money(m['slippage_paid'])}",
+        f"Avg Win / Loss:     {_ticks(m['avg_win_ticks'])} / {_ticks(m['avg_loss_ticks'])}",
+        f"Expectancy:         {_ticks(m['expectancy_ticks'])} per trade",
+        f"Max DD Duration:    {_duration(m['max_drawdown_duration_s'])}"
+        f" ({m['max_drawdown_duration_bars']} bars)",
+        f"Sortino Ratio:      {_ratio(m['sortino'])} (daily, annualised 252)",
+        f"Calmar Ratio:       {_ratio(m['calmar'])}",
+        f"SQN:                {_ratio(m['sqn'])}",
+        f"Avg Trade Duration: {_duration(m['avg_trade_duration_s'])}",
+        f"Avg MAE / MFE:      {_money(m['avg_mae'] or 0.0)} / {_money(m['avg_mfe'] or 0.0)}",
+        SEPARATOR,
+    ]
 
 
 def describe_run(result: BacktestResult, chosen_by_default: bool) -> str:
     """One line saying what was run."""
     how = " (most volume; choose with --symbol)" if chosen_by_default else ""
     p = result.params
+    sizing = f"{p.contracts} contract(s) {p.side}, " if p.futures else ""
     return (
-        f"run {result.run_id}: {result.symbol}{how}, {p.frequency} bars, "
+        f"run {result.run_id}: {result.symbol}{how}, {sizing}{p.frequency} bars, "
         f"threshold ±{p.threshold:g} on {RESETS[p.reset]}, {result.bar_count:,} bars "
         f"{result.data_start} → {result.data_end}"
     )
