@@ -204,7 +204,9 @@ def duckdb_bars_from_parquet(
     import duckdb
 
     root = _parquet_dir(parquet_dir)
-    con = con or duckdb.connect(config={"enable_progress_bar": False})
+    if con is None:
+        con = duckdb.connect()
+        con.execute("set enable_progress_bar = false")
     # The relation API takes the paths as values (a view definition cannot bind parameters).
     trades = con.read_parquet(str(root / "trades" / "**" / "*.parquet"), hive_partitioning=True)
     trades.create_view("trades", replace=True)
