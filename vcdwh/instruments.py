@@ -255,3 +255,31 @@ def front_and_next(root: str, on: date) -> tuple[Contract, Contract]:
                     break
         year += 1
     return found[0], found[1]
+
+
+CONTRACT_RE = re.compile(r"^([A-Z0-9]+)[FGHJKMNQUVXZ]\d{1,2}$")
+"""An outright contract symbol: root, CME month code, 1-2 digit year (``ESH4``, ``MESM24``)."""
+
+
+def contract_root(symbol: str) -> str | None:
+    """Return the futures root of an outright contract symbol, or None.
+
+    The root is everything before the CME month code (one of ``FGHJKMNQUVXZ``) and the 1-2
+    digit year that end the symbol: ``ESH4`` → ``ES``, ``MESM4`` → ``MES``, ``NQZ24`` → ``NQ``.
+    Calendar spreads (a ``-`` in the symbol) and anything else give None. The SQL macro
+    ``sql/macros/contract_root.sql`` applies the same rule.
+
+    Parameters
+    ----------
+    symbol : str
+        A raw symbol as Databento spells it.
+
+    Returns
+    -------
+    str or None
+        The root, or None when ``symbol`` is not an outright contract symbol.
+    """
+    if not isinstance(symbol, str) or "-" in symbol:
+        return None
+    match = CONTRACT_RE.fullmatch(symbol)
+    return match.group(1) if match else None
