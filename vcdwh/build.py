@@ -353,6 +353,8 @@ def build_warehouse(
         con.execute("begin transaction")
         try:
             ensure_tables(con)
+            report.options = overrides.apply(stored_options(con))
+            store_options(con, report.options)
             known_hashes = {
                 h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
             }
@@ -377,8 +379,6 @@ def build_warehouse(
                 if echo:
                     echo(_file_line(result))
             frequencies_to_build = set(wanted) | set(_known_frequencies(con))
-            report.options = overrides.apply(stored_options(con))
-            store_options(con, report.options)
             report.bar_relations = build_bars(con, frequencies_to_build, report.options)
             _summarise(con, report)
             con.execute("commit")
