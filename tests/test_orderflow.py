@@ -48,7 +48,14 @@ def fixture_esh4(tmp_path_factory):
 
     settings = Settings(folder, folder / "w.duckdb")
     build_warehouse(settings, [path])
-    trades = databento.DBNStore.from_file(path).to_df().reset_index()
+    records = databento.DBNStore.from_file(path).to_ndarray()
+    trades = pd.DataFrame({
+        "ts_recv": pd.to_datetime(records["ts_recv"].astype("int64"), unit="ns", utc=True),
+        "sequence": records["sequence"].astype("int64"),
+        "price": records["price"].astype("int64") / 1e9,
+        "size": records["size"].astype("int64"),
+        "side": records["side"].astype(str),
+    })
     return settings, trades
 
 
