@@ -1291,6 +1291,48 @@ def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_go
     assert KEY not in "\n".join(lines)
 
 
+def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbology_endpoint(
+    settings: Settings, lines: list[str], parent_dbn: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: databento.Historical runs for real; only requests.get/post are faked
+    posts: list[tuple[str, dict[str, Any]]] = []
+
+    def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
+        assert url.endswith("/metadata.get_dataset_range"), url
+        return FakeHttpResponse(json_body={"start": "2010-06-06T00:00:00.000000000Z",
+                                           "end": RANGE_END})
+
+    def fake_post(url: str, **kwargs: Any) -> FakeHttpResponse:
+        posts.append((url.rsplit("/", 1)[1], dict(kwargs["data"])))
+        if url.endswith("/metadata.get_cost"):
+            return FakeHttpResponse(json_body=0.12)
+        if url.endswith("/timeseries.get_range"):
+            return FakeHttpResponse(body=parent_dbn.read_bytes())
+        assert url.endswith("/symbology.resolve"), url
+        return FakeHttpResponse(json_body=FakeSymbology().resolve(
+            kwargs["data"]["dataset"], kwargs["data"]["symbols"].split(","),
+            kwargs["data"]["stype_in"], kwargs["data"]["stype_out"],
+            kwargs["data"]["start_date"], kwargs["data"]["end_date"]))
+
+    monkeypatch.setattr(requests, "get", fake_get)
+    monkeypatch.setattr(requests, "post", fake_post)
+
+    # Act
+    report = fetch_data(settings, api_key=KEY, echo=lines.append, sleep=lambda s: None,
+                        symbols=["ES.FUT"], schemas=["trades"], start="2024-03-04",
+                        end="2024-03-09")
+
+    # Assert
+    assert [name for name, _ in posts] == [
+        "metadata.get_cost", "timeseries.get_range", "symbology.resolve"]
+    assert posts[2][1] == {"dataset": "GLBX.MDP3", "symbols": "5602,17077,17111",
+                           "stype_in": "instrument_id", "stype_out": "raw_symbol",
+                           "start_date": "2024-03-04", "end_date": "2024-03-09"}
+    [file] = report.files
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
+    assert file.dbn_path.read_bytes() == parent_dbn.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("status", "start"),
     [(401, "Databento rejected the API key (HTTP 401)"),
