@@ -74,7 +74,7 @@ def test_report_of_a_run_holds_the_bars_trades_and_panels(crafted_run, settings,
     traces, _ = plotly_figure(page)
     assert [(t["type"], t["name"]) for t in traces] == [
         ("candlestick", "price"), ("scatter", "entries"), ("scatter", "exits"),
-        ("scatter", "cumulative delta"), ("scatter", "equity"), ("scatter", "drawdown")]
+        ("candlestick", "cumulative delta"), ("scatter", "equity"), ("scatter", "drawdown")]
     price = traces[0]
     first, last = query("select (min_by(open, bar_start)::double, min(bar_start)::varchar),"
                         " (max_by(close, bar_start)::double, max(bar_start)::varchar) from bars_1min")[0]
@@ -98,22 +98,16 @@ def test_report_of_a_run_holds_the_bars_trades_and_panels(crafted_run, settings,
     assert '<table id="metrics">' in page and "net_pnl" in page
 
 
-def test_report_draws_delta_candles_when_the_bars_have_them(esh4_run, settings, tmp_path):
-    import duckdb
-
-    con = duckdb.connect(str(settings.db_path))
-    for name, expression in (("delta_open", "cumulative_delta - delta"),
-                             ("delta_high", "cumulative_delta + 5"),
-                             ("delta_low", "cumulative_delta - delta - 5"),
-                             ("delta_close", "cumulative_delta")):
-        con.execute(f"alter table bars_1min add column {name} bigint")
-        con.execute(f"update bars_1min set {name} = {expression}")
-    con.close()
+def test_report_draws_the_bars_delta_candles(esh4_run, settings, query, tmp_path):
     out = tmp_path / "candles.html"
     write_report(settings, out, run_id=esh4_run.run_id)
     traces, _ = plotly_figure(out.read_text())
     delta = traces[3]
     assert (delta["type"], delta["name"]) == ("candlestick", "cumulative delta")
+    candles = query("select delta_open, delta_high, delta_low, delta_close from bars_1min"
+                    " order by bar_start")
+    assert list(zip(values(delta["open"]), values(delta["high"]), values(delta["low"]),
+                    values(delta["close"]), strict=True)) == [tuple(c) for c in candles]
     assert values(delta["close"])[-1] == 796  # cumulative delta at 23:59 (README golden)
 
 

@@ -3,21 +3,23 @@ DuckDB's bars from the same Parquet export, row for row."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from click.testing import CliRunner
 
 from tests.bi_helpers import build_sample_warehouse
 from tests.conftest import ESH4_DERIVED
+from tests.helpers import Trade, ns, write_raw_csv
 from vcdwh.cli import cli
 from vcdwh.errors import ConfigError
 from vcdwh.export import export_parquet
 from vcdwh.frequency import parse_frequency
-from vcdwh.spark import duckdb_bars_from_parquet, spark_bars_sql, validate_master
-
-COLUMNS = (
-    "bar_start, symbol, instrument_id, session_date, open, high, low, close, volume, "
-    "buy_volume, sell_volume, unknown_volume, delta, cumulative_delta, "
-    "session_cumulative_delta, trades"
+from vcdwh.spark import (
+    duckdb_bars_from_parquet,
+    spark_bars_sql,
+    spark_trade_flow_sql,
+    validate_master,
 )
 
 
@@ -47,9 +49,7 @@ def _spark_rows(spark, parquet, frequency: str) -> list[tuple]:
 
     frame = spark_bars_frame(spark, parquet, parse_frequency(frequency))
     # Spark timestamps are microseconds since the epoch: compare bar starts as integers.
-    frame = frame.selectExpr(*[c.strip() for c in COLUMNS.split(",")]).selectExpr(
-        "unix_micros(bar_start) as bar_start_us", "*"
-    ).drop("bar_start")
+    frame = frame.selectExpr("unix_micros(bar_start) as bar_start_us", "*").drop("bar_start")
     return sorted(tuple(r) for r in frame.collect())
 
 
@@ -63,12 +63,18 @@ def _duckdb_rows(parquet, frequency: str) -> list[tuple]:
 
 def test_spark_bars_sql_given_1min_has_no_duckdb_only_constructs():
     pytest.importorskip("sqlglot")
-    sql = spark_bars_sql(parse_frequency("1min")).upper()
-    for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128", "HUGEINT", "::"):
-        assert construct not in sql
-    assert "60000000000" in sql
-    assert "STRUCT(TS_NS AS TS_NS, SEQUENCE AS SEQUENCE, POSITION AS POSITION)" in sql
-    assert "TRADES.SESSION_DATE = SESSIONS.SESSION_DATE" in sql
+    bars = spark_bars_sql(parse_frequency("1min")).upper()
+    flow = spark_trade_flow_sql().upper()
+    for sql in (bars, flow):
+        for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128", "HUGEINT", "::"):
+            assert construct not in sql
+    assert "60000000000" in bars
+    assert "TIMESTAMP_MICROS(BAR_NS DIV 1000) AS BAR_START" in bars
+    assert (
+        "STRUCT(TRADES.TS_RECV AS TS_NS, TRADES.SEQUENCE AS SEQUENCE, "
+        "TRADES.POSITION AS POSITION) AS TRADE_ORDER" in flow
+    )
+    assert "TRADES.SESSION_DATE = SESSIONS.SESSION_DATE" in flow
 
 
 @pytest.mark.spark
@@ -88,20 +94,6 @@ def test_spark_bars_given_real_repeated_fills_equal_duckdb_bars(spark, shared, b
     expected = _duckdb_rows(out, "1min")
     assert len(expected) == 60  # one hour of the session
     assert _spark_rows(spark, out, "1min") == expected
-
-
-@pytest.mark.spark
-def test_spark_bars_cli_given_output_writes_parquet(spark, parquet, tmp_path):
-    # The CLI starts (and stops) its own session: stop ours first, get a new one after.
-    result = CliRunner().invoke(
-        cli,
-        ["spark-bars", str(parquet), "--frequency", "5min", "--master", "local[2]",
-         "--output", str(tmp_path / "bars")],
-    )
-    assert result.exit_code == 0, result.output
-    expected = len(_duckdb_rows(parquet, "5min"))
-    assert result.output.startswith(f"bars_5min: {expected:,} bars with Spark local[2] in ")
-    assert list((tmp_path / "bars").glob("session_date=*/*.parquet"))
 
 
 def test_spark_bars_cli_given_show_sql_prints_spark_sql(parquet):
@@ -128,3 +120,38 @@ def test_validate_master_given_master_url_accepts(master):
 def test_validate_master_given_other_text_raises(master):
     with pytest.raises(ConfigError, match="is not a Spark master URL"):
         validate_master(master)
+
+
+@pytest.mark.spark
+def test_spark_bars_given_file_order_not_time_order_equal_duckdb_bars(spark, build, settings, tmp_path):
+    """Trade order is (ts_recv, sequence, position): a file written out of time order, and two
+    fills sharing ts_recv whose sequence disagrees with their position, must not fool either side."""
+    trades = [
+        Trade(ns("2024-03-05 15:00:10"), 5000.00, 1, "B", sequence=7),
+        Trade(ns("2024-03-05 15:00:05"), 5001.00, 2, "A", sequence=9),
+        Trade(ns("2024-03-05 15:00:05"), 5000.50, 3, "B", sequence=8),
+        Trade(ns("2024-03-05 15:00:20"), 4999.75, 4, "A", sequence=3),
+    ]
+    build([write_raw_csv(settings.data_dir / "trades_ESH4_x.csv", trades)], ["1min"])
+    out = tmp_path / "pq"
+    export_parquet(settings, out)
+    expected = _duckdb_rows(out, "1min")
+    # open: 15:00:05 sequence 8 (5000.50); close: 15:00:20 (4999.75); delta 1 - 2 + 3 - 4.
+    assert [(r[4], r[7], r[12]) for r in expected] == [
+        (Decimal("5000.5"), Decimal("4999.75"), -2)
+    ]
+    assert _spark_rows(spark, out, "1min") == expected
+
+
+@pytest.mark.spark
+def test_spark_bars_cli_given_output_writes_parquet(spark, parquet, tmp_path):
+    # The CLI stops the Spark session when done (the shared one too): keep this test last.
+    result = CliRunner().invoke(
+        cli,
+        ["spark-bars", str(parquet), "--frequency", "5min", "--master", "local[2]",
+         "--output", str(tmp_path / "bars")],
+    )
+    assert result.exit_code == 0, result.output
+    expected = len(_duckdb_rows(parquet, "5min"))
+    assert result.output.startswith(f"bars_5min: {expected:,} bars with Spark local[2] in ")
+    assert list((tmp_path / "bars").glob("session_date=*/*.parquet"))

@@ -4,6 +4,10 @@ Seed semantics: flat + BUY → long at that bar's close with ``position_size`` t
 long + SELL → exit at that bar's close; repeated BUYs while long add nothing and a SELL while
 flat opens nothing. A position still open after the last bar is closed at the last close
 (exit reason ``end_of_data``); a BUY on the very last bar opens nothing, since it could not be held.
+
+A futures root (``--symbol ES``) runs on ``bars_<interval>_continuous``. Trades never span a
+roll: a position open at a roll is closed at the last bar of the old contract (exit reason
+``roll``), and the next position needs a BUY on a bar of the new contract.
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ class Signals:
     session_date: np.ndarray
     close: np.ndarray
     signal: np.ndarray  # +1 BUY, -1 SELL, 0 none
+    contract: np.ndarray | None = None  # the contract of each bar (a root's continuous series)
 
 
 @dataclass
@@ -200,7 +205,57 @@ def choose_instrument(
         if name == symbol:
             return name, int(instrument_id)
     loaded = ", ".join(sorted({r[0] for r in rows}))
-    raise BacktestError(f"--symbol {symbol!r} is not loaded; choose one of: {loaded}")
+    roots = ", ".join(_roots(con))
+    also = f" (or a root for its continuous series: {roots})" if roots else ""
+    raise BacktestError(f"--symbol {symbol!r} is not loaded; choose one of: {loaded}{also}")
+
+
+def _roots(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The futures roots with a continuous series (from ``rolls``)."""
+    if not relation_exists(con, "rolls"):
+        return []
+    return [r for (r,) in con.execute("select distinct root from rolls order by root").fetchall()]
+
+
+def continuous_root(con: duckdb.DuckDBPyConnection, bars: str, symbol: str | None) -> bool:
+    """True when ``symbol`` names a root with a continuous series and no instrument of its own."""
+    if symbol is None or symbol not in _roots(con):
+        return False
+    loaded = con.execute(
+        f"select count(*) from {identifier(bars)} where symbol = $symbol", {"symbol": symbol}
+    ).fetchone()
+    return not (loaded and loaded[0])
+
+
+def _load_continuous(
+    con: duckdb.DuckDBPyConnection, bars: str, root: str, params: BacktestParams
+) -> Signals:
+    """A root's continuous series (``bars_<interval>_continuous``) with its signals."""
+    continuous = f"{bars}_continuous"
+    if not relation_exists(con, continuous):
+        raise BacktestError(f"{continuous} is not built; run `vcdwh build` first")
+    sql = render(
+        "queries/signals.sql",
+        bars=identifier(continuous),
+        delta_column=identifier(RESETS[params.reset]),
+        continuous=True,
+    )
+    data = con.execute(
+        f"select bar_start, session_date, close::double as close, signal, contract,"
+        f" instrument_id from ({sql})",
+        {"root": root, "threshold": params.threshold},
+    ).fetchnumpy()
+    text = np.asarray(data["signal"], dtype=object)
+    ids = np.asarray(data["instrument_id"])
+    return Signals(
+        symbol=root,
+        instrument_id=int(ids[-1]) if len(ids) else 0,
+        bar_start=np.asarray(data["bar_start"]),
+        session_date=np.asarray(data["session_date"]),
+        close=np.asarray(data["close"], dtype=float),
+        signal=(text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8),
+        contract=np.asarray(data["contract"], dtype=object),
+    )
 
 
 def load_signals(con: duckdb.DuckDBPyConnection, params: BacktestParams) -> Signals:
@@ -210,9 +265,14 @@ def load_signals(con: duckdb.DuckDBPyConnection, params: BacktestParams) -> Sign
         raise BacktestError(
             f"{bars} is not built; run `vcdwh build --frequency {params.frequency}` first"
         )
+    if continuous_root(con, bars, params.symbol):
+        return _load_continuous(con, bars, str(params.symbol), params)
     symbol, instrument_id = choose_instrument(con, bars, params.symbol)
     sql = render(
-        "queries/signals.sql", bars=identifier(bars), delta_column=identifier(RESETS[params.reset])
+        "queries/signals.sql",
+        bars=identifier(bars),
+        delta_column=identifier(RESETS[params.reset]),
+        continuous=False,
     )
     data = con.execute(
         f"select bar_start, session_date, close::double as close, signal from ({sql})",
@@ -227,6 +287,7 @@ def load_signals(con: duckdb.DuckDBPyConnection, params: BacktestParams) -> Sign
         session_date=np.asarray(data["session_date"]),
         close=np.asarray(data["close"], dtype=float),
         signal=signal,
+        contract=np.full(len(signal), symbol, dtype=object),
     )
 
 
@@ -244,9 +305,17 @@ def validate_signals(signals: Signals) -> None:
 
 
 def walk_signals(
-    close: np.ndarray, signal: np.ndarray, position_size: float, initial_capital: float
+    close: np.ndarray,
+    signal: np.ndarray,
+    position_size: float,
+    initial_capital: float,
+    contract: np.ndarray | None = None,
 ) -> Walk:
     """Walk the signals with the seed's rules (vectorised over bars, a loop over trades only).
+
+    Bars where ``contract`` changes start a new segment: a position open on the last bar of
+    a contract is closed there (exit reason ``roll``), signals before a roll do not carry
+    over, and no position opens on the last bar of a contract (it could not be held).
 
     Parameters
     ----------
@@ -258,20 +327,33 @@ def walk_signals(
         Fraction of current capital put into each new position.
     initial_capital
         Capital before the first bar.
+    contract
+        The contract of each bar (a continuous series); None means one contract throughout.
     """
     n = len(close)
-    index = np.where(signal != 0, np.arange(n), -1)
+    bars = np.arange(n)
+    starts = np.zeros(n, dtype=bool)
+    if n:
+        starts[0] = True
+    if contract is not None and n > 1:
+        starts[1:] = np.asarray(contract[1:]) != np.asarray(contract[:-1])
+    ends = np.concatenate([starts[1:], [True]]) if n else starts
+    segment_start = np.maximum.accumulate(np.where(starts, bars, 0)) if n else bars
+    index = np.where(signal != 0, bars, -1)
     last = np.maximum.accumulate(index) if n else index
-    long_after = np.where(last >= 0, signal[np.clip(last, 0, None)] == 1, False)
-    if n >= 1 and long_after[-1] and (n == 1 or not long_after[-2]):
-        long_after[-1] = False  # a BUY on the last bar cannot be held
-    before = np.concatenate([[False], long_after[:-1]])
+    long_after = (last >= segment_start) & (signal[np.clip(last, 0, None)] == 1)
+    before = np.concatenate([[False], long_after[:-1]]) & ~starts if n else long_after
+    long_after &= ~(ends & ~before)  # a BUY on a contract's last bar cannot be held
+    before = np.concatenate([[False], long_after[:-1]]) & ~starts if n else long_after
     entries = np.flatnonzero(long_after & ~before)
-    exits = np.flatnonzero(~long_after & before)
-    reasons = ["signal"] * len(exits)
-    if len(entries) > len(exits):
-        exits = np.append(exits, n - 1)
-        reasons.append("end_of_data")
+    signal_exits = np.flatnonzero(~long_after & before)
+    forced = np.flatnonzero(long_after & ends)
+    exits = np.sort(np.concatenate([signal_exits, forced])).astype(int)
+    forced_set = set(forced.tolist())
+    reasons = [
+        ("end_of_data" if k == n - 1 else "roll") if k in forced_set else "signal"
+        for k in exits.tolist()
+    ]
 
     quantity = np.zeros(len(entries))
     pnl = np.zeros(len(entries))
@@ -305,7 +387,13 @@ def run_on_connection(
         return run_futures_on_connection(con, params, sweep_id)
     signals = load_signals(con, params)
     validate_signals(signals)
-    walk = walk_signals(signals.close, signals.signal, params.position_size, params.initial_capital)
+    walk = walk_signals(
+        signals.close,
+        signals.signal,
+        params.position_size,
+        params.initial_capital,
+        signals.contract,
+    )
     held = (walk.exits - walk.entries).astype(int)
     metrics = seed_metrics(signals, walk, held, params.initial_capital)
     run_id = _store(con, params, signals, walk, held, metrics, sweep_id)
@@ -367,6 +455,14 @@ def seed_metrics(
     return metrics
 
 
+def _bars_relation(params: BacktestParams, signals: Signals) -> str:
+    """The relation a run read: a root's bars carry contracts other than the root itself."""
+    bars = parse_frequency(params.frequency).bars_relation
+    contract = signals.contract
+    continuous = contract is not None and len(contract) > 0 and contract[0] != signals.symbol
+    return f"{bars}_continuous" if continuous else bars
+
+
 def _ts(value: np.datetime64) -> str:
     return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
 
@@ -387,6 +483,7 @@ def run_row(
     instrument_id: int,
     bar_start: np.ndarray,
     sweep_id: str | None,
+    bars_relation: str | None = None,
     **futures: Any,
 ) -> dict[str, Any]:
     """The ``backtest_runs`` row of a run (without its run id)."""
@@ -398,7 +495,7 @@ def run_row(
         "symbol": symbol,
         "instrument_id": instrument_id,
         "frequency": params.frequency,
-        "bars_relation": parse_frequency(params.frequency).bars_relation,
+        "bars_relation": bars_relation or parse_frequency(params.frequency).bars_relation,
         "reset": params.reset,
         "threshold": params.threshold,
         "position_size": params.position_size,
@@ -457,7 +554,13 @@ def seed_record(
         {"bar_start": signals.bar_start, "equity": walk.equity, "in_position": walk.in_position}
     )
     row = run_row(
-        params, signals.symbol, signals.instrument_id, signals.bar_start, sweep_id, segment=segment
+        params,
+        signals.symbol,
+        signals.instrument_id,
+        signals.bar_start,
+        sweep_id,
+        _bars_relation(params, signals),
+        segment=segment,
     )
     return RunRecord(row, trades, equity, metrics)
 

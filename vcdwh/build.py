@@ -35,6 +35,8 @@ from vcdwh.ingest import (
     stage_csv,
     stage_dbn,
 )
+from vcdwh.instruments import SPECS
+from vcdwh.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
 from vcdwh.sqlrender import identifier, render
 from vcdwh.warehouse import connect, ensure_tables
 
@@ -70,6 +72,7 @@ class BuildReport:
     first_ts: str | None = None
     last_ts: str | None = None
     seconds: float = 0.0
+    options: FlowOptions = field(default_factory=FlowOptions)
 
     @property
     def loaded(self) -> list[FileResult]:
@@ -226,26 +229,87 @@ def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str
         )
 
 
-def build_bars(con: duckdb.DuckDBPyConnection, frequencies: Iterable[Frequency]) -> list[str]:
-    """Rebuild the session calendar and one bars table per interval; check their contracts."""
+def build_bars(
+    con: duckdb.DuckDBPyConnection,
+    frequencies: Iterable[Frequency],
+    options: FlowOptions | None = None,
+) -> list[str]:
+    """Rebuild the session calendar, rolls and the per-interval marts; check their contracts.
+
+    Every trade is placed in its session, given its effective side and the running
+    cumulative delta of its instrument once (a temporary table, ``int_trade_flow``); each
+    interval's ``bars_<interval>``, ``footprint_<interval>`` and ``bars_<interval>_continuous``
+    aggregate that table.
+
+    Parameters
+    ----------
+    con
+        An open connection inside the build's transaction.
+    frequencies
+        The bar intervals to build.
+    options
+        Unknown-side policy, large-lot filter and imbalance ratio (default: those stored in
+        ``build_settings``, or the defaults).
+
+    Returns
+    -------
+    list of str
+        The ``bars_<interval>`` relations built.
+    """
+    if options is None:
+        options = stored_options(con)
     contracts = load_contracts()
     con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
-    built = ["sessions"]
+    flow = render(
+        "intermediate/int_trade_flow.sql",
+        tick_rule=options.unknown_side == "tick-rule",
+        large_lot=options.large_lot,
+    )
+    con.execute(f"create or replace temp table int_trade_flow as {flow}")
+    con.execute(f"create or replace table rolls as {render('marts/rolls.sql')}")
+    checked: list[tuple[str, str]] = [("sessions", "sessions"), ("rolls", "rolls")]
+    bar_params: dict[str, Any] = {}
+    if options.large_lot:
+        bar_params["min_size"] = options.min_size
+        if options.max_size is not None:
+            bar_params["max_size"] = options.max_size
+    roots = sorted(SPECS)
+    footprint_params = {
+        "roots": roots,
+        "tick_sizes": [str(SPECS[root].tick_size) for root in roots],
+        "imbalance_ratio": options.imbalance_ratio,
+    }
+    built = []
     for frequency in sorted(set(frequencies)):
         relation = identifier(frequency.bars_relation)
-        sql = render("marts/bars.sql", interval_ns=frequency.nanoseconds)
-        con.execute(f"create or replace table {relation} as {sql}")
+        sql = render(
+            "marts/bars.sql",
+            interval_ns=frequency.nanoseconds,
+            large_lot=options.large_lot,
+            has_max_size=options.max_size is not None,
+        )
+        con.execute(f"create or replace table {relation} as {sql}", bar_params)
+        footprint = identifier(f"footprint_{frequency.name}")
+        sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
+        con.execute(f"create or replace table {footprint} as {sql}", footprint_params)
+        continuous = identifier(f"{relation}_continuous")
+        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
+        con.execute(f"create or replace table {continuous} as {sql}")
         con.execute(
             "insert or replace into bar_intervals "
             "values ($name, $seconds, $relation, now()::timestamp)",
             {"name": frequency.name, "seconds": frequency.seconds, "relation": relation},
         )
         built.append(relation)
-    for relation in built:
+        checked += [(relation, "bars"), (footprint, "footprint"), (continuous, "continuous")]
+    con.execute("drop table if exists int_trade_flow")
+    for relation, kind in checked:
         contract = contract_for(relation, contracts)
         if contract is not None:
             check_relation(con, relation, contract)
-    return built[1:]
+        if options.large_lot and kind in ("bars", "continuous"):
+            check_relation(con, relation, contracts["large_lot"].renamed(relation))
+    return built
 
 
 def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:
@@ -274,6 +338,7 @@ def build_warehouse(
     files: Sequence[str | Path] = (),
     frequencies: Sequence[str] | None = None,
     echo: Callable[[str], Any] | None = None,
+    flow: FlowOverrides | None = None,
 ) -> BuildReport:
     """Load every new file and rebuild the bars, in one transaction.
 
@@ -287,6 +352,9 @@ def build_warehouse(
         Bar intervals to build (default 1min and 5min); intervals built before are refreshed too.
     echo
         Called with a progress line per file.
+    flow
+        Changes to the stored build settings (unknown-side policy, large-lot filter,
+        imbalance ratio); what it leaves None keeps its stored value.
 
     Returns
     -------
@@ -301,6 +369,7 @@ def build_warehouse(
     """
     started = time.perf_counter()
     wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
+    overrides = (flow or FlowOverrides()).checked()
     paths = _resolve_files(settings, files)
     db_path = settings.db_path
     existed = db_path.exists()
@@ -310,6 +379,8 @@ def build_warehouse(
         con.execute("begin transaction")
         try:
             ensure_tables(con)
+            report.options = overrides.apply(stored_options(con))
+            store_options(con, report.options)
             known_hashes = {
                 h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
             }
@@ -351,7 +422,7 @@ def build_warehouse(
                 if echo:
                     echo(_file_line(result))
             frequencies_to_build = set(wanted) | set(_known_frequencies(con))
-            report.bar_relations = build_bars(con, frequencies_to_build)
+            report.bar_relations = build_bars(con, frequencies_to_build, report.options)
             publish_catalog(con)
             _summarise(con, report)
             con.execute("commit")

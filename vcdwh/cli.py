@@ -156,24 +156,64 @@ def sample(
     metavar="INTERVAL",
     help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …",
 )
+@click.option(
+    "--unknown-side",
+    type=click.Choice(["exclude", "tick-rule"]),
+    default=None,
+    help="Side-N trades: exclude (stay unknown, the default) or tick-rule (tick test). Stored.",
+)
+@click.option(
+    "--min-size",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Add large-lot columns for aggressor events of at least N contracts (0: off). Stored.",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="M",
+    help="Upper bound of the large-lot filter (0: none). Stored.",
+)
+@click.option(
+    "--imbalance-ratio",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="RATIO",
+    help="Footprint diagonal imbalance ratio (default 3.0). Stored.",
+)
 @click.pass_obj
 @reports_errors
-def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ...]) -> None:
+def build(
+    settings: Settings,
+    files: tuple[str, ...],
+    frequencies: tuple[str, ...],
+    unknown_side: str | None,
+    min_size: int | None,
+    max_size: int | None,
+    imbalance_ratio: float | None,
+) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
 
     Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
-    that is not loaded yet, plus any FILES given, into the warehouse, then builds one
-    bars_<interval> table per interval. All in one transaction: on any error nothing changes.
+    that is not loaded yet, plus any FILES given, into the warehouse, then builds per
+    interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
+    rolls. All in one transaction: on any error nothing changes. --unknown-side,
+    --min-size/--max-size and --imbalance-ratio are stored; later builds keep them.
 
     \b
     Example:
         vcdwh build
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
+        vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
     """
     from vcdwh.build import build_warehouse
+    from vcdwh.orderflow import FlowOverrides, describe
 
-    report = build_warehouse(settings, files, frequencies or None, echo=click.echo)
+    flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
+    report = build_warehouse(settings, files, frequencies or None, echo=click.echo, flow=flow)
     click.echo(
         f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
         f"warehouse {report.db_path}"
@@ -185,6 +225,7 @@ def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ..
     if report.first_ts is not None:
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
     click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
+    click.echo(f"settings: {describe(report.options)}")
 
 
 @cli.command()
@@ -244,6 +285,10 @@ def list_(settings: Settings) -> None:
             f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
             f"{row['first_trade']} → {row['last_trade']}"
         )
+    if inv.build_settings:
+        click.echo("build settings:")
+        for key, value, set_at in inv.build_settings:
+            click.echo(f"  {key:<16} {value:<10} (set {set_at})")
     click.echo("relations:")
     for name, count in inv.relations:
         click.echo(f"  {name:<24} {count:>12,} rows")

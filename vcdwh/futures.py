@@ -35,6 +35,7 @@ from vcdwh.backtest import (
     RunRecord,
     _ts,
     choose_instrument,
+    continuous_root,
     run_row,
     store_records,
 )
@@ -84,6 +85,7 @@ class BarInputs:
     signal_delta: np.ndarray
     signal: np.ndarray  # +1 BUY, -1 SELL, 0 none, at the threshold the rows were read with
     contract: np.ndarray
+    relation: str = ""
 
     def __len__(self) -> int:
         return len(self.close)
@@ -189,9 +191,19 @@ def load_bars(
     bars = parse_frequency(frequency).bars_relation
     if not relation_exists(con, bars):
         raise BacktestError(f"{bars} is not built; run `vcdwh build --frequency {frequency}` first")
-    name, instrument_id = choose_instrument(con, bars, symbol)
+    continuous = continuous_root(con, bars, symbol)
+    if continuous:
+        bars = f"{bars}_continuous"
+        if not relation_exists(con, bars):
+            raise BacktestError(f"{bars} is not built; run `vcdwh build` first")
+        name, instrument_id = str(symbol), 0
+    else:
+        name, instrument_id = choose_instrument(con, bars, symbol)
     signals = render(
-        "queries/signals.sql", bars=identifier(bars), delta_column=identifier(RESETS[reset])
+        "queries/signals.sql",
+        bars=identifier(bars),
+        delta_column=identifier(RESETS[reset]),
+        continuous=continuous,
     )
     contract_column = "contract" if _has_column(con, bars, "contract") else "symbol"
     sql = render(
@@ -199,10 +211,16 @@ def load_bars(
         signals=signals,
         bars=identifier(bars),
         contract_column=identifier(contract_column),
+        continuous=continuous,
     )
-    data = con.execute(
-        sql, {"instrument_id": instrument_id, "symbol": name, "threshold": threshold}
-    ).fetchnumpy()
+    params: dict[str, Any] = {"threshold": threshold}
+    if continuous:
+        params["root"] = name
+    else:
+        params.update({"instrument_id": instrument_id, "symbol": name})
+    data = con.execute(sql, params).fetchnumpy()
+    if continuous and len(data["instrument_id"]):
+        instrument_id = int(np.asarray(data["instrument_id"])[-1])
     text = np.asarray(data["signal"], dtype=object)
     inputs = BarInputs(
         symbol=name,
@@ -216,6 +234,7 @@ def load_bars(
         signal_delta=np.asarray(data["signal_delta"], dtype=float),
         signal=(text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8),
         contract=np.asarray(data["contract"], dtype=object),
+        relation=bars,
     )
     if len(inputs) == 0:
         raise BacktestError(f"no bars for {name}; load its trades with `vcdwh build`")
@@ -478,6 +497,7 @@ def futures_record(
         bars.instrument_id,
         bars.bar_start,
         sweep_id,
+        bars.relation or None,
         commission=commission,
         tick_size=spec.tick_size,
         multiplier=spec.multiplier,

@@ -307,3 +307,31 @@ def seed_instruments(con: duckdb.DuckDBPyConnection) -> None:
         for s in SPECS.values()
     ]
     con.executemany("insert or ignore into instruments values (?, ?, ?, ?, ?, ?)", rows)
+
+
+CONTRACT_RE = re.compile(r"^([A-Z0-9]+)[FGHJKMNQUVXZ]\d{1,2}$")
+"""An outright contract symbol: root, CME month code, 1-2 digit year (``ESH4``, ``MESM24``)."""
+
+
+def contract_root(symbol: str) -> str | None:
+    """Return the futures root of an outright contract symbol, or None.
+
+    The root is everything before the CME month code (one of ``FGHJKMNQUVXZ``) and the 1-2
+    digit year that end the symbol: ``ESH4`` → ``ES``, ``MESM4`` → ``MES``, ``NQZ24`` → ``NQ``.
+    Calendar spreads (a ``-`` in the symbol) and anything else give None. The SQL macro
+    ``sql/macros/contract_root.sql`` applies the same rule.
+
+    Parameters
+    ----------
+    symbol : str
+        A raw symbol as Databento spells it.
+
+    Returns
+    -------
+    str or None
+        The root, or None when ``symbol`` is not an outright contract symbol.
+    """
+    if not isinstance(symbol, str) or "-" in symbol:
+        return None
+    match = CONTRACT_RE.fullmatch(symbol)
+    return match.group(1) if match else None

@@ -1,10 +1,13 @@
 """``vcdwh spark-bars``: the warehouse's bar SQL on Apache Spark, over the Parquet export.
 
-The bar definition is not written twice. :func:`spark_bars_sql` renders ``sql/marts/bars.sql``
-(the template ``vcdwh build`` runs), parses it with sqlglot as DuckDB SQL and writes it as Spark
-SQL. sqlglot translates most of it (``//`` → ``div``, ``arg_min/arg_max`` → ``min_by/max_by``,
-``filter (where …)``, window frames); four DuckDB constructs have no Spark translation and are
-rewritten explicitly on the syntax tree, each to the same meaning:
+The bar definition is not written twice. :func:`spark_trade_flow_sql` and :func:`spark_bars_sql`
+render ``sql/intermediate/int_trade_flow.sql`` (every trade with its session, trade order and
+running delta) and ``sql/marts/bars.sql`` (the templates ``vcdwh build`` runs, with a plain
+build's options: side N stays unknown, no large-lot columns), parse them with sqlglot as DuckDB
+SQL and write them as Spark SQL. sqlglot translates most of it (``//`` → ``div``,
+``arg_min/arg_max`` → ``min_by/max_by``, ``filter (where …)``, window frames); four DuckDB
+constructs have no Spark translation and are rewritten explicitly on the syntax tree, each to
+the same meaning:
 
 ``asof join sessions on trades.ts_recv >= sessions.session_start``
     Spark SQL has no as-of join. The export already gave every trade the ``session_date`` of
@@ -21,8 +24,8 @@ rewritten explicitly on the syntax tree, each to the same meaning:
     are whole hours, intervals whole seconds), so no precision is lost.
 ``(ts_ns::hugeint << 64) + (sequence::hugeint << 32) + position`` (the trade-order key)
     Spark has no 128-bit integer; ``struct(ts_ns, sequence, position)`` orders the same way
-    (lexicographically) and ``min_by``/``max_by`` accept it, so open and close are the first and
-    last trade in (ts_recv, sequence, position) order.
+    (lexicographically), and ``min_by``/``max_by`` and window ``order by`` accept it, so open,
+    close, the running delta and the delta candles follow (ts_recv, sequence, position) order.
 
 Bars come out with the warehouse's columns and values; ``bar_start`` is a Spark ``TIMESTAMP``.
 Only pip packages (``pyspark``, ``sqlglot``: the ``[spark]`` extra) and Java 17 are needed;
@@ -81,15 +84,21 @@ def validate_master(master: str) -> str:
     return master
 
 
-def spark_bars_sql(frequency: Frequency) -> str:
-    """The bar SQL of ``vcdwh build`` for one interval, written as Spark SQL (see module doc)."""
+# The build options the Spark path reproduces: Databento's own aggressor sides (N stays unknown)
+# and no large-lot columns, i.e. a plain `vcdwh build`.
+FLOW_CONTEXT = {"tick_rule": False, "large_lot": False}
+BARS_CONTEXT = {"large_lot": False, "has_max_size": False}
+
+
+def _to_spark(template: str, **context: Any) -> str:
+    """Render one template, parse it as DuckDB SQL and write it as Spark SQL (see module doc)."""
     try:
         import sqlglot
         from sqlglot import exp
     except ImportError as exc:
         raise SparkError("sqlglot is not installed; pip install 'vcdwh[spark]'") from exc
 
-    tree = sqlglot.parse_one(render("marts/bars.sql", interval_ns=frequency.nanoseconds), "duckdb")
+    tree = sqlglot.parse_one(render(template, **context), "duckdb")
 
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
@@ -98,21 +107,37 @@ def spark_bars_sql(frequency: Frequency) -> str:
                 node.args["on"].copy(),
             )
             return exp.Join(this=node.this.copy(), on=condition)
+        if isinstance(node, exp.Alias) and node.alias == "trade_order":
+            # (ts::hugeint << 64) + (sequence::hugeint << 32) + position, in that order.
+            columns = node.this.find_all(exp.Column, bfs=False)  # in written order
+            ts, sequence, position = (c.sql("spark") for c in columns)
+            return sqlglot.parse_one(
+                f"struct({ts} as ts_ns, {sequence} as sequence, {position} as position)"
+                " as trade_order",
+                "spark",
+            )
         if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_ns":
             return node.expressions[0].copy()
         if isinstance(node, exp.Anonymous) and node.name.lower() == "make_timestamp_ns":
             inner = node.expressions[0].sql("spark")
             return sqlglot.parse_one(f"timestamp_micros({inner} div 1000)", "spark")
-        if isinstance(node, exp.Alias) and node.alias == "trade_order":
-            return sqlglot.parse_one("struct(ts_ns, sequence, position) as trade_order", "spark")
         return node
 
-    rewritten = tree.transform(rewrite)
-    sql = rewritten.sql("spark", pretty=True)
+    sql = tree.transform(rewrite).sql("spark", pretty=True)
     for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128"):
         if construct in sql.upper():
-            raise SparkError(f"the Spark bar SQL still holds {construct}; this is a bug")
+            raise SparkError(f"the Spark SQL of {template} still holds {construct}; this is a bug")
     return sql
+
+
+def spark_trade_flow_sql() -> str:
+    """``sql/intermediate/int_trade_flow.sql`` (session, order, running delta) as Spark SQL."""
+    return _to_spark("intermediate/int_trade_flow.sql", **FLOW_CONTEXT)
+
+
+def spark_bars_sql(frequency: Frequency) -> str:
+    """``sql/marts/bars.sql`` for one interval as Spark SQL (reads ``int_trade_flow``)."""
+    return _to_spark("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT)
 
 
 def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) -> Any:
@@ -150,6 +175,7 @@ def spark_bars_frame(spark: Any, parquet_dir: str | Path, frequency: Frequency) 
     root = _parquet_dir(parquet_dir)
     spark.read.parquet(str(root / "trades")).createOrReplaceTempView("trades")
     spark.read.parquet(str(root / "sessions")).createOrReplaceTempView("sessions")
+    spark.sql(spark_trade_flow_sql()).createOrReplaceTempView("int_trade_flow")
     return spark.sql(spark_bars_sql(frequency))
 
 
@@ -211,4 +237,8 @@ def duckdb_bars_from_parquet(
     trades = con.read_parquet(str(root / "trades" / "**" / "*.parquet"), hive_partitioning=True)
     trades.create_view("trades", replace=True)
     con.read_parquet(str(root / "sessions" / "*.parquet")).create_view("sessions", replace=True)
-    return con.sql(render("marts/bars.sql", interval_ns=frequency.nanoseconds))
+    flow = render("intermediate/int_trade_flow.sql", **FLOW_CONTEXT)
+    con.execute(f"create or replace temp view int_trade_flow as {flow}")
+    return con.sql(
+        render("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT)
+    )
