@@ -135,6 +135,19 @@ def sample(
         click.echo(f"roll session: {report.roll_session}")
 
 
+def _lock_timeout_option(func: F) -> F:
+    """``--lock-timeout``: seconds to wait while another process writes the warehouse."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=30,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for another writer (vcdwh, or a read-write DuckDB client) "
+        "to finish, then exit 1 naming it.",
+    )(func)
+
+
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
@@ -146,24 +159,57 @@ def sample(
     metavar="INTERVAL",
     help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …",
 )
+@click.option(
+    "--on-bad-rows",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="error: a bad record stops the build (nothing changes). skip: load the good "
+    "records and keep the bad ones in the rejected_rows table.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="A file whose trades conflict with trades already loaded replaces them "
+    "(its instruments, over its time range) instead of stopping the build.",
+)
+@_lock_timeout_option
 @click.pass_obj
 @reports_errors
-def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ...]) -> None:
+def build(
+    settings: Settings,
+    files: tuple[str, ...],
+    frequencies: tuple[str, ...],
+    on_bad_rows: str,
+    replace: bool,
+    lock_timeout: float,
+) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
 
     Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
     that is not loaded yet, plus any FILES given, into the warehouse, then builds one
-    bars_<interval> table per interval. All in one transaction: on any error nothing changes.
+    bars_<interval> table per interval. All in one transaction on a copy of the warehouse
+    that replaces it only on success: open readers keep working, and on any error or
+    crash nothing changes.
 
     \b
     Example:
         vcdwh build
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
+        vcdwh build --on-bad-rows skip --lock-timeout 120
     """
     from vcdwh.build import build_warehouse
 
-    report = build_warehouse(settings, files, frequencies or None, echo=click.echo)
+    report = build_warehouse(
+        settings,
+        files,
+        frequencies or None,
+        echo=click.echo,
+        lock_timeout=lock_timeout,
+        on_bad_rows=on_bad_rows,
+        replace=replace,
+    )
     click.echo(
         f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
         f"warehouse {report.db_path}"
@@ -175,6 +221,12 @@ def build(settings: Settings, files: tuple[str, ...], frequencies: tuple[str, ..
     if report.first_ts is not None:
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
     click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
+    rejected = sum(f.rows_rejected for f in report.files)
+    if rejected:
+        click.echo(
+            f'{rejected:,} bad row(s) skipped; see them with: vcdwh sql "select * from '
+            'rejected_rows order by file_id, line"'
+        )
 
 
 @cli.command()
@@ -280,6 +332,7 @@ def list_(settings: Settings) -> None:
     help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_lock_timeout_option
 @click.pass_obj
 @reports_errors
 def backtest(
@@ -291,6 +344,7 @@ def backtest(
     initial_capital: float,
     reset: str,
     as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Backtest the cumulative-delta threshold strategy and store the run.
 
@@ -306,7 +360,7 @@ def backtest(
     from vcdwh.backtest import BacktestParams, describe_run, format_metrics, run_backtest
 
     params = BacktestParams(symbol, frequency, threshold, position_size, initial_capital, reset)
-    result = run_backtest(settings, params)
+    result = run_backtest(settings, params, lock_timeout=lock_timeout)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
