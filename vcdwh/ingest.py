@@ -9,8 +9,10 @@ staged into a temporary table (``stg_trades`` or ``stg_ohlcv_1m``) by the SQL in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -165,8 +167,9 @@ def _read_head(path: Path) -> tuple[str, str | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(raw) - 4:
-            line = raw[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
+        # Bad bytes after the first record are a bad row (reported, or skipped), not a bad file.
+        if exc.start < len(raw) - 4 and line <= 2:
             raise DataError(
                 f"{path}: line {line}: bytes that are not UTF-8; this is not a Databento CSV"
             ) from exc
@@ -334,23 +337,81 @@ def stage_csv(
             store_rejects=store_rejects,
         )
 
-    if on_bad_rows == "skip":
-        _reset_rejected(con)
     params = {"path": str(source.path)}
+    if on_bad_rows == "skip":
+        # A failed statement would abort the build's transaction: read leniently at once.
+        # DuckDB cannot keep a line with invalid UTF-8 as a rejected row, so such lines are
+        # blanked out in a temporary copy (and reported from the original file).
+        _reset_rejected(con)
+        with _utf8_clean_copy(source.path) as readable:
+            con.execute(
+                f"create or replace temp table {stage} as {staging_sql(True)}",
+                {"path": str(readable)},
+            )
+        _reject_unparsed_lines(con, source, layout, stage)
+        return
     try:
         con.execute(f"create or replace temp table {stage} as {staging_sql(False)}", params)
-        return
     except duckdb.Error as exc:
-        if on_bad_rows != "skip":
-            problem = diagnose_csv(source.path, layout)
-            if problem is None:
-                first_line = str(exc).strip().splitlines()[0]
-                problem = f"cannot read the file ({first_line})"
-            raise DataError(
-                f"{source.path}: {problem}; fix or remove that line and build again"
-            ) from exc
-    con.execute(f"create or replace temp table {stage} as {staging_sql(True)}", params)
-    _reject_unparsed_lines(con, source, layout, stage)
+        problem = diagnose_csv(source.path, layout)
+        if problem is None:
+            first_line = str(exc).strip().splitlines()[0]
+            problem = f"cannot read the file ({first_line})"
+        raise DataError(
+            f"{source.path}: {problem}; fix or remove that line and build again"
+        ) from exc
+
+
+def _utf8_bad_lines(path: Path) -> set[int]:
+    """The 1-based numbers of the lines that are not valid UTF-8."""
+    bad: set[int] = set()
+    line = 1
+    rest = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            block, rest = chunk[:cut], chunk[cut:]
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                for offset, raw in enumerate(block.split(b"\n")):
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        bad.add(line + offset)
+            line += block.count(b"\n")
+    try:
+        rest.decode("utf-8")
+    except UnicodeDecodeError:
+        bad.add(line)
+    return bad
+
+
+@contextlib.contextmanager
+def _utf8_clean_copy(path: Path) -> Iterator[Path]:
+    """``path`` itself, or a temporary copy whose non-UTF-8 lines are replaced by ``?``."""
+    bad = _utf8_bad_lines(path)
+    if not bad:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="vcdwh-") as folder:
+        copy = Path(folder) / path.name
+        with path.open("rb") as source, copy.open("wb") as target:
+            for number, raw in enumerate(source, start=1):
+                target.write(b"?\n" if number in bad else raw)
+        yield copy
+
+
+def _add_rejected(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]) -> None:
+    con.execute(
+        f"insert into {_REJECTED} select unnest($lines), unnest($reasons), unnest($raws)",
+        {
+            "lines": [r[0] for r in rows],
+            "reasons": [r[1] for r in rows],
+            "raws": [r[2] for r in rows],
+        },
+    )
 
 
 def _reset_rejected(con: duckdb.DuckDBPyConnection) -> None:
@@ -382,9 +443,9 @@ def _reject_unparsed_lines(
         raw = texts.get(line, b"")
         reason = line_problem(raw, layout) or "cannot parse the line"
         rows.append((line, reason, raw.decode("utf-8", "backslashreplace")))
-    con.executemany(f"insert into {_REJECTED} values (?, ?, ?)", rows)
+    _add_rejected(con, rows)
     # Parsed records are numbered 0, 1, … in file order; give each its real place in the file.
-    good = int(con.execute(f"select count(*) from {stage}").fetchone()[0])  # type: ignore[index]
+    good = int(con.execute(f"select count(*) from {stage}").fetchall()[0][0])
     positions = np.setdiff1d(
         np.arange(good + len(bad), dtype=np.int64), np.asarray(bad, dtype=np.int64) - 2
     )[:good]
@@ -544,10 +605,7 @@ def _reject_broken_records(con: duckdb.DuckDBPyConnection, source: SourceFile, s
         texts = {
             p: lines.get(p + offset, b"").decode("utf-8", "backslashreplace") for p in positions
         }
-    con.executemany(
-        f"insert into {_REJECTED} values (?, ?, ?)",
-        [(p + offset, reasons[p], texts.get(p, "")) for p in positions],
-    )
+    _add_rejected(con, [(p + offset, reasons[p], texts.get(p, "")) for p in positions])
     con.execute(
         f"delete from {stage} where position in (select unnest($positions))",
         {"positions": positions},
