@@ -93,3 +93,26 @@ def test_build_discovers_seed_named_files_in_data_dir(shared, build, query, sett
             2973,
         )
     ]
+
+
+def test_build_given_unchanged_file_skips_it_without_hashing(shared, build, settings, monkeypatch):
+    import os
+
+    import vcdwh.build
+
+    target = settings.data_dir / "trades_ESH4_2023-12-25_2023-12-26.csv"
+    target.write_bytes((shared / "csv" / f"{ESH4_DERIVED}.pretty.csv").read_bytes())
+    build()
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed again")
+
+    monkeypatch.setattr(vcdwh.build, "content_hash", no_hashing)
+    report = build()
+    assert [(f.status, f.reason) for f in report.files] == [("skipped", "already loaded (unchanged)")]
+    # A touched file (same bytes, new mtime) is hashed again and recognised by its content.
+    monkeypatch.undo()
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    report = build()
+    assert [(f.status, f.reason) for f in report.files] == [("skipped", "already loaded")]

@@ -120,12 +120,18 @@ def _resolve_files(settings: Settings, files: Sequence[str | Path]) -> list[Path
 def _identify(path: Path) -> tuple[SourceFile, Any]:
     """Hash and inspect one file; return it with its CSV layout or open DBN store."""
     digest = content_hash(path)
-    size = path.stat().st_size
+    stat = path.stat()
     if is_dbn(path):
         store = open_dbn(path)
-        return SourceFile(path, digest, size, dbn_schema(store), "dbn", None), store
+        source = SourceFile(
+            path, digest, stat.st_size, dbn_schema(store), "dbn", None, stat.st_mtime_ns
+        )
+        return source, store
     layout = detect_layout(path)
-    return SourceFile(path, digest, size, layout.schema, layout.name, seed_symbol(path)), layout
+    source = SourceFile(
+        path, digest, stat.st_size, layout.schema, layout.name, seed_symbol(path), stat.st_mtime_ns
+    )
+    return source, layout
 
 
 def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -161,19 +167,20 @@ def add_staged(
     file_id = _next_file_id(con)
     params = {"file_id": file_id, "file_symbol": file_symbol}
     if source.schema == TRADES:
-        new = render("staging/new_trades.sql", identity=TRADE_IDENTITY)
-        ts_column = "ts_recv"
+        overlap = _holds_trades_between(con, stage)
+        new = render("staging/new_trades.sql", identity=TRADE_IDENTITY, overlap=overlap)
+        ts_column, table = "ts_recv", "trades"
     else:
         new = render("staging/new_ohlcv_1m.sql")
-        ts_column = "ts_event"
-    table = "trades" if source.schema == TRADES else "ohlcv_1m"
-    con.execute(f"create or replace temp table new_rows as {new}", params)
-    con.execute(f"insert into {table} select * from new_rows")
-    added = int(con.execute("select count(*) from new_rows").fetchone()[0])  # type: ignore[index]
+        ts_column, table = "ts_event", "ohlcv_1m"
+    inserted = con.execute(f"insert into {table} {new}", params).fetchone()
+    added = int(inserted[0]) if inserted else 0
     _record_symbology(con, stage, ts_column)
     con.execute(
-        "insert into loaded_files values "
-        "($file_id, $path, $hash, $schema, $layout, $rows, $added, $bytes, now()::timestamp)",
+        "insert into loaded_files by name select $file_id as file_id, $path as path,"
+        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
+        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
+        " $mtime_ns as mtime_ns",
         {
             "file_id": file_id,
             "path": str(source.path),
@@ -183,6 +190,7 @@ def add_staged(
             "rows": rows,
             "added": added,
             "bytes": source.bytes,
+            "mtime_ns": source.mtime_ns,
         },
     )
     rejected = rejected_count(con) if on_bad_rows == "skip" else 0
@@ -192,7 +200,6 @@ def add_staged(
             "now()::timestamp from stg_rejected order by line",
             {"file_id": file_id, "path": str(source.path)},
         )
-    con.execute("drop table if exists new_rows")
     con.execute(f"drop table if exists {identifier(stage)}")
     return FileResult(
         source.path,
@@ -217,6 +224,8 @@ def resolve_conflicts(con: duckdb.DuckDBPyConnection, source: SourceFile, replac
     DataError
         Naming the file, the first conflicting record and both versions of it.
     """
+    if not _holds_trades_between(con, "stg_trades"):
+        return 0
     conflict = con.execute(
         render("staging/stg_trades_conflicts.sql", identity=TRADE_IDENTITY)
     ).fetchone()
@@ -251,6 +260,20 @@ def resolve_conflicts(con: duckdb.DuckDBPyConnection, source: SourceFile, replac
 def _price(value: Any) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str) -> bool:
+    """True when the warehouse already holds trades inside the staged file's time range."""
+    row = con.execute(
+        f"""
+        select exists (
+            select 1 from trades
+            where ts_recv between (select min(ts_recv) from {identifier(stage)})
+                              and (select max(ts_recv) from {identifier(stage)})
+        )
+        """
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str) -> None:
@@ -387,7 +410,23 @@ def build_warehouse(
             known_hashes = {
                 h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
             }
+            unchanged = {
+                (p, b, m): s
+                for p, b, m, s in con.execute(
+                    "select path, bytes, mtime_ns, schema from loaded_files"
+                ).fetchall()
+            }
             for path in paths:
+                stat = path.stat()
+                schema = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
+                if schema is not None:
+                    result = FileResult(
+                        path, "skipped", schema, reason="already loaded (unchanged)"
+                    )
+                    report.files.append(result)
+                    if echo:
+                        echo(_file_line(result))
+                    continue
                 source, detail = _identify(path)
                 if source.content_hash in known_hashes:
                     result = FileResult(

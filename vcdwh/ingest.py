@@ -98,6 +98,7 @@ class SourceFile:
     schema: str
     layout: str  # "pretty", "raw" or "dbn"
     file_symbol: str | None
+    mtime_ns: int | None = None
 
 
 def content_hash(path: Path) -> str:
@@ -484,29 +485,91 @@ def dbn_schema(store: Any) -> str:
     return str(getattr(schema, "value", schema)) if schema is not None else "mixed"
 
 
-def _dbn_frames(store: Any, path: Path) -> Iterator[Any]:
+def dbn_symbol_map(store: Any) -> list[tuple[int, str, Any, Any]]:
+    """(instrument_id, symbol, start_date, end_date) rows from a DBN file's symbology mappings.
+
+    As ``databento`` maps symbols: the input symbol when the output is instrument ids,
+    the output symbol when the input was instrument ids.
+    """
+    metadata = store.metadata
+    stype_in = str(getattr(metadata.stype_in, "value", metadata.stype_in))
+    stype_out = str(getattr(metadata.stype_out, "value", metadata.stype_out))
+    rows = []
+    for symbol_in, entries in (metadata.mappings or {}).items():
+        for entry in entries:
+            symbol_out = entry["symbol"]
+            if not symbol_out:
+                continue
+            if stype_out == "instrument_id" and symbol_out.isdigit():
+                instrument_id, symbol = int(symbol_out), symbol_in
+            elif stype_in == "instrument_id" and str(symbol_in).isdigit():
+                instrument_id, symbol = int(symbol_in), symbol_out
+            else:
+                continue
+            rows.append((instrument_id, symbol, entry["start_date"], entry["end_date"]))
+    return rows
+
+
+def _dbn_chunks(store: Any, path: Path) -> Iterator[Any]:
+    """The file's records as numpy structured arrays, a chunk at a time."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            frames = store.to_df(
-                price_type="fixed", pretty_ts=False, map_symbols=True, count=DBN_CHUNK_ROWS
-            )
-            yield from frames
+            yield from store.to_ndarray(count=DBN_CHUNK_ROWS)
         except Exception as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(f"{path}: cannot decode the DBN records ({detail})") from exc
 
 
+def _arrow_chunk(records: Any, columns: tuple[str, ...], offset: int) -> Any:
+    """An Arrow table of one chunk: numeric fields as they are, A/B/N codes as text."""
+    import numpy as np
+    import pyarrow as pa
+
+    arrays = {}
+    for name in columns:
+        field = records[name]
+        if field.dtype.kind == "S":
+            codes = np.ascontiguousarray(field).view(np.uint8)
+            arrays[name] = pa.array(codes).cast(pa.uint8())
+        else:
+            arrays[name] = pa.array(np.ascontiguousarray(field))
+    arrays["position"] = pa.array(np.arange(offset, offset + len(records), dtype=np.int64))
+    return pa.table(arrays)
+
+
 def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) -> None:
-    """Decode a DBN file (trades or ohlcv-1m) into the temporary staging table for its schema."""
+    """Decode a DBN file (trades or ohlcv-1m) into the temporary staging table for its schema.
+
+    Records go from ``DBNStore.to_ndarray`` chunks to Arrow to DuckDB without a pandas step;
+    symbols come from the file's symbology mappings, joined per instrument and date.
+    """
+    import pandas as pd
+
     schema = source.schema
     stage = "stg_trades" if schema == TRADES else "stg_ohlcv_1m"
     columns = TRADES_COLUMNS if schema == TRADES else OHLCV_COLUMNS
     _reset_rejected(con)
+    ts = "ts_recv" if schema == TRADES else "ts_event"
+    symbols = pd.DataFrame(
+        dbn_symbol_map(store), columns=["instrument_id", "symbol", "start_date", "end_date"]
+    ).astype({"instrument_id": "int64", "symbol": "str"})
+    symbols["start_date"] = pd.to_datetime(symbols["start_date"])
+    symbols["end_date"] = pd.to_datetime(symbols["end_date"])
+    con.register("dbn_symbols", symbols)
+    codes = [c for c in ("action", "side") if c in columns]
+    replace = ", ".join(f"chr(chunk.{c}) as {c}" for c in codes)
+    rows = (
+        f"select chunk.* {f'replace ({replace})' if replace else ''}, named.symbol "
+        "from dbn_chunk as chunk left join dbn_symbols as named "
+        "on named.instrument_id = chunk.instrument_id "
+        f"and make_timestamp_ns(chunk.{ts}::bigint) >= named.start_date "
+        f"and make_timestamp_ns(chunk.{ts}::bigint) < named.end_date"
+    )
     sql = render(
         f"staging/{stage}.sql",
         source="relation",
-        relation="dbn_chunk",
+        relation="dbn_rows",
         columns=[],
         ts_kind="ns",
         px_kind="fixed",
@@ -514,22 +577,20 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
     )
     offset = 0
     created = False
-    for frame in _dbn_frames(store, source.path):
-        frame = frame.reset_index()
-        if "symbol" not in frame.columns:
-            frame["symbol"] = None
-        frame = frame[[*columns, "symbol"]].copy()
-        frame["position"] = range(offset, offset + len(frame))
-        offset += len(frame)
-        con.register("dbn_chunk", frame)
-        try:
+    try:
+        for records in _dbn_chunks(store, source.path):
+            con.register("dbn_chunk", _arrow_chunk(records, columns, offset))
+            offset += len(records)
+            con.execute(f"create or replace temp view dbn_rows as {rows}")
             if created:
                 con.execute(f"insert into {stage} {sql}")
             else:
                 con.execute(f"create or replace temp table {stage} as {sql}")
                 created = True
-        finally:
+            con.execute("drop view dbn_rows")
             con.unregister("dbn_chunk")
+    finally:
+        con.unregister("dbn_symbols")
     if not created:
         raise DataError(
             f"{source.path}: the DBN file holds no records; the market may have been closed"

@@ -1,8 +1,11 @@
 -- new_trades: the staged records that the warehouse does not hold yet.
 -- Identity counts occurrences: a record that appears k times in a file is k trades, and a
 -- record already held k times is not added again, so overlapping files never count a trade twice
--- and never collapse identical fills. Symbols come from the file, else the file name
--- ($file_symbol, single-instrument files only), else earlier loads, else the instrument_id.
+-- and never collapse identical fills. Only records whose hash repeats in the file are numbered
+-- with a window (exactly, on every identity column); all others are occurrence 1. The comparison
+-- with held records runs only when the file overlaps the time range already held ($overlap).
+-- Symbols come from the file, else the file name ($file_symbol, single-instrument files only),
+-- else earlier loads, else the instrument_id.
 with staged as (
     select * from stg_trades
 ),
@@ -15,30 +18,46 @@ known_symbols as (
     group by instrument_id
 ),
 
-resolved as (
-    select
-        staged.* replace (
-            coalesce(
-                staged.symbol,
-                $file_symbol,
-                known_symbols.symbol,
-                staged.instrument_id::varchar
-            ) as symbol
-        )
-    from staged
-    left join known_symbols using (instrument_id)
-),
-
-counted as (
+hashed as (
     select
         *,
+        hash({{ identity | join(', ') }}) as record_hash
+    from staged
+),
+
+repeated_hashes as (
+    select record_hash
+    from hashed
+    group by record_hash
+    having count(*) > 1
+),
+
+repeated as (
+    select
+        hashed.* exclude (record_hash),
         row_number() over (
             partition by {{ identity | join(', ') }}
             order by position
         ) as occurrence
-    from resolved
+    from hashed
+    semi join repeated_hashes using (record_hash)
 ),
 
+single as (
+    select
+        hashed.* exclude (record_hash),
+        1::bigint as occurrence
+    from hashed
+    anti join repeated_hashes using (record_hash)
+),
+
+counted as (
+    select * from single
+    union all by name
+    select * from repeated
+),
+
+{% if overlap %}
 bounds as (
     select min(ts_recv) as lo, max(ts_recv) as hi from staged
 ),
@@ -49,27 +68,43 @@ existing as (
     where ts_recv between (select lo from bounds) and (select hi from bounds)
 ),
 
-final as (
-    select
-        counted.ts_recv,
-        counted.ts_event,
-        counted.rtype,
-        counted.publisher_id,
-        counted.instrument_id,
-        counted.action,
-        counted.side,
-        counted.depth,
-        counted.price,
-        counted.size,
-        counted.flags,
-        counted.ts_in_delta,
-        counted.sequence,
-        counted.symbol,
-        counted.occurrence,
-        $file_id as file_id,
-        counted.position
+fresh as (
+    select counted.*
     from counted
     anti join existing using ({{ identity | join(', ') }}, occurrence)
+),
+{% else %}
+fresh as (
+    select * from counted
+),
+{% endif %}
+
+final as (
+    select
+        fresh.ts_recv,
+        fresh.ts_event,
+        fresh.rtype,
+        fresh.publisher_id,
+        fresh.instrument_id,
+        fresh.action,
+        fresh.side,
+        fresh.depth,
+        fresh.price,
+        fresh.size,
+        fresh.flags,
+        fresh.ts_in_delta,
+        fresh.sequence,
+        coalesce(
+            fresh.symbol,
+            $file_symbol,
+            known_symbols.symbol,
+            fresh.instrument_id::varchar
+        ) as symbol,
+        fresh.occurrence,
+        $file_id as file_id,
+        fresh.position
+    from fresh
+    left join known_symbols using (instrument_id)
 )
 
 select * from final

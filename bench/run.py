@@ -1,0 +1,426 @@
+"""Benchmark vcdwh against the DuckDB floor, a seed-style pandas pipeline and polars.
+
+For each size N (default 1M and 10M trades) the script generates a synthetic ES week with
+``vcdwh sample``, writes the same trades as a DBN file, then times every step in its own
+process (wall seconds and that process's peak RSS), alternating the steps over ``--repeat``
+rounds, and prints a markdown table of medians and same-run ratios (``--write`` also saves it to
+bench/RESULTS.md). The pandas and polars bars are checked against ``bars_1min``.
+
+    python bench/run.py                       # 1M and 10M trades, 3 rounds
+    python bench/run.py --trades 30000000 --repeat 1
+    python bench/run.py --trades 20000 --repeat 1 --quick   # smoke run (used by the tests)
+
+polars is optional (``pip install -e '.[bench]'``); without it the polars step is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+SESSIONS_IN_DEFAULT_WEEK = 5
+WEEK_CSV = "trades_ES.FUT_2024-03-03_2024-03-10.csv"
+FRONT = "ESH4"
+SESSION = "2024-03-05"
+WARM_REPEATS = 20
+
+# --------------------------------------------------------------------------- steps (child side)
+
+
+def _typed_read(path: Path) -> str:
+    sys.path.insert(0, str(REPO))
+    from vcdwh.ingest import detect_layout
+
+    layout = detect_layout(path)
+    cols = ", ".join(f"'{n}': '{t}'" for n, t in layout.column_types())
+    return (f"read_csv('{path}', header = true, auto_detect = false, delim = ',', "
+            f"columns = {{{cols}}})")
+
+
+def step_floor_count(work: Path) -> dict[str, Any]:
+    import duckdb
+
+    rows = duckdb.connect().execute(
+        f"select count(*) from read_csv('{work / 'data' / WEEK_CSV}')").fetchone()[0]
+    return {"rows": rows}
+
+
+def step_floor_parse(work: Path) -> dict[str, Any]:
+    import duckdb
+
+    source = _typed_read(work / "data" / WEEK_CSV)
+    row = duckdb.connect().execute(
+        "select count(*), max(ts_recv), max(ts_event), sum(price), sum(size), max(side),"
+        " max(action), max(symbol), sum(instrument_id), sum(sequence), sum(flags),"
+        f" sum(ts_in_delta), sum(rtype), sum(publisher_id), sum(depth) from {source}"
+    ).fetchone()
+    return {"rows": row[0]}
+
+
+def _vcdwh(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "vcdwh", *args], check=True, cwd=REPO,
+                   stdout=subprocess.DEVNULL)
+
+
+def _fresh_db(work: Path, name: str) -> Path:
+    db = work / "dbs" / f"{name}.duckdb"
+    db.parent.mkdir(exist_ok=True)
+    for stale in db.parent.glob(f"{name}.duckdb*"):
+        stale.unlink()
+    return db
+
+
+def step_build_csv(work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO))
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+
+    report = build_warehouse(Settings(work / "data", _fresh_db(work, "build_csv")))
+    return {"rows": report.trades}
+
+
+def step_build_dbn(work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO))
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+
+    report = build_warehouse(Settings(work / "dbn", _fresh_db(work, "build_dbn")))
+    return {"rows": report.trades}
+
+
+def step_day_alone(work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO))
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+
+    report = build_warehouse(Settings(work / "day", _fresh_db(work, "day_alone")))
+    return {"rows": report.trades}
+
+
+def step_incremental(work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO))
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+
+    db = _fresh_db(work, "incremental")
+    shutil.copyfile(work / "dbs" / "week.duckdb", db)
+    report = build_warehouse(Settings(work / "day", db))
+    return {"rows": report.trades}
+
+
+def _seed_style_bars(path: Path) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(path, index_col=0)
+    df.index = pd.to_datetime(df.index)
+    df = df[df["symbol"] == FRONT]
+    df["buy_volume"] = np.where(df["side"] == "B", df["size"], 0)
+    df["sell_volume"] = np.where(df["side"] == "A", df["size"], 0)
+    bars = df.resample("1min").agg(
+        {"price": "last", "size": "sum", "buy_volume": "sum", "sell_volume": "sum"})
+    bars = bars.dropna(subset=["price"])
+    bars["delta"] = bars["buy_volume"] - bars["sell_volume"]
+    bars["cumulative_delta"] = bars["delta"].cumsum()
+    return bars.rename(columns={"price": "close", "size": "volume"})
+
+
+def step_pandas(work: Path) -> dict[str, Any]:
+    bars = _seed_style_bars(work / "data" / WEEK_CSV)
+    out = bars.reset_index()
+    out["bar_start"] = out["ts_recv"].dt.tz_localize(None).astype("datetime64[ns]")
+    out[["bar_start", "close", "volume", "buy_volume", "sell_volume", "delta",
+         "cumulative_delta"]].to_parquet(work / "pandas_bars.parquet")
+    return {"bars": len(bars)}
+
+
+def step_polars(work: Path) -> dict[str, Any]:
+    import polars as pl
+
+    frame = (
+        pl.scan_csv(work / "data" / WEEK_CSV)
+        .filter(pl.col("symbol") == FRONT)
+        .with_columns(
+            pl.col("ts_recv").str.to_datetime(time_unit="ns", time_zone="UTC").alias("ts"),
+            pl.when(pl.col("side") == "B").then(pl.col("size")).otherwise(0).alias("buy_volume"),
+            pl.when(pl.col("side") == "A").then(pl.col("size")).otherwise(0).alias("sell_volume"),
+        )
+        .with_columns(pl.col("ts").dt.truncate("1m").alias("bar_start"))
+        .group_by("bar_start", maintain_order=True)
+        .agg(pl.col("price").last().alias("close"), pl.col("size").sum().alias("volume"),
+             pl.col("buy_volume").sum(), pl.col("sell_volume").sum())
+        .sort("bar_start")
+        .with_columns((pl.col("buy_volume") - pl.col("sell_volume")).alias("delta"))
+        .with_columns(pl.col("delta").cum_sum().alias("cumulative_delta"))
+        .collect()
+    )
+    frame.with_columns(pl.col("bar_start").dt.replace_time_zone(None)).write_parquet(
+        work / "polars_bars.parquet")
+    return {"bars": frame.height}
+
+
+def step_warm(work: Path) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect(str(work / "dbs" / "week.duckdb"), read_only=True)
+    queries = {
+        "one_session_1min": ("select * from bars_1min where symbol = $s and session_date = $d"
+                             " order by bar_start", {"s": FRONT, "d": SESSION}),
+        "all_bars_5min": ("select * from bars_5min", {}),
+    }
+    footprint = con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'footprint_1min'").fetchone()[0]
+    if footprint:
+        queries["footprint_one_bar"] = (
+            "select * from footprint_1min where symbol = $s and bar_start = "
+            "(select min(bar_start) from bars_1min where symbol = $s and session_date = $d)",
+            {"s": FRONT, "d": SESSION})
+    medians = {}
+    for name, (sql, params) in queries.items():
+        times = []
+        for _ in range(WARM_REPEATS):
+            started = time.perf_counter()
+            con.execute(sql, params).fetchnumpy()
+            times.append(time.perf_counter() - started)
+        medians[name] = statistics.median(times)
+    return {"warm": medians}
+
+
+def step_sql_process(work: Path) -> dict[str, Any]:
+    _vcdwh("--db", str(work / "dbs" / "week.duckdb"), "sql", "--format", "csv",
+           f"select * from bars_1min where symbol = '{FRONT}' and session_date = '{SESSION}'")
+    return {}
+
+
+def step_help_process(work: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from vcdwh.cli import cli; "
+         "sys.argv = ['vcdwh', '--help']\ntry:\n    cli()\nexcept SystemExit:\n    pass\n"
+         "print([m for m in ('pandas', 'databento') if m in sys.modules], file=sys.stderr)"],
+        check=True, cwd=REPO, capture_output=True, text=True)
+    return {"heavy_imports": out.stderr.strip()}
+
+
+def step_backtest(work: Path) -> dict[str, Any]:
+    db = _fresh_db(work, "backtest")
+    shutil.copyfile(work / "dbs" / "week.duckdb", db)
+    _vcdwh("--db", str(db), "backtest", "--symbol", FRONT)
+    return {}
+
+
+def step_sweep(work: Path) -> dict[str, Any]:
+    db = _fresh_db(work, "sweep")
+    shutil.copyfile(work / "dbs" / "week.duckdb", db)
+    _vcdwh("--db", str(db), "sweep", "--threshold", "100:10000:100", "--frequency", "1min,5min")
+    return {}
+
+
+def step_prepare(work: Path) -> dict[str, Any]:
+    prepare(work, int((work / "trades.txt").read_text()))
+    return {}
+
+
+STEPS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "prepare": step_prepare,
+    "floor_count": step_floor_count,
+    "floor_parse": step_floor_parse,
+    "build_csv": step_build_csv,
+    "build_dbn": step_build_dbn,
+    "day_alone": step_day_alone,
+    "incremental": step_incremental,
+    "pandas": step_pandas,
+    "polars": step_polars,
+    "warm": step_warm,
+    "sql_process": step_sql_process,
+    "help_process": step_help_process,
+    "backtest": step_backtest,
+    "sweep": step_sweep,
+}
+
+# --------------------------------------------------------------------------- parent side
+
+
+def run_step(name: str, work: Path) -> tuple[float, float, dict[str, Any]]:
+    """Run one step in a child process; return wall seconds, peak RSS (MiB), its output."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(BENCH / "run.py"), "--step", name,
+                             "--workdir", str(work)], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"step {name} failed with exit code {proc.returncode}")
+    return seconds, usage.ru_maxrss / 1024, json.loads(output.decode() or "{}")
+
+
+def has_command(name: str) -> bool:
+    out = subprocess.run([sys.executable, "-m", "vcdwh", name, "--help"], cwd=REPO,
+                         capture_output=True)
+    return out.returncode == 0
+
+
+def prepare(work: Path, trades: int) -> None:
+    """Generate the week, the extra day, the DBN copy and a prebuilt week warehouse."""
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(BENCH))
+    from datetime import date
+
+    from dbnfile import csv_to_dbn
+
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+    from vcdwh.sample import generate_sample
+
+    per_day = max(1, trades // SESSIONS_IN_DEFAULT_WEEK)
+    generate_sample(work / "data", trades_per_day=per_day)
+    generate_sample(work / "day", start=date(2024, 3, 11), days=1, trades_per_day=per_day)
+    (work / "day" / "ohlcv_1m_ES.FUT_2024-03-11_2024-03-12.csv").unlink()
+    (work / "dbn").mkdir(exist_ok=True)
+    csv_to_dbn(work / "data" / WEEK_CSV, work / "dbn" / "trades_week.dbn.zst")
+    (work / "dbs").mkdir(exist_ok=True)
+    build_warehouse(Settings(work / "data", work / "dbs" / "week.duckdb"))
+
+
+def check_bars_match(work: Path) -> str:
+    """Compare pandas and polars bars with bars_1min of the front contract."""
+    import duckdb
+
+    con = duckdb.connect(str(work / "dbs" / "week.duckdb"), read_only=True)
+    ours = ("select bar_start::timestamp_ns as bar_start, close::double as close, volume,"
+            " buy_volume, sell_volume, delta, cumulative_delta from bars_1min"
+            f" where symbol = '{FRONT}'")
+    verdicts = []
+    for name in ("pandas", "polars"):
+        path = work / f"{name}_bars.parquet"
+        if not path.exists():
+            continue
+        diff = con.execute(
+            f"select count(*) from ((select * from ({ours})) except all"
+            f" (select bar_start::timestamp_ns, close::double, volume, buy_volume, sell_volume,"
+            f" delta, cumulative_delta from read_parquet('{path}')))"
+        ).fetchone()[0]
+        total = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+        verdicts.append(f"{name}: {'match' if diff == 0 else f'{diff} bars differ'} ({total} bars)")
+        if diff:
+            raise SystemExit(f"{name} bars differ from bars_1min in {diff} rows")
+    return "; ".join(verdicts)
+
+
+def machine() -> str:
+    import duckdb
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()},"
+            f" DuckDB {duckdb.__version__}, {platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trades", type=int, action="append",
+                        help="trades to generate (repeatable; default 1M and 10M)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of every step")
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
+    parser.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
+    parser.add_argument("--quick", action="store_true", help="skip the sweep")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(STEPS[args.step](args.workdir)))
+        return
+
+    sizes = args.trades or [1_000_000, 10_000_000]
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="vcdwh-bench-"))
+    report = ["# vcdwh benchmark\n\nMachine: MACHINE\n",
+              f"Command: `python bench/run.py {' '.join(sys.argv[1:])}`; "
+              f"medians of {args.repeat} round(s), each step in its own process.\n"]
+    steps = [s for s in STEPS if s != "prepare" and not (args.quick and s == "sweep")]
+    if importlib.util.find_spec("polars") is None:
+        steps.remove("polars")
+    if "sweep" in steps and not has_command("sweep"):
+        steps.remove("sweep")
+    for trades in sizes:
+        work = root / f"n{trades}"
+        work.mkdir(parents=True, exist_ok=True)
+        # Prepared in a child process: the parent stays small, so each child's peak RSS
+        # (which on Linux starts from its parent's size at fork) is its own.
+        (work / "trades.txt").write_text(str(trades))
+        run_step("prepare", work)
+        results: dict[str, list[tuple[float, float, dict[str, Any]]]] = {s: [] for s in steps}
+        for _ in range(args.repeat):
+            for step in steps:
+                results[step].append(run_step(step, work))
+        verdict = check_bars_match(work)
+        report.append(render(trades, results, verdict, work))
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    text = "\n".join(report).replace("MACHINE", machine())
+    print(text)
+    if args.write:
+        (BENCH / "RESULTS.md").write_text(text + "\n")
+
+
+def render(trades: int, results: dict[str, list[tuple[float, float, dict[str, Any]]]],
+           verdict: str, work: Path) -> str:
+    def med(step: str) -> float:
+        return statistics.median(r[0] for r in results[step])
+
+    def rss(step: str) -> float:
+        return max(r[1] for r in results[step])
+
+    floor = med("floor_parse")
+    size_mb = (work / "data" / WEEK_CSV).stat().st_size / 2**20
+    lines = [f"## {trades:,} trades ({size_mb:,.0f} MB pretty CSV)\n",
+             "| step | median s | peak RSS MiB | ratio |", "|---|---:|---:|---|"]
+    ratios = {
+        "build_csv": f"{med('build_csv') / floor:.2f} x parse floor (target ≤ 2.0)",
+        "build_dbn": f"{med('build_dbn') / floor:.2f} x CSV parse floor (target ≤ 1.0)",
+        "incremental": f"{med('incremental') / med('day_alone'):.2f} x day alone (target ≤ 1.5)",
+    }
+    if "pandas" in results:
+        ratios["pandas"] = (f"vcdwh build is {med('pandas') / med('build_csv'):.1f}x faster, "
+                            f"{rss('pandas') / rss('build_csv'):.1f}x less memory "
+                            "(target ≥ 4, ≥ 4)")
+    if "polars" in results:
+        ratios["polars"] = f"{med('build_csv') / med('polars'):.2f} x polars time (target ≤ 1.0)"
+    for step in results:
+        if step == "warm":
+            continue
+        lines.append(f"| {step} | {med(step):.2f} | {rss(step):,.0f} | {ratios.get(step, '')} |")
+    warm = [r[2]["warm"] for r in results["warm"]]
+    for name in warm[0]:
+        value = statistics.median(w[name] for w in warm) * 1000
+        note = "target ≤ 50 ms" if name == "one_session_1min" else ""
+        lines.append(f"| warm query: {name} | {value / 1000:.4f} | | {note} |")
+    lines.append(f"\nBars check: {verdict}. `vcdwh --help` heavy imports: "
+                 f"{results['help_process'][0][2].get('heavy_imports')}.\n")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""A small run of the benchmark so it never rots: it must finish and its bars must match."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--trades", "20000", "--repeat", "1",
+         "--quick", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pandas: match" in result.stdout
+    for step in ("floor_parse", "build_csv", "build_dbn", "incremental", "warm query"):
+        assert f"| {step}" in result.stdout
+    assert "heavy imports: []" in result.stdout
