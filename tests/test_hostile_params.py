@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from tests.conftest import snapshot
 from tests.helpers import Trade, ns, write_raw_csv
+from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
+from vcdwh.config import Settings
 from vcdwh.errors import ConfigError
 from vcdwh.sqlrender import identifier
 
@@ -24,13 +26,18 @@ NO_FILES = (
 )
 
 
-@pytest.fixture(name="loaded")
-def fixture_loaded(tmp_path, build, settings):
+@pytest.fixture(name="loaded", scope="module")
+def fixture_loaded(tmp_path_factory) -> Settings:
+    """One warehouse for the module: every test here checks that it stays unchanged."""
+    folder = tmp_path_factory.mktemp("hostile")
     trades = [
         Trade(ns("2024-03-08 15:00:00") + i * 61 * 10**9, 5000 + (i % 3) / 4, 5, "BA"[i % 2])
         for i in range(20)
     ]
-    build([write_raw_csv(tmp_path / "trades_ESH4_2024-03-08_2024-03-09.csv", trades)])
+    settings = Settings(folder, folder / "vcdwh.duckdb")
+    build_warehouse(
+        settings, [write_raw_csv(folder / "trades_ESH4_2024-03-08_2024-03-09.csv", trades)]
+    )
     return settings
 
 
@@ -63,6 +70,7 @@ def test_sql_given_write_or_file_access_refuses_with_a_clear_line(loaded, tmp_pa
     assert result.output.count("\n") == 1
     assert snapshot(loaded.db_path) == before
     assert not (tmp_path / "out.csv").exists()
+    assert not (loaded.data_dir / "out.csv").exists()
 
 
 @pytest.mark.parametrize(
