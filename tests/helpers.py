@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 HEADER = (
@@ -39,6 +39,22 @@ def write_raw_csv(path: Path, trades: Iterable[Trade]) -> Path:
         lines.append(
             f"{t.ts_ns},{t.ts_ns - 1000},0,1,{t.instrument_id},T,{t.side},0,{fixed},{t.size},0,"
             f"0,{t.sequence}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_pretty_csv(path: Path, trades: Iterable[Trade], symbols: dict[int, str]) -> Path:
+    """Write trades in Databento's pretty CSV layout, naming each instrument's symbol."""
+    lines = [HEADER + ",symbol"]
+    for t in trades:
+        seconds, nanos = divmod(t.ts_ns, 1_000_000_000)
+        stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        event_seconds, event_nanos = divmod(t.ts_ns - 1000, 1_000_000_000)
+        event = datetime.fromtimestamp(event_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        lines.append(
+            f"{stamp}.{nanos:09d}Z,{event}.{event_nanos:09d}Z,0,1,{t.instrument_id},T,{t.side},0,"
+            f"{t.price:.9f},{t.size},0,0,{t.sequence},{symbols[t.instrument_id]}"
         )
     path.write_text("\n".join(lines) + "\n")
     return path

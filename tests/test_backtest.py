@@ -212,7 +212,8 @@ def test_backtest_cli_json_and_errors(shared, build, settings):
     assert data["metrics"]["profit_factor"] is None
     bad = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "backtest", "--symbol", "NQZ9"])
     assert bad.exit_code == 1
-    assert bad.output == "Error: --symbol 'NQZ9' is not loaded; choose one of: ESH4\n"
+    assert bad.output == ("Error: --symbol 'NQZ9' is not loaded; choose one of: ESH4"
+                          " (or a root for its continuous series: ES)\n")
     missing = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "backtest", "-f", "30s"])
     assert missing.output == "Error: bars_30s is not built; run `vcdwh build --frequency 30s` first\n"
 

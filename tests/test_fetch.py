@@ -1,7 +1,9 @@
 """Tests of ``vcdwh fetch`` and :mod:`vcdwh.fetch`, without the network.
 
 A fake Databento client serves the real DBN samples in ../shared/data, so the real decoding path
-(``DBNStore`` → ``to_csv``) runs. The one live test is opt-in (``--run-live`` or ``VCDWH_LIVE=1``,
+(``DBNStore`` → ``to_csv``) runs. Parent and continuous requests are also served a small DBN written
+here (front ESH4, next ESM4 and the ESH4-ESM4 spread), whose instrument ids the fake
+``symbology.resolve`` turns into raw symbols. The one live test is opt-in (``--run-live`` or ``VCDWH_LIVE=1``,
 plus ``DATABENTO_API_KEY``).
 """
 
@@ -16,9 +18,12 @@ import warnings
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import databento
+import databento_dbn
+import numpy as np
 import pytest
 import requests
 import zstandard
@@ -139,13 +144,121 @@ class FakeMetadata:
         return self.cost
 
 
+#: instrument_id → raw symbol, as Databento resolves them (ESU4/NQU4: the real samples; ESH4,
+#: ESM4 and the spread: the ids of the DBN written by ``write_parent_trades``).
+RAW_SYMBOLS: dict[int, str] = {118: "ESU4", 4358: "NQU4", 17077: "ESH4", 5602: "ESM4",
+                               17111: "ESH4-ESM4"}
+
+
+class FakeSymbology:
+    """``symbology.resolve`` from instrument_id to raw_symbol, answering from a table.
+
+    Parameters
+    ----------
+    table : dict
+        instrument_id → raw symbol for the whole requested range, or a list of
+        ``(d0, d1, symbol)`` intervals. Ids not in it come back under ``not_found``.
+    errors : list
+        One entry per call, consumed in order: an exception to raise, or None to answer.
+    """
+
+    def __init__(self, table: dict[int, Any] | None = None,
+                 errors: list[BaseException | None] | None = None) -> None:
+        self.table = RAW_SYMBOLS if table is None else table
+        self.errors = list(errors or [])
+        self.calls: list[dict[str, Any]] = []
+
+    def resolve(self, dataset: str, symbols: Any, stype_in: str, stype_out: str,
+                start_date: Any, end_date: Any = None) -> dict[str, Any]:
+        self.calls.append({"dataset": dataset, "symbols": list(symbols), "stype_in": stype_in,
+                           "stype_out": stype_out, "start_date": start_date,
+                           "end_date": end_date})
+        error = self.errors.pop(0) if self.errors else None
+        if error is not None:
+            raise error
+        result: dict[str, list[dict[str, str]]] = {}
+        not_found = []
+        for symbol in symbols:
+            known = self.table.get(int(symbol))
+            if known is None:
+                not_found.append(symbol)
+                continue
+            intervals = [(start_date, end_date, known)] if isinstance(known, str) else known
+            result[symbol] = [{"d0": d0, "d1": d1, "s": s} for d0, d1, s in intervals]
+        return {"result": result, "symbols": list(symbols), "stype_in": stype_in,
+                "stype_out": stype_out, "start_date": start_date, "end_date": end_date,
+                "partial": [], "not_found": not_found, "message": "OK", "status": 0}
+
+
 class FakeHistorical:
     """Stands in for ``databento.Historical``."""
 
     def __init__(self, timeseries: FakeTimeseries | None = None,
-                 metadata: FakeMetadata | None = None) -> None:
+                 metadata: FakeMetadata | None = None,
+                 symbology: FakeSymbology | None = None) -> None:
         self.timeseries = timeseries or FakeTimeseries(SAMPLES)
         self.metadata = metadata or FakeMetadata()
+        self.symbology = symbology or FakeSymbology()
+
+
+# DBN trade records (48 bytes), laid out as databento_dbn decodes them.
+TRADE_DTYPE = np.dtype([
+    ("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
+    ("ts_event", "<u8"), ("price", "<i8"), ("size", "<u4"), ("action", "S1"), ("side", "S1"),
+    ("flags", "u1"), ("depth", "u1"), ("ts_recv", "<u8"), ("ts_in_delta", "<i4"),
+    ("sequence", "<u4"),
+])
+#: (instrument_id, ts_recv, price, size, side) of the trades in ``write_parent_trades``:
+#: front ESH4 (17077), next ESM4 (5602) and the ESH4-ESM4 calendar spread (17111) on two days.
+PARENT_TRADES = [
+    (17077, "2024-03-05T14:30:00.000000001", "5100.25", 2, "B"),
+    (5602, "2024-03-05T14:30:00.250000000", "5150.50", 1, "A"),
+    (17111, "2024-03-05T14:30:01.000000000", "-50.25", 5, "B"),
+    (17077, "2024-03-06T15:00:00.000000000", "5105.00", 3, "N"),
+    (5602, "2024-03-06T15:00:00.500000000", "5155.75", 4, "A"),
+]
+
+
+def write_parent_trades(path: Path, symbol: str = "ES.FUT", stype_in: str = "parent") -> Path:
+    """Write ``PARENT_TRADES`` as a zstd DBN whose metadata maps ``symbol`` to the three ids,
+    as Databento does for a parent or continuous request over 2024-03-04..2024-03-09."""
+    def ns(text: str) -> int:
+        return int(np.datetime64(text, "ns").astype(np.int64))
+
+    ids = sorted({row[0] for row in PARENT_TRADES})
+    intervals = [SimpleNamespace(start_date=date(2024, 3, 4), end_date=date(2024, 3, 9),
+                                 symbol=str(i)) for i in ids]
+    metadata = databento_dbn.Metadata(
+        dataset="GLBX.MDP3", start=ns("2024-03-04"), end=ns("2024-03-09"),
+        stype_in=databento_dbn.SType(stype_in), stype_out=databento_dbn.SType.INSTRUMENT_ID,
+        schema=databento_dbn.Schema.TRADES, symbols=[symbol],
+        mappings=[SimpleNamespace(raw_symbol=symbol, intervals=intervals)],
+    )
+    records = np.zeros(len(PARENT_TRADES), dtype=TRADE_DTYPE)
+    records["length"] = TRADE_DTYPE.itemsize // 4
+    records["publisher_id"] = 1
+    records["action"] = b"T"
+    for i, (instrument_id, ts_recv, price, size, side) in enumerate(PARENT_TRADES):
+        records[i]["instrument_id"] = instrument_id
+        records[i]["ts_recv"] = ns(ts_recv)
+        records[i]["ts_event"] = ns(ts_recv) - 250_000
+        records[i]["price"] = round(float(price) * 4) * 250_000_000
+        records[i]["size"] = size
+        records[i]["side"] = side.encode()
+        records[i]["ts_in_delta"] = 15_000
+        records[i]["sequence"] = 1000 + i
+    path.write_bytes(zstandard.ZstdCompressor().compress(metadata.encode() + records.tobytes()))
+    return path
+
+
+def csv_symbols(path: Path) -> list[str]:
+    """The ``symbol`` column of a CSV (the last one), rows only."""
+    return [line.rsplit(",", 1)[1] for line in path.read_text().splitlines()[1:]]
+
+
+def without_symbols(path: Path) -> list[str]:
+    """Every line of a CSV without its last (``symbol``) column."""
+    return [line.rsplit(",", 1)[0] for line in path.read_text().splitlines()]
 
 
 def http_error(status: int, message: str = "", headers: dict[str, str] | None = None
@@ -239,6 +352,7 @@ def test_fetch_given_esu4_trades_writes_csv_equal_to_databento_pretty_csv(
     assert (file.records, file.nbytes, file.cost) == (120, 2153, 0.25)
     assert (report.records, report.nbytes, report.estimated_cost) == (120, 2153, 0.25)
     assert (report.start, report.end) == (date(2024, 7, 1), date(2024, 7, 2))
+    assert client.symbology.calls == []  # a raw symbol is already the contract
 
 
 @needs_samples
@@ -305,6 +419,12 @@ def test_fetch_given_defaults_requests_es_fut_parent_last_7_days_both_schemas(
         "ES.FUT ohlcv-1m 2024-07-01..2024-07-08: estimated cost $0.25",
     ]
     assert lines[4] == "estimated total: $0.50 for 2 request(s) (--max-cost $5.00)"
+    # The real samples' ids resolve to ESU4 (118) and NQU4 (4358): the CSVs written through the
+    # resolved map are byte-for-byte Databento's own pretty CSVs of the same DBNs.
+    assert [(c["symbols"], c["start_date"], c["end_date"]) for c in client.symbology.calls] == [
+        (["118"], "2024-07-01", "2024-07-08"), (["118", "4358"], "2024-07-01", "2024-07-08")]
+    assert report.files[0].csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+    assert report.files[1].csv_path.read_bytes() == ESU4_OHLCV_CSV.read_bytes()
     assert re.fullmatch(
         r"ES\.FUT trades 2024-07-01\.\.2024-07-08: 120 records, 2,153 bytes, \d+\.\ds -> "
         + re.escape(str(settings.data_dir / "trades_ES.FUT_2024-07-01_2024-07-08.csv")),
@@ -350,6 +470,204 @@ def test_fetch_given_stype_in_override_sends_it_and_says_so(
     # Assert
     assert client.timeseries.calls[0]["stype_in"] == "raw_symbol"
     assert "ES.FUT: stype_in=raw_symbol from --stype-in (exactly this contract)" in lines
+
+
+# --- raw symbols for parent, continuous and instrument-id requests -------------------------------
+
+
+@pytest.fixture(name="parent_dbn")
+def fixture_parent_dbn(tmp_path: Path) -> Path:
+    return write_parent_trades(tmp_path / "parent.trades.dbn.zst")
+
+
+def fetch_parent(settings: Settings, client: FakeHistorical, lines: list[str],
+                 symbol: str = "ES.FUT") -> Any:
+    return fetch(settings, client, lines, symbols=[symbol], start="2024-03-04", end="2024-03-09")
+
+
+@pytest.mark.parametrize(("symbol", "stype"), [("ES.FUT", "parent"), ("ES.c.0", "continuous")])
+def test_fetch_given_parent_or_continuous_request_writes_each_rows_contract_symbol(
+    settings: Settings, lines: list[str], tmp_path: Path, symbol: str, stype: str
+) -> None:
+    # Arrange: Databento's own mapping labels every row with the requested symbol
+    served = write_parent_trades(tmp_path / "served.dbn.zst", symbol, stype)
+    databento_csv = tmp_path / "databento.csv"
+    databento.DBNStore.from_file(served).to_csv(databento_csv)
+    assert csv_symbols(databento_csv) == [symbol] * 5
+    client = FakeHistorical(FakeTimeseries({"trades": served}))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines, symbol).files
+
+    # Assert: the contracts, and otherwise Databento's pretty CSV byte for byte
+    contracts = ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
+    header, *rows = without_symbols(databento_csv)
+    expected = "".join(f"{line},{s}\n" for line, s in zip(rows, contracts, strict=True))
+    assert file.csv_path.read_bytes() == f"{header},symbol\n{expected}".encode()
+    assert csv_symbols(file.csv_path) == contracts
+    assert file.dbn_path.read_bytes() == served.read_bytes()  # kept exactly as received
+    assert (file.stype_in, file.records) == (stype, 5)
+    assert client.symbology.calls == [{
+        "dataset": "GLBX.MDP3", "symbols": ["5602", "17077", "17111"],
+        "stype_in": "instrument_id", "stype_out": "raw_symbol",
+        "start_date": "2024-03-04", "end_date": "2024-03-09"}]
+    assert not [line for line in lines if "warning" in line]
+
+
+def test_fetch_given_symbology_request_rejected_falls_back_to_requested_symbol_with_warning(
+    settings: Settings, lines: list[str], parent_dbn: Path, tmp_path: Path
+) -> None:
+    # Arrange
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
+                            symbology=FakeSymbology(errors=[http_error(400, "bad request")]))
+    databento_csv = tmp_path / "databento.csv"
+    databento.DBNStore.from_file(parent_dbn).to_csv(databento_csv)
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert: the CSV is written, exactly as Databento's mapping would have it
+    assert ("ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 5602, 17077, 17111 not "
+            "resolved to a raw symbol (Databento rejected the raw symbols of ES.FUT trades "
+            "2024-03-04..2024-03-09 (HTTP 400): bad request); those rows carry ES.FUT in the "
+            "symbol column") in lines
+    assert file.csv_path.read_bytes() == databento_csv.read_bytes()
+    assert csv_symbols(file.csv_path) == ["ES.FUT"] * 5
+    assert (file.status, file.records) == ("written", 5)
+    assert len(client.symbology.calls) == 1
+    assert len(client.timeseries.calls) == 1
+
+
+def test_fetch_given_symbology_unavailable_after_retries_falls_back_with_warning(
+    settings: Settings, lines: list[str], parent_dbn: Path
+) -> None:
+    # Arrange
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
+                            symbology=FakeSymbology(errors=[http_error(503)] * 4))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert: retried like every request, then the fallback; the data is not downloaded again
+    assert len(client.symbology.calls) == 4
+    assert len(client.timeseries.calls) == 1
+    assert ("the raw symbols of ES.FUT trades 2024-03-04..2024-03-09: retrying in 4s (HTTP 503), "
+            "attempt 4 of 4") in lines
+    assert ("ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 5602, 17077, 17111 not "
+            "resolved to a raw symbol (Databento request for the raw symbols of ES.FUT trades "
+            "2024-03-04..2024-03-09 still failing after 4 attempts (HTTP 503): try again later); "
+            "those rows carry ES.FUT in the symbol column") in lines
+    assert csv_symbols(file.csv_path) == ["ES.FUT"] * 5
+
+
+def test_fetch_given_symbology_503_then_answer_retries_and_resolves(
+    settings: Settings, lines: list[str], parent_dbn: Path
+) -> None:
+    # Arrange
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
+                            symbology=FakeSymbology(errors=[http_error(503), None]))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert
+    assert ("the raw symbols of ES.FUT trades 2024-03-04..2024-03-09: retrying in 1s (HTTP 503), "
+            "attempt 2 of 4") in lines
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
+    assert len(client.timeseries.calls) == 1
+    assert not [line for line in lines if "warning" in line]
+
+
+def test_fetch_given_id_missing_from_symbology_answer_keeps_requested_symbol_for_it_only(
+    settings: Settings, lines: list[str], parent_dbn: Path
+) -> None:
+    # Arrange: Databento does not know the spread's id
+    table = {17077: "ESH4", 5602: "ESM4"}
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
+                            symbology=FakeSymbology(table))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ES.FUT", "ESH4", "ESM4"]
+    assert [line for line in lines if "warning" in line] == [
+        "ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 17111 not resolved to a "
+        "raw symbol (not in Databento's answer); those rows carry ES.FUT in the symbol column"]
+
+
+def test_fetch_given_symbols_valid_on_different_dates_maps_each_row_by_its_date(
+    settings: Settings, lines: list[str], parent_dbn: Path
+) -> None:
+    # Arrange: 17077 names another contract from 2024-03-06; 5602 is answered only for
+    # 2024-03-04, so the days after keep that symbol; 17111 has a gap on 2024-03-05 and an
+    # interval starting after it, so its first symbol also covers the days before.
+    table = {
+        17077: [("2024-03-04", "2024-03-06", "ESH4"), ("2024-03-06", "2024-03-09", "ESH4X")],
+        5602: [("2024-03-04", "2024-03-05", "ESM4")],
+        17111: [("2024-03-06", "2024-03-09", "ESH4-ESM4")],
+    }
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
+                            symbology=FakeSymbology(table))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert: rows of 2024-03-05, 03-05, 03-05, 03-06, 03-06
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4X", "ESM4"]
+    assert not [line for line in lines if "warning" in line]
+
+
+def test_fetch_given_more_ids_than_one_symbology_request_takes_resolves_in_batches(
+    settings: Settings, lines: list[str], parent_dbn: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange
+    monkeypatch.setattr(fetch_module, "RESOLVE_BATCH", 2)
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert
+    assert [c["symbols"] for c in client.symbology.calls] == [["5602", "17077"], ["17111"]]
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
+
+
+def test_fetch_given_instrument_id_request_writes_raw_symbol(
+    settings: Settings, lines: list[str], tmp_path: Path
+) -> None:
+    # Arrange
+    served = write_parent_trades(tmp_path / "ids.dbn.zst", "17077", "instrument_id")
+    client = FakeHistorical(FakeTimeseries({"trades": served}))
+
+    # Act
+    [file] = fetch(settings, client, lines, symbols=["17077"], stype_in="instrument_id",
+                   start="2024-03-04", end="2024-03-09").files
+
+    # Assert
+    assert file.csv_path.name == "trades_17077_2024-03-04_2024-03-09.csv"
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
+
+
+def test_fetch_given_kept_parent_dbn_without_csv_resolves_symbols_without_download(
+    settings: Settings, lines: list[str], parent_dbn: Path
+) -> None:
+    # Arrange
+    [first] = fetch_parent(settings, FakeHistorical(FakeTimeseries({"trades": parent_dbn})),
+                           lines).files
+    written = first.csv_path.read_bytes()
+    first.csv_path.unlink()
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines).files
+
+    # Assert
+    assert (file.status, file.records) == ("rebuilt", 5)
+    assert client.timeseries.calls == []
+    assert len(client.symbology.calls) == 1
+    assert file.csv_path.read_bytes() == written
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
 
 
 # --- partial files and retries ------------------------------------------------------------------
@@ -971,6 +1289,48 @@ def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_go
     assert all_files(settings.data_dir) == sorted([file.csv_path, file.dbn_path])
     assert {(a.username, a.password) for a in auths} == {(KEY, "")}
     assert KEY not in "\n".join(lines)
+
+
+def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbology_endpoint(
+    settings: Settings, lines: list[str], parent_dbn: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: databento.Historical runs for real; only requests.get/post are faked
+    posts: list[tuple[str, dict[str, Any]]] = []
+
+    def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
+        assert url.endswith("/metadata.get_dataset_range"), url
+        return FakeHttpResponse(json_body={"start": "2010-06-06T00:00:00.000000000Z",
+                                           "end": RANGE_END})
+
+    def fake_post(url: str, **kwargs: Any) -> FakeHttpResponse:
+        posts.append((url.rsplit("/", 1)[1], dict(kwargs["data"])))
+        if url.endswith("/metadata.get_cost"):
+            return FakeHttpResponse(json_body=0.12)
+        if url.endswith("/timeseries.get_range"):
+            return FakeHttpResponse(body=parent_dbn.read_bytes())
+        assert url.endswith("/symbology.resolve"), url
+        return FakeHttpResponse(json_body=FakeSymbology().resolve(
+            kwargs["data"]["dataset"], kwargs["data"]["symbols"].split(","),
+            kwargs["data"]["stype_in"], kwargs["data"]["stype_out"],
+            kwargs["data"]["start_date"], kwargs["data"]["end_date"]))
+
+    monkeypatch.setattr(requests, "get", fake_get)
+    monkeypatch.setattr(requests, "post", fake_post)
+
+    # Act
+    report = fetch_data(settings, api_key=KEY, echo=lines.append, sleep=lambda s: None,
+                        symbols=["ES.FUT"], schemas=["trades"], start="2024-03-04",
+                        end="2024-03-09")
+
+    # Assert
+    assert [name for name, _ in posts] == [
+        "metadata.get_cost", "timeseries.get_range", "symbology.resolve"]
+    assert posts[2][1] == {"dataset": "GLBX.MDP3", "symbols": "5602,17077,17111",
+                           "stype_in": "instrument_id", "stype_out": "raw_symbol",
+                           "start_date": "2024-03-04", "end_date": "2024-03-09"}
+    [file] = report.files
+    assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
+    assert file.dbn_path.read_bytes() == parent_dbn.read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,10 @@ def test_backtest_given_hostile_symbol_is_refused_as_unknown(loaded, symbol):
     before = snapshot(loaded.db_path)
     result = invoke(loaded, "backtest", "--symbol", symbol)
     assert result.exit_code == 1
-    assert result.output == f"Error: --symbol {symbol!r} is not loaded; choose one of: ESH4\n"
+    assert result.output == (
+        f"Error: --symbol {symbol!r} is not loaded; choose one of: ESH4"
+        " (or a root for its continuous series: ES)\n"
+    )
     assert snapshot(loaded.db_path) == before
 
 

@@ -102,3 +102,83 @@ def test_building_twice_changes_nothing(trades):
     after = snapshot(settings_.db_path)
     before.pop("bar_intervals"), after.pop("bar_intervals")
     assert before == after
+
+
+# --------------------------------------------------------------------------- order flow
+
+SYMBOLS = {1: "ESH4", 2: "ESM4", 3: "ESH4-ESM4"}
+flow_trades = st.lists(
+    st.builds(
+        Trade,
+        ts_ns=st.integers(0, 30 * 3600 * 10**9).map(lambda offset: START + offset),
+        price=st.integers(20_000, 20_040).map(lambda q: q / 4),
+        size=st.integers(1, 50),
+        side=st.sampled_from("BBAAN"),
+        instrument_id=st.sampled_from([1, 2, 3]),
+        sequence=st.integers(0, 3),
+    ),
+    min_size=1,
+    max_size=80,
+).map(lambda ts: sorted(ts, key=lambda t: (t.ts_ns, t.sequence)))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_trades, st.sampled_from(["exclude", "tick-rule"]), st.sampled_from([None, 20]))
+def test_order_flow_invariants(trades, unknown_side, min_size):
+    from tests.helpers import write_pretty_csv
+    from vcdwh.orderflow import FlowOverrides
+
+    folder = Path(tempfile.mkdtemp(prefix="vcdwh-flow-"))
+    path = write_pretty_csv(folder / "t.csv", trades, SYMBOLS)
+    store = Settings(folder, folder / "w.duckdb")
+    build_warehouse(store, [path], ["1min", "1h"],
+                    flow=FlowOverrides(unknown_side=unknown_side, min_size=min_size or 0))
+    con = duckdb.connect(str(store.db_path), read_only=True)
+    try:
+        for interval in ("1min", "1h"):
+            bars, fp = f"bars_{interval}", f"footprint_{interval}"
+            # delta_low <= min(open, close) <= max(open, close) <= delta_high, both reset modes
+            assert con.execute(f"""
+                select count(*) from {bars}
+                where not (delta_low <= least(delta_open, delta_close)
+                           and greatest(delta_open, delta_close) <= delta_high
+                           and session_delta_low <= least(session_delta_open, session_delta_close)
+                           and greatest(session_delta_open, session_delta_close)
+                               <= session_delta_high
+                           and min_delta <= delta and delta <= max_delta)
+            """).fetchone() == (0,)
+            # footprint totals == bar totals, one POC per bar
+            assert con.execute(f"""
+                select count(*) from {bars} b full join (
+                    select instrument_id, symbol, bar_start, sum(ask_volume) ask,
+                           sum(bid_volume) bid, sum(unknown_volume) unk, sum(volume) vol,
+                           count(*) filter (where poc) pocs
+                    from {fp} group by all
+                ) f using (instrument_id, symbol, bar_start)
+                where f.ask is distinct from b.buy_volume or f.bid is distinct from b.sell_volume
+                   or f.unk is distinct from b.unknown_volume or f.vol is distinct from b.volume
+                   or f.pocs <> 1
+            """).fetchone() == (0,)
+            # continuous bars are a subset of the instrument bars (same bar, same contract)
+            assert con.execute(f"""
+                select count(*) from {bars}_continuous c
+                where not exists (
+                    select 1 from {bars} b
+                    where b.symbol = c.contract and b.instrument_id = c.instrument_id
+                      and b.bar_start = c.bar_start and b.volume = c.volume
+                      and b.delta = c.delta and b.close = c.close)
+                   or c.contract like '%-%'
+            """).fetchone() == (0,)
+            if min_size:
+                assert con.execute(f"""
+                    select count(*) from {bars}
+                    where large_buy_volume > buy_volume or large_sell_volume > sell_volume
+                """).fetchone() == (0,)
+        # the tick rule only ever moves side-N volume into buy/sell
+        total = sum(t.size for t in trades)
+        assert con.execute("select sum(volume) from bars_1min").fetchone() == (total,)
+        if unknown_side == "exclude":
+            unknown = sum(t.size for t in trades if t.side == "N")
+            assert con.execute("select sum(unknown_volume) from bars_1min").fetchone() == (unknown,)
+    finally:
+        con.close()

@@ -108,3 +108,115 @@ def _daily_sharpe(
     if spread == 0 or not math.isfinite(spread):
         return None
     return float(np.mean(returns) / spread * math.sqrt(TRADING_DAYS))
+
+
+def compute_trade_stats(
+    pnls: Sequence[float],
+    gross_pnls: Sequence[float],
+    commissions: Sequence[float],
+    slippages: Sequence[float],
+    entry_ns: np.ndarray,
+    exit_ns: np.ndarray,
+    equity: np.ndarray,
+    bar_ns: np.ndarray,
+    session_dates: np.ndarray,
+    initial_capital: float,
+    pnl_ticks: Sequence[float] | None = None,
+    mae: Sequence[float] | None = None,
+    mfe: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Compute the futures figures that complete :func:`compute_stats`.
+
+    Parameters
+    ----------
+    pnls, gross_pnls, commissions, slippages
+        Per closed trade: net P&L, P&L at the bar closes before costs, commission and
+        slippage paid, in currency.
+    entry_ns, exit_ns
+        Per trade: entry and exit bar start, nanoseconds since the epoch.
+    equity
+        Mark-to-market equity at each bar's close.
+    bar_ns
+        Each bar's start, nanoseconds since the epoch.
+    session_dates
+        Each bar's session date (daily returns are taken per session).
+    initial_capital
+        Capital before the first bar.
+    pnl_ticks, mae, mfe
+        Per trade: net P&L per contract in ticks, worst and best excursion in currency; ``None``
+        when not known (seed mode), which makes the figures built on them ``None``.
+
+    Returns
+    -------
+    dict
+        ``net_pnl``, ``gross_pnl``, ``commissions_paid``, ``slippage_paid``; ``net_pnl_ticks``,
+        ``avg_win_ticks``, ``avg_loss_ticks`` (positive), ``expectancy_ticks``;
+        ``max_drawdown_duration_bars`` and ``max_drawdown_duration_s`` (longest stretch under a
+        previous equity peak, up to recovery or the last bar); ``sortino`` (daily, annualised
+        with 252, downside deviation over all days); ``calmar`` (annualised return % over
+        |max drawdown %|); ``sqn`` (√N x mean / standard deviation of trade P&L);
+        ``avg_trade_duration_s``; ``avg_mae``, ``avg_mfe``, ``worst_mae``, ``best_mfe``.
+    """
+    pnl = np.asarray(pnls, dtype=float)
+    equity = np.asarray(equity, dtype=float)
+    final = float(equity[-1]) if len(equity) else float(initial_capital)
+    stats: dict[str, Any] = {
+        "net_pnl": final - float(initial_capital),
+        "gross_pnl": float(np.sum(gross_pnls)),
+        "commissions_paid": float(np.sum(commissions)),
+        "slippage_paid": float(np.sum(slippages)),
+    }
+    if pnl_ticks is None:
+        stats.update(net_pnl_ticks=None, avg_win_ticks=None, avg_loss_ticks=None)
+        stats["expectancy_ticks"] = None
+    else:
+        ticks = np.asarray(pnl_ticks, dtype=float)
+        stats["net_pnl_ticks"] = float(ticks.sum())
+        stats["avg_win_ticks"] = float(ticks[pnl > 0].mean()) if np.any(pnl > 0) else 0.0
+        stats["avg_loss_ticks"] = float(-ticks[pnl < 0].mean()) if np.any(pnl < 0) else 0.0
+        stats["expectancy_ticks"] = float(ticks.mean()) if len(ticks) else 0.0
+
+    curve = np.concatenate([[float(initial_capital)], equity])
+    times = np.concatenate([np.asarray(bar_ns[:1], dtype=np.int64), np.asarray(bar_ns, np.int64)])
+    at_peak = curve >= np.maximum.accumulate(curve)
+    last_peak = np.maximum.accumulate(np.where(at_peak, np.arange(len(curve)), 0))
+    stats["max_drawdown_duration_bars"] = int(np.max(np.arange(len(curve)) - last_peak))
+    stats["max_drawdown_duration_s"] = float(np.max(times - times[last_peak]) / 1e9)
+
+    returns = _daily_returns(equity, session_dates, initial_capital)
+    stats["sortino"] = None
+    if len(returns) >= 2:
+        downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+        if downside > 0:
+            stats["sortino"] = float(np.mean(returns) / downside * math.sqrt(TRADING_DAYS))
+    drawdown_pct = float(
+        ((curve - np.maximum.accumulate(curve)) / np.maximum.accumulate(curve)).min()
+    )
+    stats["calmar"] = None
+    if len(returns) and drawdown_pct < 0 and final > 0:
+        annual = (final / float(initial_capital)) ** (TRADING_DAYS / len(returns)) - 1
+        stats["calmar"] = float(annual / -drawdown_pct) if math.isfinite(annual) else None
+    spread = float(np.std(pnl, ddof=1)) if len(pnl) >= 2 else 0.0
+    stats["sqn"] = float(math.sqrt(len(pnl)) * pnl.mean() / spread) if spread > 0 else None
+    durations = (np.asarray(exit_ns, np.int64) - np.asarray(entry_ns, np.int64)) / 1e9
+    stats["avg_trade_duration_s"] = float(durations.mean()) if len(durations) else 0.0
+    for name, values, pick in (("mae", mae, np.min), ("mfe", mfe, np.max)):
+        if values is None or len(values) == 0:
+            stats[f"avg_{name}"] = None if values is None else 0.0
+            stats["worst_mae" if name == "mae" else "best_mfe"] = stats[f"avg_{name}"]
+        else:
+            stats[f"avg_{name}"] = float(np.mean(values))
+            stats["worst_mae" if name == "mae" else "best_mfe"] = float(pick(values))
+    return stats
+
+
+def _daily_returns(
+    equity: np.ndarray, session_dates: np.ndarray, initial_capital: float
+) -> np.ndarray:
+    """Returns of the equity at each session's last bar (the first against the initial capital)."""
+    if len(equity) == 0:
+        return np.zeros(0)
+    dates = np.asarray(session_dates)
+    last_of_day = np.flatnonzero(np.append(dates[1:] != dates[:-1], True))
+    daily = np.concatenate([[float(initial_capital)], np.asarray(equity, float)[last_of_day]])
+    return np.diff(daily) / daily[:-1]

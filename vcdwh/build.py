@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import Settings
 from vcdwh.contracts import check_relation, contract_for, load_contracts
+from vcdwh.definitions import DEFINITION, load_definitions
 from vcdwh.errors import BuildError, ConfigError, DataError, VcdwhError
 from vcdwh.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
 from vcdwh.ingest import (
@@ -36,13 +37,15 @@ from vcdwh.ingest import (
     stage_csv,
     stage_dbn,
 )
+from vcdwh.instruments import SPECS
+from vcdwh.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
 from vcdwh.sqlrender import identifier, render
 from vcdwh.warehouse import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
 
 if TYPE_CHECKING:
     import duckdb
 
-LOADABLE_SCHEMAS = (TRADES, OHLCV_1M)
+LOADABLE_SCHEMAS = (TRADES, OHLCV_1M, DEFINITION)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class BuildReport:
     first_ts: str | None = None
     last_ts: str | None = None
     seconds: float = 0.0
+    options: FlowOptions = field(default_factory=FlowOptions)
 
     @property
     def loaded(self) -> list[FileResult]:
@@ -145,6 +149,9 @@ def _load_file(
     on_bad_rows: str = "error",
     replace: bool = False,
 ) -> FileResult:
+    if source.schema == DEFINITION:
+        rows, added = load_definitions(con, source, detail)
+        return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
     if source.layout == "dbn":
         stage_dbn(con, source, detail)
     else:
@@ -303,26 +310,87 @@ def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str
         )
 
 
-def build_bars(con: duckdb.DuckDBPyConnection, frequencies: Iterable[Frequency]) -> list[str]:
-    """Rebuild the session calendar and one bars table per interval; check their contracts."""
+def build_bars(
+    con: duckdb.DuckDBPyConnection,
+    frequencies: Iterable[Frequency],
+    options: FlowOptions | None = None,
+) -> list[str]:
+    """Rebuild the session calendar, rolls and the per-interval marts; check their contracts.
+
+    Every trade is placed in its session, given its effective side and the running
+    cumulative delta of its instrument once (a temporary table, ``int_trade_flow``); each
+    interval's ``bars_<interval>``, ``footprint_<interval>`` and ``bars_<interval>_continuous``
+    aggregate that table.
+
+    Parameters
+    ----------
+    con
+        An open connection inside the build's transaction.
+    frequencies
+        The bar intervals to build.
+    options
+        Unknown-side policy, large-lot filter and imbalance ratio (default: those stored in
+        ``build_settings``, or the defaults).
+
+    Returns
+    -------
+    list of str
+        The ``bars_<interval>`` relations built.
+    """
+    if options is None:
+        options = stored_options(con)
     contracts = load_contracts()
     con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
-    built = ["sessions"]
+    flow = render(
+        "intermediate/int_trade_flow.sql",
+        tick_rule=options.unknown_side == "tick-rule",
+        large_lot=options.large_lot,
+    )
+    con.execute(f"create or replace temp table int_trade_flow as {flow}")
+    con.execute(f"create or replace table rolls as {render('marts/rolls.sql')}")
+    checked: list[tuple[str, str]] = [("sessions", "sessions"), ("rolls", "rolls")]
+    bar_params: dict[str, Any] = {}
+    if options.large_lot:
+        bar_params["min_size"] = options.min_size
+        if options.max_size is not None:
+            bar_params["max_size"] = options.max_size
+    roots = sorted(SPECS)
+    footprint_params = {
+        "roots": roots,
+        "tick_sizes": [str(SPECS[root].tick_size) for root in roots],
+        "imbalance_ratio": options.imbalance_ratio,
+    }
+    built = []
     for frequency in sorted(set(frequencies)):
         relation = identifier(frequency.bars_relation)
-        sql = render("marts/bars.sql", interval_ns=frequency.nanoseconds)
-        con.execute(f"create or replace table {relation} as {sql}")
+        sql = render(
+            "marts/bars.sql",
+            interval_ns=frequency.nanoseconds,
+            large_lot=options.large_lot,
+            has_max_size=options.max_size is not None,
+        )
+        con.execute(f"create or replace table {relation} as {sql}", bar_params)
+        footprint = identifier(f"footprint_{frequency.name}")
+        sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
+        con.execute(f"create or replace table {footprint} as {sql}", footprint_params)
+        continuous = identifier(f"{relation}_continuous")
+        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
+        con.execute(f"create or replace table {continuous} as {sql}")
         con.execute(
             "insert or replace into bar_intervals "
             "values ($name, $seconds, $relation, now()::timestamp)",
             {"name": frequency.name, "seconds": frequency.seconds, "relation": relation},
         )
         built.append(relation)
-    for relation in built:
+        checked += [(relation, "bars"), (footprint, "footprint"), (continuous, "continuous")]
+    con.execute("drop table if exists int_trade_flow")
+    for relation, kind in checked:
         contract = contract_for(relation, contracts)
         if contract is not None:
             check_relation(con, relation, contract)
-    return built[1:]
+        if options.large_lot and kind in ("bars", "continuous"):
+            check_relation(con, relation, contracts["large_lot"].renamed(relation))
+    return built
 
 
 def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:
@@ -351,6 +419,7 @@ def build_warehouse(
     files: Sequence[str | Path] = (),
     frequencies: Sequence[str] | None = None,
     echo: Callable[[str], Any] | None = None,
+    flow: FlowOverrides | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_bad_rows: str = "error",
@@ -372,6 +441,9 @@ def build_warehouse(
         Bar intervals to build (default 1min and 5min); intervals built before are refreshed too.
     echo
         Called with a progress line per file.
+    flow
+        Changes to the stored build settings (unknown-side policy, large-lot filter,
+        imbalance ratio); what it leaves None keeps its stored value.
     lock_timeout
         Seconds to wait for another writer (vcdwh or a read-write DuckDB client) to finish.
     on_bad_rows
@@ -400,6 +472,7 @@ def build_warehouse(
         )
     started = time.perf_counter()
     wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
+    overrides = (flow or FlowOverrides()).checked()
     paths = _resolve_files(settings, files)
     db_path = settings.db_path
     report = BuildReport(db_path=db_path)
@@ -407,6 +480,8 @@ def build_warehouse(
         con.execute("begin transaction")
         try:
             ensure_tables(con)
+            report.options = overrides.apply(stored_options(con))
+            store_options(con, report.options)
             known_hashes = {
                 h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
             }
@@ -438,7 +513,8 @@ def build_warehouse(
                         "skipped",
                         source.schema,
                         source.layout,
-                        reason=f"schema {source.schema} is not loaded (only trades and ohlcv-1m)",
+                        reason=f"schema {source.schema} is not loaded "
+                        "(only trades, ohlcv-1m and definition)",
                     )
                 else:
                     result = _load_file(con, source, detail, on_bad_rows, replace)
@@ -447,7 +523,7 @@ def build_warehouse(
                 if echo:
                     echo(_file_line(result))
             frequencies_to_build = set(wanted) | set(_known_frequencies(con))
-            report.bar_relations = build_bars(con, frequencies_to_build)
+            report.bar_relations = build_bars(con, frequencies_to_build, report.options)
             _summarise(con, report)
             con.execute("commit")
         except BaseException:

@@ -160,6 +160,33 @@ def _lock_timeout_option(func: F) -> F:
     help="Bar interval to build (repeatable; default 1min and 5min): 30s, 1min, 5min, 1h …",
 )
 @click.option(
+    "--unknown-side",
+    type=click.Choice(["exclude", "tick-rule"]),
+    default=None,
+    help="Side-N trades: exclude (stay unknown, the default) or tick-rule (tick test). Stored.",
+)
+@click.option(
+    "--min-size",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Add large-lot columns for aggressor events of at least N contracts (0: off). Stored.",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="M",
+    help="Upper bound of the large-lot filter (0: none). Stored.",
+)
+@click.option(
+    "--imbalance-ratio",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="RATIO",
+    help="Footprint diagonal imbalance ratio (default 3.0). Stored.",
+)
+@click.option(
     "--on-bad-rows",
     type=click.Choice(["error", "skip"]),
     default="error",
@@ -180,6 +207,10 @@ def build(
     settings: Settings,
     files: tuple[str, ...],
     frequencies: tuple[str, ...],
+    unknown_side: str | None,
+    min_size: int | None,
+    max_size: int | None,
+    imbalance_ratio: float | None,
     on_bad_rows: str,
     replace: bool,
     lock_timeout: float,
@@ -187,25 +218,31 @@ def build(
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
 
     Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
-    that is not loaded yet, plus any FILES given, into the warehouse, then builds one
-    bars_<interval> table per interval. All in one transaction on a copy of the warehouse
-    that replaces it only on success: open readers keep working, and on any error or
-    crash nothing changes.
+    that is not loaded yet, plus any FILES given, into the warehouse, then builds per
+    interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
+    rolls. All in one transaction on a copy of the warehouse that replaces it only on
+    success: open readers keep working, and on any error or crash nothing changes.
+    --unknown-side, --min-size/--max-size and --imbalance-ratio are stored; later builds
+    keep them.
 
     \b
     Example:
         vcdwh build
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
+        vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
         vcdwh build --on-bad-rows skip --lock-timeout 120
     """
     from vcdwh.build import build_warehouse
+    from vcdwh.orderflow import FlowOverrides, describe
 
+    flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
     report = build_warehouse(
         settings,
         files,
         frequencies or None,
         echo=click.echo,
+        flow=flow,
         lock_timeout=lock_timeout,
         on_bad_rows=on_bad_rows,
         replace=replace,
@@ -221,6 +258,7 @@ def build(
     if report.first_ts is not None:
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
     click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
+    click.echo(f"settings: {describe(report.options)}")
     rejected = sum(f.rows_rejected for f in report.files)
     if rejected:
         click.echo(
@@ -286,9 +324,56 @@ def list_(settings: Settings) -> None:
             f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
             f"{row['first_trade']} → {row['last_trade']}"
         )
+    if inv.build_settings:
+        click.echo("build settings:")
+        for key, value, set_at in inv.build_settings:
+            click.echo(f"  {key:<16} {value:<10} (set {set_at})")
     click.echo("relations:")
     for name, count in inv.relations:
         click.echo(f"  {name:<24} {count:>12,} rows")
+
+
+def futures_options(func: F) -> F:
+    """The futures-mode options shared by ``backtest`` and ``sweep``."""
+    options = [
+        click.option(
+            "--contracts",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Futures mode: trade this many whole contracts (P&L = points x multiplier x "
+            "contracts). Without it the seed's fractional-notional long-only walk runs.",
+        ),
+        click.option(
+            "--commission",
+            type=click.FloatRange(min=0),
+            default=None,
+            help="Dollars per contract per side (futures mode; default from the instruments "
+            "table: $2.50 for standard contracts, $0.85 for micros).",
+        ),
+        click.option(
+            "--slippage-ticks",
+            type=click.FloatRange(min=0),
+            default=0.0,
+            show_default=True,
+            help="Ticks lost on every entry and exit fill, against the trader (futures mode).",
+        ),
+        click.option(
+            "--side",
+            type=click.Choice(["long", "short", "both"]),
+            default="long",
+            show_default=True,
+            help="long: BUY opens, SELL closes; short: SELL opens, BUY closes; both: either "
+            "opens from flat (futures mode).",
+        ),
+        click.option(
+            "--flat-at-session-end",
+            is_flag=True,
+            help="Close any position at the last bar of each session (futures mode).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @cli.command()
@@ -319,7 +404,7 @@ def list_(settings: Settings) -> None:
     type=float,
     default=0.1,
     show_default=True,
-    help="Fraction of current capital per position.",
+    help="Fraction of current capital per position (seed mode; ignored with --contracts).",
 )
 @click.option(
     "--initial-capital", type=float, default=10_000, show_default=True, help="Starting capital."
@@ -331,6 +416,7 @@ def list_(settings: Settings) -> None:
     show_default=True,
     help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open.",
 )
+@futures_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_lock_timeout_option
 @click.pass_obj
@@ -343,29 +429,206 @@ def backtest(
     position_size: float,
     initial_capital: float,
     reset: str,
+    contracts: int | None,
+    commission: float | None,
+    slippage_ticks: float,
+    side: str,
+    flat_at_session_end: bool,
     as_json: bool,
     lock_timeout: float,
 ) -> None:
     """Backtest the cumulative-delta threshold strategy and store the run.
+
+    Seed mode (default) puts a fraction of capital into a long position; futures mode
+    (--contracts N) trades whole contracts with commissions, slippage and long/short sides.
 
     \b
     Example:
         vcdwh backtest
         vcdwh backtest --symbol ESH4 --frequency 5min --threshold 300 \\
             --position-size 0.2 --initial-capital 25000 --reset session
+        vcdwh backtest --contracts 1 --slippage-ticks 1 --side both --flat-at-session-end
         vcdwh backtest --json
     """
     import json
 
     from vcdwh.backtest import BacktestParams, describe_run, format_metrics, run_backtest
 
-    params = BacktestParams(symbol, frequency, threshold, position_size, initial_capital, reset)
+    params = BacktestParams(
+        symbol,
+        frequency,
+        threshold,
+        position_size,
+        initial_capital,
+        reset,
+        contracts=contracts,
+        commission=commission,
+        slippage_ticks=slippage_ticks,
+        side=side,
+        flat_at_session_end=flat_at_session_end,
+    )
     result = run_backtest(settings, params, lock_timeout=lock_timeout)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     click.echo(describe_run(result, chosen_by_default=symbol is None))
     click.echo(format_metrics(result))
+
+
+@cli.command()
+@click.option(
+    "--symbol", "-s", default=None, help="Instrument (default: the outright with the most volume)."
+)
+@click.option(
+    "--threshold",
+    "-t",
+    "thresholds",
+    default="100:2000:100",
+    show_default=True,
+    help="Thresholds: START:STOP:STEP (STOP included) or a list 100,200,500.",
+)
+@click.option(
+    "--frequency",
+    "-f",
+    "frequencies",
+    default="1min",
+    show_default=True,
+    help="Bar intervals, comma-separated (each must be built), e.g. 1min,5min.",
+)
+@click.option(
+    "--reset",
+    "resets",
+    default="none",
+    show_default=True,
+    help="Cumulative delta resets, comma-separated: none, session.",
+)
+@click.option(
+    "--position-size",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Fraction of current capital per position (seed mode).",
+)
+@click.option(
+    "--initial-capital", type=float, default=10_000, show_default=True, help="Starting capital."
+)
+@futures_options
+@click.option(
+    "--split",
+    type=float,
+    default=None,
+    help="Fraction of bars in-sample, e.g. 0.7: rank on the first part, show the rest beside.",
+)
+@click.option(
+    "--by",
+    default="net_pnl",
+    show_default=True,
+    help="Metric to rank by: net_pnl, sharpe, sortino, profit_factor, calmar, sqn, expectancy, "
+    "win_rate_pct, total_return_pct, max_drawdown, total_trades.",
+)
+@click.option("--top", type=int, default=10, show_default=True, help="Rows to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print every combination as JSON.")
+@_lock_timeout_option
+@click.pass_obj
+@reports_errors
+def sweep(
+    settings: Settings,
+    symbol: str | None,
+    thresholds: str,
+    frequencies: str,
+    resets: str,
+    position_size: float,
+    initial_capital: float,
+    contracts: int | None,
+    commission: float | None,
+    slippage_ticks: float,
+    side: str,
+    flat_at_session_end: bool,
+    split: float | None,
+    by: str,
+    top: int,
+    as_json: bool,
+    lock_timeout: float,
+) -> None:
+    """Backtest every threshold x frequency x reset combination and print the best.
+
+    Each combination is stored as a normal run tagged with the sweep id (see
+    backtest_runs.sweep_id and backtest_sweeps); the bars are read once per frequency
+    and reset, and all runs are written in one transaction.
+
+    \b
+    Example:
+        vcdwh sweep --threshold 100:2000:100 --frequency 1min,5min --reset none,session
+        vcdwh sweep --contracts 1 --slippage-ticks 1 --side both --split 0.7 --by sharpe
+        vcdwh report --sweep sweep-1 --out sweep.html
+    """
+    import json
+
+    from vcdwh.backtest import BacktestParams
+    from vcdwh.sweep import SweepSpec, format_sweep, parse_choices, parse_thresholds, run_sweep
+
+    base = BacktestParams(
+        symbol,
+        position_size=position_size,
+        initial_capital=initial_capital,
+        contracts=contracts,
+        commission=commission,
+        slippage_ticks=slippage_ticks,
+        side=side,
+        flat_at_session_end=flat_at_session_end,
+    )
+    spec = SweepSpec(
+        thresholds=parse_thresholds(thresholds),
+        frequencies=parse_choices("--frequency", frequencies),
+        resets=parse_choices("--reset", resets, ("none", "session")),
+        base=base,
+        split=split,
+        by=by,
+        top=top,
+    )
+    result = run_sweep(settings, spec, lock_timeout=lock_timeout)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(format_sweep(result, top))
+
+
+@cli.command()
+@click.argument("run_id", type=int, required=False)
+@click.option("--sweep", "sweep_id", default=None, help="Report a sweep instead of one run.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default="report.html",
+    show_default=True,
+    help="HTML file to write.",
+)
+@click.option(
+    "--by", default=None, help="Sweep heatmap metric (default: the metric the sweep ranked by)."
+)
+@click.pass_obj
+@reports_errors
+def report(
+    settings: Settings, run_id: int | None, sweep_id: str | None, out: str, by: str | None
+) -> None:
+    """Write a self-contained HTML report of a run (default: the latest) or of a sweep.
+
+    A run: price candles, cumulative delta beneath, entries and exits, equity and
+    drawdown, the metrics and the trade list. A sweep: a heatmap of a metric over
+    threshold x frequency per reset, and every run. Works offline (plotly inlined).
+
+    \b
+    Example:
+        vcdwh report --out report.html
+        vcdwh report 12 --out run12.html
+        vcdwh report --sweep sweep-1 --by sharpe --out sweep.html
+    """
+    from pathlib import Path
+
+    from vcdwh.report import write_report
+
+    written = write_report(settings, Path(out), run_id=run_id, sweep_id=sweep_id, by=by)
+    click.echo(f"wrote {written.path} ({written.bytes / 1_048_576:.1f} MB): {written.summary}")
 
 
 # --- fetch --------------------------------------------------------------------------------------

@@ -23,11 +23,20 @@ class Contract:
     not_null: tuple[str, ...] = ()
     rules: tuple[str, ...] = field(default_factory=tuple)
 
+    def renamed(self, name: str) -> Contract:
+        """The same checks under another relation's name (for column sets)."""
+        return Contract(name, self.description, self.grain, self.not_null, self.rules)
+
 
 def load_contracts() -> dict[str, Contract]:
-    """Read ``sql/schema.toml`` into contracts keyed by relation name (or name pattern)."""
+    """Read ``sql/schema.toml`` into contracts keyed by relation name (or name pattern).
+
+    Column sets (``[column_sets.<name>]``: checks of columns that only some builds add, such
+    as the large-lot columns) are included under their own name.
+    """
     with (sql_root() / "schema.toml").open("rb") as handle:
         data = tomllib.load(handle)
+    sections = {**data.get("relations", {}), **data.get("column_sets", {})}
     return {
         name: Contract(
             name=name,
@@ -36,19 +45,29 @@ def load_contracts() -> dict[str, Contract]:
             not_null=tuple(spec.get("not_null", ())),
             rules=tuple(spec.get("rules", ())),
         )
-        for name, spec in data.get("relations", {}).items()
+        for name, spec in sections.items()
     }
 
 
 def contract_for(relation: str, contracts: dict[str, Contract]) -> Contract | None:
-    """The contract of a relation, matching ``bars_{interval}`` style patterns."""
+    """The contract of a relation, matching ``bars_{interval}`` style patterns.
+
+    When several patterns match (``bars_{interval}`` and ``bars_{interval}_continuous`` both
+    match ``bars_1min_continuous``), the most specific one (longest fixed text) wins.
+    """
     if relation in contracts:
         return contracts[relation]
+    matches = []
     for name, contract in contracts.items():
-        prefix, _, suffix = name.partition("{interval}")
-        if _ and relation.startswith(prefix) and relation.endswith(suffix):
-            return contract
-    return None
+        prefix, found, suffix = name.partition("{interval}")
+        if (
+            found
+            and len(relation) > len(prefix) + len(suffix)
+            and relation.startswith(prefix)
+            and relation.endswith(suffix)
+        ):
+            matches.append((len(prefix) + len(suffix), contract))
+    return max(matches, key=lambda item: item[0])[1] if matches else None
 
 
 def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Contract) -> None:

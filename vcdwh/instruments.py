@@ -15,8 +15,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from vcdwh.errors import ConfigError
+
+if TYPE_CHECKING:
+    import duckdb
 
 MONTH_CODES = "FGHJKMNQUVXZ"
 """CME month codes, January (``F``) to December (``Z``)."""
@@ -46,6 +50,9 @@ class InstrumentSpec:
         A typical price, used to seed synthetic data.
     exchange : str
         Listing exchange.
+    commission_per_side : Decimal
+        Default all-in cost per contract per side in futures backtests (see
+        :data:`DEFAULT_COMMISSION`).
     """
 
     root: str
@@ -54,6 +61,7 @@ class InstrumentSpec:
     months: str
     price_level: float
     exchange: str = "CME"
+    commission_per_side: Decimal = Decimal("2.50")
 
     @property
     def tick_value(self) -> Decimal:
@@ -62,6 +70,19 @@ class InstrumentSpec:
 
 
 _QUARTERLY = "HMUZ"
+
+DEFAULT_COMMISSION = Decimal("2.50")
+"""Default commission per contract per side for standard (E-mini size) contracts, all in.
+
+A retail round turn on a CME E-mini is typically $4-6: the broker's commission, the CME Globex
+exchange and clearing fees (about $1.30-1.40 per side for non-members) and the NFA fee ($0.02).
+$2.50 per side sits in that range. Micro contracts (MES, MNQ) cost far less per contract:
+:data:`MICRO_COMMISSION` ($0.85 per side). Override with ``--commission`` or by editing the
+``instruments`` table.
+"""
+
+MICRO_COMMISSION = Decimal("0.85")
+"""Default commission per contract per side for micro contracts (see :data:`DEFAULT_COMMISSION`)."""
 
 SPECS: dict[str, InstrumentSpec] = {
     spec.root: spec
@@ -72,8 +93,22 @@ SPECS: dict[str, InstrumentSpec] = {
         InstrumentSpec("RTY", Decimal("0.1"), Decimal("50"), _QUARTERLY, 2050.0),
         InstrumentSpec("GC", Decimal("0.1"), Decimal("100"), "GJMQVZ", 2150.0, "COMEX"),
         InstrumentSpec("CL", Decimal("0.01"), Decimal("1000"), MONTH_CODES, 78.0, "NYMEX"),
-        InstrumentSpec("MES", Decimal("0.25"), Decimal("5"), _QUARTERLY, 5100.0),
-        InstrumentSpec("MNQ", Decimal("0.25"), Decimal("2"), _QUARTERLY, 18000.0),
+        InstrumentSpec(
+            "MES",
+            Decimal("0.25"),
+            Decimal("5"),
+            _QUARTERLY,
+            5100.0,
+            commission_per_side=MICRO_COMMISSION,
+        ),
+        InstrumentSpec(
+            "MNQ",
+            Decimal("0.25"),
+            Decimal("2"),
+            _QUARTERLY,
+            18000.0,
+            commission_per_side=MICRO_COMMISSION,
+        ),
     )
 }
 """Known roots. GC and CL trade on COMEX and NYMEX, both CME Group venues on Globex."""
@@ -255,3 +290,48 @@ def front_and_next(root: str, on: date) -> tuple[Contract, Contract]:
                     break
         year += 1
     return found[0], found[1]
+
+
+def seed_instruments(con: duckdb.DuckDBPyConnection) -> None:
+    """Add a row to the ``instruments`` table for every known root that has none yet.
+
+    Rows already there (including ones a user edited) are kept as they are.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A read-write connection whose ``instruments`` table exists.
+    """
+    rows = [
+        (s.root, s.tick_size, s.multiplier, float(s.commission_per_side), s.exchange, "vcdwh")
+        for s in SPECS.values()
+    ]
+    con.executemany("insert or ignore into instruments values (?, ?, ?, ?, ?, ?)", rows)
+
+
+CONTRACT_RE = re.compile(r"^([A-Z0-9]+)[FGHJKMNQUVXZ]\d{1,2}$")
+"""An outright contract symbol: root, CME month code, 1-2 digit year (``ESH4``, ``MESM24``)."""
+
+
+def contract_root(symbol: str) -> str | None:
+    """Return the futures root of an outright contract symbol, or None.
+
+    The root is everything before the CME month code (one of ``FGHJKMNQUVXZ``) and the 1-2
+    digit year that end the symbol: ``ESH4`` → ``ES``, ``MESM4`` → ``MES``, ``NQZ24`` → ``NQ``.
+    Calendar spreads (a ``-`` in the symbol) and anything else give None. The SQL macro
+    ``sql/macros/contract_root.sql`` applies the same rule.
+
+    Parameters
+    ----------
+    symbol : str
+        A raw symbol as Databento spells it.
+
+    Returns
+    -------
+    str or None
+        The root, or None when ``symbol`` is not an outright contract symbol.
+    """
+    if not isinstance(symbol, str) or "-" in symbol:
+        return None
+    match = CONTRACT_RE.fullmatch(symbol)
+    return match.group(1) if match else None

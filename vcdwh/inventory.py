@@ -32,6 +32,7 @@ class Inventory:
     relations: list[tuple[str, int]] = field(default_factory=list)
     loaded_files: int = 0
     backtest_runs: int = 0
+    build_settings: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def take_inventory(settings: Settings) -> Inventory:
@@ -64,6 +65,13 @@ def take_inventory(settings: Settings) -> Inventory:
                 ).fetchall()
                 keys = ("symbol", "instrument_id", "trades", "volume", "first_trade", "last_trade")
                 inventory.instruments = [dict(zip(keys, r, strict=True)) for r in rows]
+            if "build_settings" in tables:
+                inventory.build_settings = [
+                    (str(k), str(v), str(t))
+                    for k, v, t in con.execute(
+                        "select key, value, set_at::varchar from build_settings order by key"
+                    ).fetchall()
+                ]
             for name in sorted(tables):
                 count = con.execute(f'select count(*) from "{name}"').fetchone()
                 inventory.relations.append((name, int(count[0]) if count else 0))

@@ -60,10 +60,13 @@ def connect(db_path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnect
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every raw and result table that does not exist yet."""
+    """Create every raw and result table that does not exist yet; seed ``instruments``."""
+    from vcdwh.instruments import seed_instruments
+
     for folder in TABLE_FOLDERS:
         for template in templates(folder):
             con.execute(render(template))
+    seed_instruments(con)
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -1,5 +1,6 @@
--- signals: the seed rule over one instrument's bars, in time order. BUY when the chosen
--- cumulative delta is strictly above $threshold, SELL when strictly below -$threshold.
+-- signals: the seed rule over one instrument's bars (or one root's continuous bars), in time
+-- order. BUY when the chosen cumulative delta is strictly above $threshold, SELL when strictly
+-- below -$threshold.
 with bars as (
     select * from {{ bars }}
 ),
@@ -8,7 +9,11 @@ selected as (
     select
         bar_start,
         session_date,
+{% if continuous %}
+        contract,
+{% else %}
         symbol,
+{% endif %}
         instrument_id,
         open,
         high,
@@ -16,7 +21,11 @@ selected as (
         close,
         {{ delta_column }} as signal_delta
     from bars
+{% if continuous %}
+    where root = $root
+{% else %}
     where instrument_id = $instrument_id and symbol = $symbol
+{% endif %}
 ),
 
 final as (

@@ -23,3 +23,24 @@ create table if not exists backtest_metrics (
     largest_loss double not null,
     buy_hold_return_pct double not null
 )
+;
+-- Added with futures mode (NULL where undefined: tick figures in seed mode, ratios without data).
+-- Durations in seconds; max_drawdown_duration_* is the longest time under a previous equity peak.
+alter table backtest_metrics add column if not exists net_pnl double;
+alter table backtest_metrics add column if not exists gross_pnl double;
+alter table backtest_metrics add column if not exists commissions_paid double;
+alter table backtest_metrics add column if not exists slippage_paid double;
+alter table backtest_metrics add column if not exists net_pnl_ticks double;
+alter table backtest_metrics add column if not exists avg_win_ticks double;
+alter table backtest_metrics add column if not exists avg_loss_ticks double;
+alter table backtest_metrics add column if not exists expectancy_ticks double;
+alter table backtest_metrics add column if not exists max_drawdown_duration_bars bigint;
+alter table backtest_metrics add column if not exists max_drawdown_duration_s double;
+alter table backtest_metrics add column if not exists sortino double;
+alter table backtest_metrics add column if not exists calmar double;
+alter table backtest_metrics add column if not exists sqn double;
+alter table backtest_metrics add column if not exists avg_trade_duration_s double;
+alter table backtest_metrics add column if not exists avg_mae double;
+alter table backtest_metrics add column if not exists avg_mfe double;
+alter table backtest_metrics add column if not exists worst_mae double;
+alter table backtest_metrics add column if not exists best_mfe double;

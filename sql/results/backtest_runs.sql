@@ -16,3 +16,18 @@ create table if not exists backtest_runs (
     bar_count bigint not null,
     sweep_id varchar
 )
+;
+-- Added with futures mode and sweeps (kept as ALTERs so warehouses built before keep working):
+-- mode 'seed' (fractional notional, long only) or 'futures' (whole contracts); the futures
+-- parameters; the contract spec used and where it came from (the `source` of its `instruments`
+-- row, 'vcdwh' when seeded, or 'definition' for a Databento definition record); segment 'in_sample'/'out_of_sample' for runs of a sweep with --split.
+alter table backtest_runs add column if not exists mode varchar;
+alter table backtest_runs add column if not exists side varchar;
+alter table backtest_runs add column if not exists contracts integer;
+alter table backtest_runs add column if not exists commission double;
+alter table backtest_runs add column if not exists slippage_ticks double;
+alter table backtest_runs add column if not exists flat_at_session_end boolean;
+alter table backtest_runs add column if not exists tick_size double;
+alter table backtest_runs add column if not exists multiplier double;
+alter table backtest_runs add column if not exists spec_source varchar;
+alter table backtest_runs add column if not exists segment varchar;

@@ -1,0 +1,139 @@
+"""Load Databento instrument definition records (schema ``definition``) from DBN files.
+
+Each record names one contract (``raw_symbol``) with its tick size (``min_price_increment``) and
+dollars per point (``unit_of_measure_qty``). They go into ``instrument_definitions`` and override
+the root defaults of the ``instruments`` table for that contract in futures backtests.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.errors import DataError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from vcdwh.ingest import SourceFile
+
+DEFINITION = "definition"
+FIXED = 1e-9  # Databento fixed-point prices and quantities are in units of 1e-9
+UNDEFINED = 2**63 - 1  # INT64_MAX marks an undefined price or quantity
+
+
+def load_definitions(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any
+) -> tuple[int, int]:
+    """Add a DBN file's definition records to ``instrument_definitions`` and ``loaded_files``.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The build's connection (inside its transaction).
+    source : SourceFile
+        The file (schema ``definition``).
+    store : databento.DBNStore
+        The opened file.
+
+    Returns
+    -------
+    tuple of int
+        Records in the file, records added (a record already held is not added again).
+
+    Raises
+    ------
+    DataError
+        If the records cannot be decoded or one lacks a tick size or multiplier.
+    """
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            frame = store.to_df(price_type="fixed", pretty_ts=False, map_symbols=False)
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(
+                f"{source.path}: cannot decode the definition records ({detail})"
+            ) from exc
+    frame = frame.reset_index()
+    if frame.empty:
+        raise DataError(f"{source.path}: the DBN file holds no definition records")
+    for position, (tick, quantity) in enumerate(
+        zip(frame["min_price_increment"], frame["unit_of_measure_qty"], strict=True)
+    ):
+        if not 0 < int(tick) < UNDEFINED or not 0 < int(quantity) < UNDEFINED:
+            raise DataError(
+                f"{source.path}: record {position + 1}: "
+                f"{frame['raw_symbol'].iloc[position]} has no "
+                "tick size (min_price_increment) or multiplier (unit_of_measure_qty); "
+                "remove the file or fetch the definition again"
+            )
+    expiration = frame["expiration"].astype("int64")
+    records = pd.DataFrame(
+        {
+            "ts_recv": frame["ts_recv"].astype("int64"),
+            "instrument_id": frame["instrument_id"].astype("int64"),
+            "symbol": frame["raw_symbol"].astype(str),
+            "root": frame["asset"].astype(str),
+            "instrument_class": frame["instrument_class"].astype(str),
+            "tick_units": frame["min_price_increment"].astype("int64"),
+            "multiplier_units": frame["unit_of_measure_qty"].astype("int64"),
+            "currency": frame["currency"].astype(str),
+            "exchange": frame["exchange"].astype(str),
+            "expiration": expiration.where((expiration > 0) & (expiration < UNDEFINED)),
+        }
+    )
+    [(file_id,)] = con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchall()
+    con.register("definition_records", records)
+    try:
+        con.execute(
+            """
+            create or replace temp table new_definitions as
+            select
+                make_timestamp_ns(ts_recv) as ts_recv,
+                instrument_id::uinteger as instrument_id,
+                symbol,
+                root,
+                instrument_class,
+                (tick_units::decimal(38, 0) / 1000000000)::decimal(18, 9) as tick_size,
+                (multiplier_units::decimal(38, 0) / 1000000000)::decimal(18, 9) as multiplier,
+                currency,
+                exchange,
+                make_timestamp_ns(expiration::bigint) as expiration,
+                $file_id as file_id
+            from definition_records
+            """,
+            {"file_id": file_id},
+        )
+    finally:
+        con.unregister("definition_records")
+    key = "ts_recv, instrument_id, symbol, tick_size, multiplier"
+    added = con.execute(
+        f"""
+        insert into instrument_definitions
+        select * from new_definitions
+        where ({key}) not in (select ({key}) from instrument_definitions)
+        returning 1
+        """
+    ).fetchall()
+    con.execute("drop table if exists new_definitions")
+    con.execute(
+        "insert into loaded_files by name select $file_id as file_id, $path as path,"
+        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
+        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
+        " $mtime_ns as mtime_ns",
+        {
+            "file_id": file_id,
+            "path": str(source.path),
+            "hash": source.content_hash,
+            "schema": DEFINITION,
+            "layout": source.layout,
+            "rows": len(records),
+            "added": len(added),
+            "bytes": source.bytes,
+            "mtime_ns": source.mtime_ns,
+        },
+    )
+    return len(records), len(added)

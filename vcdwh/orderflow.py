@@ -1,0 +1,189 @@
+"""Build options that change what the order-flow marts mean, kept in ``build_settings``.
+
+``--unknown-side`` (how side-N trades are counted), ``--min-size``/``--max-size`` (the large-lot
+filter on aggressor events) and ``--imbalance-ratio`` (footprint diagonal imbalances) are stored
+in the warehouse, one row per key. A later ``vcdwh build`` without them keeps the stored values;
+giving one changes only that key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.errors import ConfigError
+
+if TYPE_CHECKING:
+    import duckdb
+
+UNKNOWN_SIDE_POLICIES = ("exclude", "tick-rule")
+DEFAULT_IMBALANCE_RATIO = 3.0
+OFF = "off"
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """The settings the bars, footprint and continuous marts are built with.
+
+    Parameters
+    ----------
+    unknown_side : str
+        ``exclude`` (side N stays unknown, the Databento truth) or ``tick-rule``.
+    min_size : int or None
+        Smallest aggressor event counted as a large lot; None turns the large-lot columns off.
+    max_size : int or None
+        Largest aggressor event counted as a large lot; None means no upper bound.
+    imbalance_ratio : float
+        Footprint diagonal imbalance ratio (≥ 1).
+    """
+
+    unknown_side: str = "exclude"
+    min_size: int | None = None
+    max_size: int | None = None
+    imbalance_ratio: float = DEFAULT_IMBALANCE_RATIO
+
+    @property
+    def large_lot(self) -> bool:
+        """True when the large-lot columns are built."""
+        return self.min_size is not None
+
+    def validated(self) -> FlowOptions:
+        """Check the combination; return self.
+
+        Raises
+        ------
+        ConfigError
+            Naming the option and the fix.
+        """
+        if self.unknown_side not in UNKNOWN_SIDE_POLICIES:
+            raise ConfigError(
+                f"--unknown-side {self.unknown_side!r} must be one of: "
+                f"{', '.join(UNKNOWN_SIDE_POLICIES)}"
+            )
+        if self.min_size is not None and self.min_size < 1:
+            raise ConfigError(f"--min-size {self.min_size} must be ≥ 1 (0 turns it off)")
+        if self.max_size is not None:
+            if self.min_size is None:
+                raise ConfigError(
+                    f"--max-size {self.max_size} needs --min-size: the large-lot filter is off; "
+                    "give --min-size N too"
+                )
+            if self.max_size < self.min_size:
+                raise ConfigError(
+                    f"--max-size {self.max_size} is below --min-size {self.min_size}; "
+                    "raise it, or pass --max-size 0 for no upper bound"
+                )
+        if not _finite(self.imbalance_ratio) or self.imbalance_ratio < 1:
+            raise ConfigError(f"--imbalance-ratio {self.imbalance_ratio} must be a number ≥ 1")
+        return self
+
+    def as_rows(self) -> dict[str, str]:
+        """The settings as the text stored in ``build_settings``."""
+        return {
+            "unknown_side": self.unknown_side,
+            "min_size": OFF if self.min_size is None else str(self.min_size),
+            "max_size": OFF if self.max_size is None else str(self.max_size),
+            "imbalance_ratio": repr(float(self.imbalance_ratio)),
+        }
+
+
+@dataclass(frozen=True)
+class FlowOverrides:
+    """What one ``vcdwh build`` command line asks to change (None keeps the stored value).
+
+    ``min_size=0`` turns the large-lot columns off; ``max_size=0`` removes the upper bound.
+    """
+
+    unknown_side: str | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    imbalance_ratio: float | None = None
+
+    def checked(self) -> FlowOverrides:
+        """Check each value on its own, before the warehouse is opened.
+
+        Raises
+        ------
+        ConfigError
+            Naming the option and the fix.
+        """
+        if self.unknown_side is not None and self.unknown_side not in UNKNOWN_SIDE_POLICIES:
+            raise ConfigError(
+                f"--unknown-side {self.unknown_side!r} must be one of: "
+                f"{', '.join(UNKNOWN_SIDE_POLICIES)}"
+            )
+        for name, value in (("--min-size", self.min_size), ("--max-size", self.max_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                raise ConfigError(f"{name} {value} must be a whole number ≥ 0 (0 turns it off)")
+        ratio = self.imbalance_ratio
+        if ratio is not None and (not _finite(ratio) or ratio < 1):
+            raise ConfigError(f"--imbalance-ratio {ratio} must be a number ≥ 1")
+        return self
+
+    def apply(self, stored: FlowOptions) -> FlowOptions:
+        """The stored options with these changes, validated as a whole."""
+        changes: dict[str, Any] = {}
+        if self.unknown_side is not None:
+            changes["unknown_side"] = self.unknown_side
+        if self.min_size is not None:
+            changes["min_size"] = self.min_size or None
+            if self.min_size == 0 and self.max_size is None:
+                changes["max_size"] = None  # turning the filter off clears its upper bound
+        if self.max_size is not None:
+            changes["max_size"] = self.max_size or None
+        if self.imbalance_ratio is not None:
+            changes["imbalance_ratio"] = float(self.imbalance_ratio)
+        return replace(stored, **changes).validated()
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def stored_options(con: duckdb.DuckDBPyConnection) -> FlowOptions:
+    """Read ``build_settings`` (defaults for keys not stored yet).
+
+    Raises
+    ------
+    ConfigError
+        If a stored value cannot be read back.
+    """
+    rows = dict(con.execute("select key, value from build_settings").fetchall())
+    defaults = FlowOptions()
+    try:
+        options = FlowOptions(
+            unknown_side=rows.get("unknown_side", defaults.unknown_side),
+            min_size=_optional_int(rows.get("min_size", OFF)),
+            max_size=_optional_int(rows.get("max_size", OFF)),
+            imbalance_ratio=float(rows.get("imbalance_ratio", defaults.imbalance_ratio)),
+        )
+        return options.validated()
+    except (ValueError, ConfigError) as exc:
+        raise ConfigError(
+            f"build_settings holds an unreadable value ({exc}); pass the option to "
+            "`vcdwh build` again to replace it"
+        ) from exc
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text == OFF else int(text)
+
+
+def store_options(con: duckdb.DuckDBPyConnection, options: FlowOptions) -> None:
+    """Write every key; ``set_at`` changes only for keys whose value changed."""
+    current = dict(con.execute("select key, value from build_settings").fetchall())
+    for key, value in options.as_rows().items():
+        if current.get(key) == value:
+            continue
+        con.execute(
+            "insert or replace into build_settings values ($key, $value, now()::timestamp)",
+            {"key": key, "value": value},
+        )
+
+
+def describe(options: FlowOptions) -> str:
+    """One line for ``vcdwh build`` and ``vcdwh list``."""
+    rows = options.as_rows()
+    return "  ".join(f"{key}={value}" for key, value in rows.items())

@@ -1,0 +1,485 @@
+"""``vcdwh report``: one self-contained HTML file for a stored run or sweep (plotly, inlined).
+
+A run report shows price candles with the entries and exits, the cumulative delta beneath (as
+candles when the bars table has ``delta_open/high/low/close``, else as a line, with the ±threshold
+lines), the equity and the drawdown, then the metrics and the trade list. A sweep report shows a
+heatmap of one metric over threshold x frequency for each reset (and each segment with a split),
+then every run. plotly.js is written into the file, so it opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.backtest import RESETS
+from vcdwh.config import Settings
+from vcdwh.errors import ConfigError, WarehouseError
+from vcdwh.sqlrender import identifier
+from vcdwh.warehouse import connect, relation_exists
+
+if TYPE_CHECKING:
+    import duckdb
+
+DELTA_CANDLE_COLUMNS = ("delta_open", "delta_high", "delta_low", "delta_close")
+TRADE_COLUMNS = (
+    "trade_no",
+    "direction",
+    "contract",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "quantity",
+    "gross_pnl",
+    "commission",
+    "slippage",
+    "pnl",
+    "pnl_ticks",
+    "mae",
+    "mfe",
+    "bars_held",
+    "exit_reason",
+)
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
+h1 { font-size: 1.3rem; } h2 { font-size: 1.1rem; margin-top: 1.5rem; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
+th { background: #f4f4f4; } td.text, th.text { text-align: left; }
+.params { color: #555; font-size: 0.9rem; }
+"""
+
+
+@dataclass
+class Written:
+    """The file written and a one-line summary of what it shows."""
+
+    path: Path
+    bytes: int
+    summary: str
+
+
+def _plotly() -> Any:
+    try:
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+    except ImportError as exc:
+        raise ConfigError(
+            "vcdwh report needs plotly; install it with `pip install 'vcdwh[report]'`"
+        ) from exc
+    return go, make_subplots
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.6g}"
+    return str(value)
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str], table_id: str) -> str:
+    head = "".join(
+        f'<th class="text">{html.escape(c)}</th>' if i == 0 else f"<th>{html.escape(c)}</th>"
+        for i, c in enumerate(columns)
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            css = ' class="text"' if isinstance(value, str) or value is None else ""
+            cells.append(f"<td{css}>{html.escape(_fmt(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    rows_html = "".join(body)
+    return (
+        f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>'
+    )
+
+
+def _page(title: str, params: str, figure_html: str, sections: list[tuple[str, str]]) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="params">{html.escape(params)}</p>',
+        figure_html,
+    ]
+    for heading, content in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{content}")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _figure_html(fig: Any) -> str:
+    return str(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=True,
+            include_mathjax=False,
+            config={"displaylogo": False, "responsive": True},
+        )
+    )
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str, str]:
+    go, make_subplots = _plotly()
+    if run_id is None:
+        [(latest,)] = con.execute("select max(run_id) from backtest_runs").fetchall()
+        if latest is None:
+            raise WarehouseError("no backtest runs yet; run `vcdwh backtest` first")
+        run_id = int(latest)
+    runs = _rows(con, "select * from backtest_runs where run_id = $id", {"id": run_id})
+    if not runs:
+        [(latest,)] = con.execute("select max(run_id) from backtest_runs").fetchall()
+        raise WarehouseError(
+            f"run {run_id} is not in backtest_runs; choose a run id up to {latest}"
+            if latest is not None
+            else "no backtest runs yet; run `vcdwh backtest` first"
+        )
+    run = runs[0]
+    bars_relation = identifier(run["bars_relation"])
+    if not relation_exists(con, bars_relation):
+        raise WarehouseError(
+            f"{bars_relation} is gone; rebuild it with `vcdwh build --frequency {run['frequency']}`"
+        )
+    columns = {
+        c
+        for (c,) in con.execute(
+            "select column_name from duckdb_columns() where table_name = $t", {"t": bars_relation}
+        ).fetchall()
+    }
+    delta_candles = all(c in columns for c in DELTA_CANDLE_COLUMNS)
+    delta_column = identifier(RESETS[run["reset"]])
+    extra = (
+        ", " + ", ".join(f"{c}::double as {c}" for c in DELTA_CANDLE_COLUMNS)
+        if delta_candles
+        else ""
+    )
+    bars = con.execute(
+        f"select bar_start, open::double as open, high::double as high, low::double as low,"
+        f" close::double as close,"
+        f" {delta_column}::double as delta{extra}"
+        f" from {bars_relation}"
+        " where instrument_id = $instrument_id and symbol = $symbol"
+        " and bar_start between $start and $end order by bar_start",
+        {
+            "instrument_id": run["instrument_id"],
+            "symbol": run["symbol"],
+            "start": run["data_start"],
+            "end": run["data_end"],
+        },
+    ).fetchnumpy()
+    trades = _rows(
+        con,
+        "select * from backtest_trades where run_id = $id order by trade_no",
+        {"id": run_id},
+    )
+    equity = con.execute(
+        "select bar_start, equity from backtest_equity where run_id = $id order by bar_start",
+        {"id": run_id},
+    ).fetchnumpy()
+    metrics = _rows(con, "select * from backtest_metrics where run_id = $id", {"id": run_id})
+
+    times = [str(t).replace("T", " ") for t in bars["bar_start"].astype("datetime64[s]")]
+    eq_times = [str(t).replace("T", " ") for t in equity["bar_start"].astype("datetime64[s]")]
+    eq = [float(v) for v in equity["equity"]]
+    peak, drawdown = float(run["initial_capital"]), []
+    for value in eq:
+        peak = max(peak, value)
+        drawdown.append(value - peak)
+    delta_label = f"{delta_column} (threshold ±{run['threshold']:g})"
+    fig = make_subplots(
+        rows=4,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        row_heights=[0.42, 0.22, 0.2, 0.16],
+        subplot_titles=(f"{run['symbol']} {run['frequency']}", delta_label, "equity", "drawdown"),
+    )
+    fig.add_trace(
+        go.Candlestick(
+            x=times,
+            open=bars["open"].tolist(),
+            high=bars["high"].tolist(),
+            low=bars["low"].tolist(),
+            close=bars["close"].tolist(),
+            name="price",
+        ),
+        row=1,
+        col=1,
+    )
+    long_entry = [t["direction"] == "long" for t in trades]
+    fig.add_trace(
+        go.Scatter(
+            x=[str(t["entry_time"])[:19] for t in trades],
+            y=[t["entry_price"] for t in trades],
+            mode="markers",
+            name="entries",
+            marker={
+                "symbol": ["triangle-up" if is_long else "triangle-down" for is_long in long_entry],
+                "color": ["#1a9850" if is_long else "#d73027" for is_long in long_entry],
+                "size": 11,
+                "line": {"width": 1, "color": "#222"},
+            },
+            text=[f"#{t['trade_no']} {t['direction']} entry" for t in trades],
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[str(t["exit_time"])[:19] for t in trades],
+            y=[t["exit_price"] for t in trades],
+            mode="markers",
+            name="exits",
+            marker={"symbol": "x", "color": "#333", "size": 9},
+            text=[
+                f"#{t['trade_no']} exit ({t['exit_reason']}), pnl {t['pnl']:.2f}" for t in trades
+            ],
+        ),
+        row=1,
+        col=1,
+    )
+    if delta_candles:
+        fig.add_trace(
+            go.Candlestick(
+                x=times,
+                open=bars["delta_open"].tolist(),
+                high=bars["delta_high"].tolist(),
+                low=bars["delta_low"].tolist(),
+                close=bars["delta_close"].tolist(),
+                name="cumulative delta",
+                increasing={"line": {"color": "#2166ac"}},
+                decreasing={"line": {"color": "#b2182b"}},
+            ),
+            row=2,
+            col=1,
+        )
+    else:
+        fig.add_trace(
+            go.Scatter(x=times, y=bars["delta"].tolist(), mode="lines", name="cumulative delta"),
+            row=2,
+            col=1,
+        )
+    for level in (run["threshold"], -run["threshold"]):
+        fig.add_hline(y=level, line={"dash": "dot", "color": "#999", "width": 1}, row=2, col=1)
+    fig.add_trace(go.Scatter(x=eq_times, y=eq, mode="lines", name="equity"), row=3, col=1)
+    fig.add_trace(
+        go.Scatter(x=eq_times, y=drawdown, mode="lines", fill="tozeroy", name="drawdown"),
+        row=4,
+        col=1,
+    )
+    fig.update_layout(
+        height=1100,
+        showlegend=True,
+        margin={"l": 60, "r": 20, "t": 40, "b": 30},
+        xaxis_rangeslider_visible=False,
+        xaxis2_rangeslider_visible=False,
+        hovermode="x unified",
+    )
+    mode = (
+        f"futures: {run['contracts']} contract(s) {run['side']}, ${run['commission']:.2f}/contract"
+        f"/side, {run['slippage_ticks']:g} tick(s) slippage, tick {run['tick_size']:g} x "
+        f"${run['multiplier']:g} ({run['spec_source']})"
+        if run.get("mode") == "futures"
+        else f"seed: {run['position_size']:g} of capital per position, long only"
+    )
+    params = (
+        f"{run['symbol']} {run['frequency']} bars {run['data_start']} → {run['data_end']} "
+        f"({run['bar_count']:,} bars); threshold ±{run['threshold']:g} on {delta_column}; "
+        f"{mode}; initial capital ${run['initial_capital']:,.2f}"
+        + (f"; sweep {run['sweep_id']}" if run.get("sweep_id") else "")
+        + (f" ({run['segment']})" if run.get("segment") else "")
+    )
+    metric_rows = (
+        [{"metric": k, "value": v} for k, v in metrics[0].items() if k != "run_id"]
+        if metrics
+        else []
+    )
+    trade_columns = tuple(c for c in TRADE_COLUMNS if c in (trades[0] if trades else {}))
+    page = _page(
+        f"vcdwh backtest run {run_id}",
+        params,
+        _figure_html(fig),
+        [
+            ("Metrics", _table(metric_rows, ("metric", "value"), "metrics")),
+            (f"Trades ({len(trades)})", _table(trades, trade_columns or TRADE_COLUMNS, "trades")),
+        ],
+    )
+    summary = f"run {run_id}, {len(times):,} bars, {len(trades)} trade(s)"
+    return page, summary
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None) -> tuple[str, str]:
+    from vcdwh.sweep import METRICS
+
+    go, make_subplots = _plotly()
+    sweeps = _rows(con, "select * from backtest_sweeps where sweep_id = $id", {"id": sweep_id})
+    if not sweeps:
+        known = [
+            s
+            for (s,) in con.execute(
+                "select sweep_id from backtest_sweeps order by created_at"
+            ).fetchall()
+        ]
+        raise WarehouseError(
+            f"sweep {sweep_id!r} is not in backtest_sweeps; "
+            + (f"choose one of: {', '.join(known)}" if known else "run `vcdwh sweep` first")
+        )
+    sweep = sweeps[0]
+    metric = by or sweep["by_metric"]
+    if metric not in METRICS:
+        raise ConfigError(f"--by {metric!r} must be one of: {', '.join(METRICS)}")
+    runs = _rows(
+        con,
+        "select r.run_id, r.frequency, r.reset, r.threshold,"
+        " coalesce(r.segment, 'all') as segment,"
+        f" m.total_trades, m.net_pnl, m.win_rate_pct, m.profit_factor, m.sharpe, m.max_drawdown,"
+        f" m.{identifier(metric)} as metric_value"
+        " from backtest_runs r join backtest_metrics m using (run_id)"
+        " where r.sweep_id = $id order by r.run_id",
+        {"id": sweep_id},
+    )
+    thresholds = sorted({r["threshold"] for r in runs})
+    frequencies = list(sweep["frequencies"])
+    resets = list(sweep["resets"])
+    segments = [
+        s for s in ("all", "in_sample", "out_of_sample") if any(r["segment"] == s for r in runs)
+    ]
+    fig = make_subplots(
+        rows=len(segments),
+        cols=len(resets),
+        subplot_titles=[
+            f"{metric}: reset {r}, {s.replace('_', '-')}" for s in segments for r in resets
+        ],
+        vertical_spacing=0.12,
+        horizontal_spacing=0.08,
+    )
+    cell = {
+        (r["segment"], r["reset"], r["frequency"], r["threshold"]): r["metric_value"] for r in runs
+    }
+    for i, segment in enumerate(segments, start=1):
+        for j, reset in enumerate(resets, start=1):
+            z = [
+                [_finite_or_none(cell.get((segment, reset, f, t))) for t in thresholds]
+                for f in frequencies
+            ]
+            fig.add_trace(
+                go.Heatmap(
+                    x=[f"{t:g}" for t in thresholds],
+                    y=frequencies,
+                    z=z,
+                    name=f"{segment} {reset}",
+                    coloraxis="coloraxis",
+                    hovertemplate="threshold %{x}<br>%{y}<br>"
+                    + metric
+                    + " %{z:.2f}<extra></extra>",
+                ),
+                row=i,
+                col=j,
+            )
+    fig.update_layout(
+        height=320 * len(segments) + 80,
+        coloraxis={"colorscale": "RdYlGn", "colorbar": {"title": {"text": metric}}},
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+    )
+    fig.update_xaxes(title_text="threshold", type="category")
+    ranked = sorted(runs, key=lambda r: (r["metric_value"] is None, -(r["metric_value"] or 0)))
+    columns = (
+        "run_id",
+        "segment",
+        "frequency",
+        "reset",
+        "threshold",
+        "total_trades",
+        "net_pnl",
+        "win_rate_pct",
+        "profit_factor",
+        "sharpe",
+        "max_drawdown",
+    )
+    if metric not in columns:
+        for r in ranked:
+            r[metric] = r["metric_value"]
+        columns = (*columns, metric)
+    params = (
+        f"{sweep['symbol']}: thresholds {_fmt(thresholds[0])}…{_fmt(thresholds[-1])} "
+        f"({len(thresholds)}), frequencies {', '.join(frequencies)}, resets {', '.join(resets)}, "
+        f"side {sweep['side']}, "
+        + (f"{sweep['contracts']} contract(s)" if sweep["contracts"] else "seed sizing")
+        + (f", split {sweep['split']:g}" if sweep["split"] else "")
+        + f"; {sweep['runs']} runs"
+    )
+    page = _page(
+        f"vcdwh sweep {sweep_id}",
+        params,
+        _figure_html(fig),
+        [(f"Runs by {metric}", _table(ranked, columns, "runs"))],
+    )
+    return page, f"sweep {sweep_id}, {len(runs)} run(s), heatmap of {metric}"
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+def write_report(
+    settings: Settings,
+    out: Path,
+    run_id: int | None = None,
+    sweep_id: str | None = None,
+    by: str | None = None,
+) -> Written:
+    """Render a run (default: the latest) or a sweep to one self-contained HTML file.
+
+    Raises
+    ------
+    WarehouseError
+        No warehouse, no such run or sweep.
+    ConfigError
+        plotly is not installed, or both a run and a sweep were asked for.
+    """
+    if run_id is not None and sweep_id is not None:
+        raise ConfigError("give a RUN_ID or --sweep SWEEP_ID, not both")
+    con = connect(settings.db_path, read_only=True)
+    try:
+        if not relation_exists(con, "backtest_runs"):
+            raise WarehouseError("no backtest runs yet; run `vcdwh backtest` first")
+        if sweep_id is not None:
+            if not relation_exists(con, "backtest_sweeps"):
+                raise WarehouseError(
+                    f"sweep {sweep_id!r} is not in backtest_sweeps; run `vcdwh sweep` first"
+                )
+            page, summary = _sweep_report(con, sweep_id, by)
+        else:
+            page, summary = _run_report(con, run_id)
+    finally:
+        con.close()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(out)
+    return Written(out, out.stat().st_size, summary)
