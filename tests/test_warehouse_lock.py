@@ -1,4 +1,4 @@
-"""A warehouse held by another writer gives a one-line error, not a traceback."""
+"""A warehouse held read-write by another program: vcdwh waits --lock-timeout, then one line."""
 
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ def test_build_given_warehouse_locked_by_another_process_says_so(shared, build, 
     try:
         assert holder.stdout.readline().strip() == "ready"
         started = time.monotonic()
-        result = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "build"])
-        assert time.monotonic() - started < 20
+        result = CliRunner().invoke(
+            cli, ["--data-dir", str(settings.data_dir), "build", "--lock-timeout", "1.5"]
+        )
+        waited = time.monotonic() - started
+        assert 1.5 <= waited < 20
     finally:
         holder.kill()
         holder.wait()
@@ -32,4 +35,5 @@ def test_build_given_warehouse_locked_by_another_process_says_so(shared, build, 
     assert result.output.startswith(
         f"Error: {settings.db_path} is locked by another process (PID {holder.pid});"
     )
+    assert "waited 1.5 s: close that program's connection" in result.output
     assert len(result.output.strip().splitlines()) == 1

@@ -25,7 +25,12 @@ from vcdwh.config import Settings
 from vcdwh.errors import BacktestError, WarehouseError
 from vcdwh.frequency import parse_frequency
 from vcdwh.sqlrender import identifier, render
-from vcdwh.warehouse import connect, ensure_tables, relation_exists
+from vcdwh.warehouse import (
+    DEFAULT_LOCK_TIMEOUT,
+    ensure_tables,
+    relation_exists,
+    write_session,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -613,9 +618,17 @@ def _store(
 
 
 def run_backtest(
-    settings: Settings, params: BacktestParams, sweep_id: str | None = None
+    settings: Settings,
+    params: BacktestParams,
+    sweep_id: str | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> BacktestResult:
     """Run one backtest on the warehouse and store it (one transaction).
+
+    The run is stored through :func:`vcdwh.warehouse.write_session`: open readers are not
+    blocked, and a failed or killed run leaves the warehouse as it was. ``lock_timeout`` is
+    how many seconds to wait for another writer.
 
     Raises
     ------
@@ -624,10 +637,10 @@ def run_backtest(
     WarehouseError
         No warehouse yet, or it is locked.
     """
+    params.validated()
     if not settings.db_path.exists():
         raise WarehouseError(f"no warehouse at {settings.db_path}; run `vcdwh build` first")
-    con = connect(settings.db_path)
-    try:
+    with write_session(settings.db_path, lock_timeout) as con:
         con.execute("begin transaction")
         try:
             result = run_on_connection(con, params, sweep_id)
@@ -635,8 +648,6 @@ def run_backtest(
         except BaseException:
             con.execute("rollback")
             raise
-    finally:
-        con.close()
     return result
 
 

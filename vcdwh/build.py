@@ -8,8 +8,9 @@ everything back, so the warehouse is exactly as it was before the command.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,10 @@ from vcdwh.catalog import publish as publish_catalog
 from vcdwh.config import Settings
 from vcdwh.contracts import check_relation, contract_for, load_contracts
 from vcdwh.definitions import DEFINITION, load_definitions
-from vcdwh.errors import BuildError, DataError, VcdwhError
+from vcdwh.errors import BuildError, ConfigError, DataError, VcdwhError
 from vcdwh.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
 from vcdwh.ingest import (
+    BAD_ROW_POLICIES,
     OHLCV_1M,
     TRADE_IDENTITY,
     TRADES,
@@ -31,6 +33,7 @@ from vcdwh.ingest import (
     detect_layout,
     is_dbn,
     open_dbn,
+    rejected_count,
     seed_symbol,
     stage_csv,
     stage_dbn,
@@ -38,7 +41,7 @@ from vcdwh.ingest import (
 from vcdwh.instruments import SPECS
 from vcdwh.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
 from vcdwh.sqlrender import identifier, render
-from vcdwh.warehouse import connect, ensure_tables
+from vcdwh.warehouse import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,6 +60,8 @@ class FileResult:
     rows: int = 0
     rows_added: int = 0
     reason: str = ""
+    rows_rejected: int = 0
+    rows_replaced: int = 0
 
 
 @dataclass
@@ -138,20 +143,32 @@ def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchone()[0])  # type: ignore[index]
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any) -> FileResult:
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    detail: Any,
+    on_bad_rows: str = "error",
+    replace: bool = False,
+) -> FileResult:
     if source.schema == DEFINITION:
         rows, added = load_definitions(con, source, detail)
         return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
     if source.layout == "dbn":
         stage_dbn(con, source, detail)
     else:
-        stage_csv(con, source, detail)
-    return add_staged(con, source)
+        stage_csv(con, source, detail, on_bad_rows)
+    return add_staged(con, source, on_bad_rows, replace)
 
 
-def add_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileResult:
+def add_staged(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    on_bad_rows: str = "error",
+    replace: bool = False,
+) -> FileResult:
     """Check the staged file, add its new records and record it in ``loaded_files``."""
-    rows = check_staged(con, source)
+    rows = check_staged(con, source, on_bad_rows)
+    replaced = resolve_conflicts(con, source, replace) if source.schema == TRADES else 0
     stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
     instruments = con.execute(f"select count(distinct instrument_id) from {stage}").fetchone()[0]  # type: ignore[index]
     file_symbol = source.file_symbol if instruments == 1 else None
@@ -184,8 +201,73 @@ def add_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> FileResult
             "mtime_ns": source.mtime_ns,
         },
     )
+    rejected = rejected_count(con) if on_bad_rows == "skip" else 0
+    if rejected:
+        con.execute(
+            "insert into rejected_rows select $file_id, $path, line, reason, raw, "
+            "now()::timestamp from stg_rejected order by line",
+            {"file_id": file_id, "path": str(source.path)},
+        )
     con.execute(f"drop table if exists {identifier(stage)}")
-    return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
+    return FileResult(
+        source.path,
+        "loaded",
+        source.schema,
+        source.layout,
+        rows,
+        added,
+        rows_rejected=rejected,
+        rows_replaced=replaced,
+    )
+
+
+def resolve_conflicts(con: duckdb.DuckDBPyConnection, source: SourceFile, replace: bool) -> int:
+    """Stop at staged trades that contradict held ones, or (``replace``) drop the held ones.
+
+    With ``replace`` the held trades of the file's instruments within its time range are
+    deleted, so the file's records take their place. Returns how many were deleted.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the first conflicting record and both versions of it.
+    """
+    if not _holds_trades_between(con, "stg_trades"):
+        return 0
+    conflict = con.execute(
+        render("staging/stg_trades_conflicts.sql", identity=TRADE_IDENTITY)
+    ).fetchone()
+    if conflict is None:
+        return 0
+    if replace:
+        return int(
+            con.execute(
+                """
+                delete from trades
+                where instrument_id in (select instrument_id from stg_trades)
+                  and ts_recv between (select min(ts_recv) from stg_trades)
+                                  and (select max(ts_recv) from stg_trades)
+                """
+            ).fetchone()[0]  # type: ignore[index]
+        )
+    position, instrument, ts_recv, sequence, side, size, price = conflict[:7]
+    held_side, held_size, held_price, held_file_id = conflict[7:]
+    held_path = con.execute(
+        "select path from loaded_files where file_id = $id", {"id": held_file_id}
+    ).fetchone()
+    where = f"line {position + 2}" if source.layout != "dbn" else f"record {position + 1}"
+    raise DataError(
+        f"{source.path}: {where}: conflicts with a trade already loaded from "
+        f"{held_path[0] if held_path else 'an earlier file'}: instrument {instrument} at "
+        f"{ts_recv} sequence {sequence} is {side} {size} @ {_price(price)} here but "
+        f"{held_side} {held_size} @ {_price(held_price)} there; if this file is the corrected "
+        "one, build again with --replace, otherwise remove it"
+    )
+
+
+def _price(value: Any) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str) -> bool:
@@ -339,8 +421,16 @@ def build_warehouse(
     frequencies: Sequence[str] | None = None,
     echo: Callable[[str], Any] | None = None,
     flow: FlowOverrides | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_bad_rows: str = "error",
+    replace: bool = False,
 ) -> BuildReport:
-    """Load every new file and rebuild the bars, in one transaction.
+    """Load every new file and rebuild the bars, in one transaction on a copy of the warehouse.
+
+    The copy replaces the warehouse only when everything succeeded (see
+    :func:`vcdwh.warehouse.write_session`), so open readers are never blocked and a failed or
+    killed build leaves the warehouse exactly as it was (a new warehouse is not created).
 
     Parameters
     ----------
@@ -355,6 +445,14 @@ def build_warehouse(
     flow
         Changes to the stored build settings (unknown-side policy, large-lot filter,
         imbalance ratio); what it leaves None keeps its stored value.
+    lock_timeout
+        Seconds to wait for another writer (vcdwh or a read-write DuckDB client) to finish.
+    on_bad_rows
+        ``error`` (default): a bad record stops the build. ``skip``: load the good records and
+        keep the bad ones in ``rejected_rows``.
+    replace
+        A file whose trades conflict with trades already held replaces them (same instruments,
+        the file's time range) instead of stopping the build.
 
     Returns
     -------
@@ -366,16 +464,20 @@ def build_warehouse(
         A file is malformed (nothing is changed).
     BuildError
         A contract check failed (nothing is changed).
+    WarehouseError
+        The warehouse stayed locked by another writer for ``lock_timeout`` seconds.
     """
+    if on_bad_rows not in BAD_ROW_POLICIES:
+        raise ConfigError(
+            f"--on-bad-rows {on_bad_rows!r} must be one of: {', '.join(BAD_ROW_POLICIES)}"
+        )
     started = time.perf_counter()
     wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
     overrides = (flow or FlowOverrides()).checked()
     paths = _resolve_files(settings, files)
     db_path = settings.db_path
-    existed = db_path.exists()
     report = BuildReport(db_path=db_path)
-    con = connect(db_path, storage_version=settings.storage_version)
-    try:
+    with _build_errors(), write_session(db_path, lock_timeout, settings.storage_version) as con:
         con.execute("begin transaction")
         try:
             ensure_tables(con)
@@ -416,7 +518,7 @@ def build_warehouse(
                         "(only trades, ohlcv-1m and definition)",
                     )
                 else:
-                    result = _load_file(con, source, detail)
+                    result = _load_file(con, source, detail, on_bad_rows, replace)
                     known_hashes.add(source.content_hash)
                 report.files.append(result)
                 if echo:
@@ -429,25 +531,20 @@ def build_warehouse(
         except BaseException:
             con.execute("rollback")
             raise
-    except VcdwhError:
-        con.close()
-        _discard_new_file(db_path, existed)
-        raise
-    except Exception as exc:
-        con.close()
-        _discard_new_file(db_path, existed)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BuildError(f"build failed: {first_line}") from exc
-    con.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _discard_new_file(db_path: Path, existed: bool) -> None:
-    if existed:
-        return
-    for candidate in (db_path, db_path.with_name(db_path.name + ".wal")):
-        candidate.unlink(missing_ok=True)
+@contextlib.contextmanager
+def _build_errors() -> Iterator[None]:
+    """Report an unexpected failure as one ``build failed: …`` line."""
+    try:
+        yield
+    except VcdwhError:
+        raise
+    except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BuildError(f"build failed: {first_line}") from exc
 
 
 def _file_line(result: FileResult) -> str:
@@ -455,5 +552,15 @@ def _file_line(result: FileResult) -> str:
         return (
             f"loaded  {result.path.name}: {result.schema} ({result.layout}), "
             f"{result.rows:,} rows, {result.rows_added:,} new"
+            + (
+                f", {result.rows_rejected:,} bad row(s) skipped (see rejected_rows)"
+                if result.rows_rejected
+                else ""
+            )
+            + (
+                f", replaced {result.rows_replaced:,} conflicting held trade(s)"
+                if result.rows_replaced
+                else ""
+            )
         )
     return f"skipped {result.path.name}: {result.reason}"

@@ -145,6 +145,19 @@ def sample(
         click.echo(f"roll session: {report.roll_session}")
 
 
+def _lock_timeout_option(func: F) -> F:
+    """``--lock-timeout``: seconds to wait while another process writes the warehouse."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=30,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for another writer (vcdwh, or a read-write DuckDB client) "
+        "to finish, then exit 1 naming it.",
+    )(func)
+
+
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option(
@@ -183,6 +196,21 @@ def sample(
     metavar="RATIO",
     help="Footprint diagonal imbalance ratio (default 3.0). Stored.",
 )
+@click.option(
+    "--on-bad-rows",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="error: a bad record stops the build (nothing changes). skip: load the good "
+    "records and keep the bad ones in the rejected_rows table.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="A file whose trades conflict with trades already loaded replaces them "
+    "(its instruments, over its time range) instead of stopping the build.",
+)
+@_lock_timeout_option
 @click.pass_obj
 @reports_errors
 def build(
@@ -193,14 +221,19 @@ def build(
     min_size: int | None,
     max_size: int | None,
     imbalance_ratio: float | None,
+    on_bad_rows: str,
+    replace: bool,
+    lock_timeout: float,
 ) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
 
     Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
     that is not loaded yet, plus any FILES given, into the warehouse, then builds per
     interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
-    rolls. All in one transaction: on any error nothing changes. --unknown-side,
-    --min-size/--max-size and --imbalance-ratio are stored; later builds keep them.
+    rolls. All in one transaction on a copy of the warehouse that replaces it only on
+    success: open readers keep working, and on any error or crash nothing changes.
+    --unknown-side, --min-size/--max-size and --imbalance-ratio are stored; later builds
+    keep them.
 
     \b
     Example:
@@ -208,12 +241,22 @@ def build(
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
+        vcdwh build --on-bad-rows skip --lock-timeout 120
     """
     from vcdwh.build import build_warehouse
     from vcdwh.orderflow import FlowOverrides, describe
 
     flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
-    report = build_warehouse(settings, files, frequencies or None, echo=click.echo, flow=flow)
+    report = build_warehouse(
+        settings,
+        files,
+        frequencies or None,
+        echo=click.echo,
+        flow=flow,
+        lock_timeout=lock_timeout,
+        on_bad_rows=on_bad_rows,
+        replace=replace,
+    )
     click.echo(
         f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
         f"warehouse {report.db_path}"
@@ -226,6 +269,12 @@ def build(
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
     click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
     click.echo(f"settings: {describe(report.options)}")
+    rejected = sum(f.rows_rejected for f in report.files)
+    if rejected:
+        click.echo(
+            f'{rejected:,} bad row(s) skipped; see them with: vcdwh sql "select * from '
+            'rejected_rows order by file_id, line"'
+        )
 
 
 @cli.command()
@@ -379,6 +428,7 @@ def futures_options(func: F) -> F:
 )
 @futures_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_lock_timeout_option
 @click.pass_obj
 @reports_errors
 def backtest(
@@ -395,6 +445,7 @@ def backtest(
     side: str,
     flat_at_session_end: bool,
     as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Backtest the cumulative-delta threshold strategy and store the run.
 
@@ -426,7 +477,7 @@ def backtest(
         side=side,
         flat_at_session_end=flat_at_session_end,
     )
-    result = run_backtest(settings, params)
+    result = run_backtest(settings, params, lock_timeout=lock_timeout)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -487,6 +538,7 @@ def backtest(
 )
 @click.option("--top", type=int, default=10, show_default=True, help="Rows to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print every combination as JSON.")
+@_lock_timeout_option
 @click.pass_obj
 @reports_errors
 def sweep(
@@ -506,6 +558,7 @@ def sweep(
     by: str,
     top: int,
     as_json: bool,
+    lock_timeout: float,
 ) -> None:
     """Backtest every threshold x frequency x reset combination and print the best.
 
@@ -543,7 +596,7 @@ def sweep(
         by=by,
         top=top,
     )
-    result = run_sweep(settings, spec)
+    result = run_sweep(settings, spec, lock_timeout=lock_timeout)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -9,8 +9,10 @@ staged into a temporary table (``stg_trades`` or ``stg_ohlcv_1m``) by the SQL in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,6 +82,9 @@ _SEED_NAME = re.compile(
     r"^(?:trades|ohlcv_1m)_(?P<symbol>.+?)_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$"
 )
 _HASH_CHUNK = 8 * 1024 * 1024
+# What a build does with a malformed record: stop (error) or keep it in rejected_rows (skip).
+BAD_ROW_POLICIES = ("error", "skip")
+_REJECTED = "stg_rejected"
 DBN_CHUNK_ROWS = 2_000_000
 
 
@@ -163,8 +168,9 @@ def _read_head(path: Path) -> tuple[str, str | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(raw) - 4:
-            line = raw[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
+        # Bad bytes after the first record are a bad row (reported, or skipped), not a bad file.
+        if exc.start < len(raw) - 4 and line <= 2:
             raise DataError(
                 f"{path}: line {line}: bytes that are not UTF-8; this is not a Databento CSV"
             ) from exc
@@ -256,48 +262,97 @@ def _field_problem(column: str, value: str, layout: CsvLayout) -> str | None:
     return None
 
 
+def line_problem(raw: bytes, layout: CsvLayout) -> str | None:
+    """What is wrong with one CSV record line (``None`` when it parses)."""
+    expected = len(layout.columns)
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes that are not UTF-8"
+    line = line.rstrip("\r\n")
+    if not line:
+        return "empty line"
+    values = line.split(",")
+    if len(values) != expected:
+        truncated = " (truncated line?)" if len(values) < expected else ""
+        return f"expected {expected} fields, found {len(values)}{truncated}"
+    for column, value in zip(layout.columns, values, strict=True):
+        problem = _field_problem(column, value, layout)
+        if problem:
+            return problem
+    return None
+
+
 def diagnose_csv(path: Path, layout: CsvLayout) -> str | None:
     """Find the first malformed line of a CSV, line by line (used after a fast read fails)."""
-    expected = len(layout.columns)
     with path.open("rb") as handle:
         handle.readline()
         number = 1
         for raw in handle:
             number += 1
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return f"line {number}: bytes that are not UTF-8"
-            line = line.rstrip("\r\n")
-            if not line:
-                return f"line {number}: empty line"
-            values = line.split(",")
-            if len(values) != expected:
-                truncated = " (truncated line?)" if len(values) < expected else ""
-                return f"line {number}: expected {expected} fields, found {len(values)}{truncated}"
-            for column, value in zip(layout.columns, values, strict=True):
-                problem = _field_problem(column, value, layout)
-                if problem:
-                    return f"line {number}: {problem}"
+            problem = line_problem(raw, layout)
+            if problem:
+                return f"line {number}: {problem}"
     return None
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile, layout: CsvLayout) -> None:
-    """Load a CSV into the temporary staging table for its schema."""
+def read_lines(path: Path, numbers: set[int]) -> dict[int, bytes]:
+    """The bytes of the given 1-based lines of a file, without the line ending."""
+    found: dict[int, bytes] = {}
+    if not numbers:
+        return found
+    last = max(numbers)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number in numbers:
+                found[number] = raw.rstrip(b"\r\n")
+            if number >= last:
+                break
+    return found
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    layout: CsvLayout,
+    on_bad_rows: str = "error",
+) -> None:
+    """Load a CSV into the temporary staging table for its schema.
+
+    With ``on_bad_rows="skip"``, lines that do not parse are left out and listed in the
+    temporary table ``stg_rejected`` (line, reason, raw text) instead of stopping the load.
+    """
     import duckdb
 
     stage = "stg_trades" if layout.schema == TRADES else "stg_ohlcv_1m"
-    sql = render(
-        f"staging/{stage}.sql",
-        source="csv",
-        relation="",
-        columns=layout.column_types(),
-        ts_kind=layout.ts_kind,
-        px_kind=layout.px_kind,
-        has_symbol=layout.has_symbol,
-    )
+
+    def staging_sql(store_rejects: bool) -> str:
+        return render(
+            f"staging/{stage}.sql",
+            source="csv",
+            relation="",
+            columns=layout.column_types(),
+            ts_kind=layout.ts_kind,
+            px_kind=layout.px_kind,
+            has_symbol=layout.has_symbol,
+            store_rejects=store_rejects,
+        )
+
+    params = {"path": str(source.path)}
+    if on_bad_rows == "skip":
+        # A failed statement would abort the build's transaction: read leniently at once.
+        # DuckDB cannot keep a line with invalid UTF-8 as a rejected row, so such lines are
+        # blanked out in a temporary copy (and reported from the original file).
+        _reset_rejected(con)
+        with _utf8_clean_copy(source.path) as readable:
+            con.execute(
+                f"create or replace temp table {stage} as {staging_sql(True)}",
+                {"path": str(readable)},
+            )
+        _reject_unparsed_lines(con, source, layout, stage)
+        return
     try:
-        con.execute(f"create or replace temp table {stage} as {sql}", {"path": str(source.path)})
+        con.execute(f"create or replace temp table {stage} as {staging_sql(False)}", params)
     except duckdb.Error as exc:
         problem = diagnose_csv(source.path, layout)
         if problem is None:
@@ -306,6 +361,104 @@ def stage_csv(con: duckdb.DuckDBPyConnection, source: SourceFile, layout: CsvLay
         raise DataError(
             f"{source.path}: {problem}; fix or remove that line and build again"
         ) from exc
+
+
+def _utf8_bad_lines(path: Path) -> set[int]:
+    """The 1-based numbers of the lines that are not valid UTF-8."""
+    bad: set[int] = set()
+    line = 1
+    rest = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            block, rest = chunk[:cut], chunk[cut:]
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                for offset, raw in enumerate(block.split(b"\n")):
+                    try:
+                        raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        bad.add(line + offset)
+            line += block.count(b"\n")
+    try:
+        rest.decode("utf-8")
+    except UnicodeDecodeError:
+        bad.add(line)
+    return bad
+
+
+@contextlib.contextmanager
+def _utf8_clean_copy(path: Path) -> Iterator[Path]:
+    """``path`` itself, or a temporary copy whose non-UTF-8 lines are replaced by ``?``."""
+    bad = _utf8_bad_lines(path)
+    if not bad:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="vcdwh-") as folder:
+        copy = Path(folder) / path.name
+        with path.open("rb") as source, copy.open("wb") as target:
+            for number, raw in enumerate(source, start=1):
+                target.write(b"?\n" if number in bad else raw)
+        yield copy
+
+
+def _add_rejected(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]) -> None:
+    con.execute(
+        f"insert into {_REJECTED} select unnest($lines), unnest($reasons), unnest($raws)",
+        {
+            "lines": [r[0] for r in rows],
+            "reasons": [r[1] for r in rows],
+            "raws": [r[2] for r in rows],
+        },
+    )
+
+
+def _reset_rejected(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"create or replace temp table {_REJECTED} (line bigint, reason varchar, raw varchar)"
+    )
+
+
+def _reject_unparsed_lines(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, layout: CsvLayout, stage: str
+) -> None:
+    """List the lines DuckDB could not parse; give the parsed records their line positions."""
+    import numpy as np
+    import pandas as pd
+
+    bad = [
+        int(line)
+        for (line,) in con.execute(
+            "select distinct line from stg_reject_errors order by line"
+        ).fetchall()
+    ]
+    con.execute("drop table if exists stg_reject_errors")
+    con.execute("drop table if exists stg_reject_scans")
+    if not bad:
+        return
+    texts = read_lines(source.path, set(bad))
+    rows = []
+    for line in bad:
+        raw = texts.get(line, b"")
+        reason = line_problem(raw, layout) or "cannot parse the line"
+        rows.append((line, reason, raw.decode("utf-8", "backslashreplace")))
+    _add_rejected(con, rows)
+    # Parsed records are numbered 0, 1, … in file order; give each its real place in the file.
+    good = int(con.execute(f"select count(*) from {stage}").fetchall()[0][0])
+    positions = np.setdiff1d(
+        np.arange(good + len(bad), dtype=np.int64), np.asarray(bad, dtype=np.int64) - 2
+    )[:good]
+    mapping = pd.DataFrame({"idx": np.arange(len(positions), dtype=np.int64), "pos": positions})
+    con.register("stg_positions", mapping)
+    try:
+        con.execute(
+            f"update {stage} set position = stg_positions.pos from stg_positions "
+            f"where {stage}.position = stg_positions.idx"
+        )
+    finally:
+        con.unregister("stg_positions")
 
 
 # --------------------------------------------------------------------------- DBN
@@ -396,6 +549,7 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
     schema = source.schema
     stage = "stg_trades" if schema == TRADES else "stg_ohlcv_1m"
     columns = TRADES_COLUMNS if schema == TRADES else OHLCV_COLUMNS
+    _reset_rejected(con)
     ts = "ts_recv" if schema == TRADES else "ts_event"
     symbols = pd.DataFrame(
         dbn_symbol_map(store), columns=["instrument_id", "symbol", "start_date", "end_date"]
@@ -446,8 +600,13 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
 # --------------------------------------------------------------------------- checks
 
 
-def check_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> int:
-    """Apply the record rules to the staged file; return its row count.
+def check_staged(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, on_bad_rows: str = "error"
+) -> int:
+    """Apply the record rules to the staged file; return its (good) row count.
+
+    With ``on_bad_rows="skip"`` the records that break a rule are removed from the stage and
+    added to ``stg_rejected``; the file fails only when no good record is left.
 
     Raises
     ------
@@ -455,14 +614,71 @@ def check_staged(con: duckdb.DuckDBPyConnection, source: SourceFile) -> int:
         Naming the first offending line (CSV) or record (DBN).
     """
     stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
+    if on_bad_rows == "skip":
+        _reject_broken_records(con, source, stage)
     rows = con.execute(f"select count(*) from {stage}").fetchone()[0]  # type: ignore[index]
     if rows == 0:
+        first = None
+        if on_bad_rows == "skip":
+            first = con.execute(
+                f"select line, reason from {_REJECTED} order by line limit 1"
+            ).fetchone()
+        if first is not None:
+            raise DataError(
+                f"{source.path}: every record is bad (first: {_where(source, first[0])}: "
+                f"{first[1]}); fix the file and build again"
+            )
         raise DataError(
             f"{source.path}: no records after the header; the market may have been closed"
         )
-    problem = con.execute(render(f"staging/{stage}_problems.sql")).fetchone()
+    problem = con.execute(render(f"staging/{stage}_problems.sql", all_rows=False)).fetchone()
     if problem is not None:
         position, reason = problem
         where = f"line {position + 2}" if source.layout != "dbn" else f"record {position + 1}"
         raise DataError(f"{source.path}: {where}: {reason}; fix or remove it and build again")
     return int(rows)
+
+
+def _where(source: SourceFile, line: int) -> str:
+    return f"record {line - 1}" if source.layout == "dbn" else f"line {line}"
+
+
+def _reject_broken_records(con: duckdb.DuckDBPyConnection, source: SourceFile, stage: str) -> None:
+    """Move every staged record that breaks a rule to ``stg_rejected``."""
+    problems = con.execute(render(f"staging/{stage}_problems.sql", all_rows=True)).fetchall()
+    if not problems:
+        return
+    # A CSV record at position p is on line p + 2 (after the header); a DBN one is record p + 1.
+    offset = 1 if source.layout == "dbn" else 2
+    reasons = {int(position): reason for position, reason in problems}
+    positions = sorted(reasons)
+    if source.layout == "dbn":
+        texts = {
+            int(position): ",".join("" if v is None else str(v) for v in values)
+            for position, *values in con.execute(
+                f"select position, * exclude (position) from {stage} "
+                "where position in (select unnest($positions))",
+                {"positions": positions},
+            ).fetchall()
+        }
+    else:
+        lines = read_lines(source.path, {p + offset for p in positions})
+        texts = {
+            p: lines.get(p + offset, b"").decode("utf-8", "backslashreplace") for p in positions
+        }
+    _add_rejected(con, [(p + offset, reasons[p], texts.get(p, "")) for p in positions])
+    con.execute(
+        f"delete from {stage} where position in (select unnest($positions))",
+        {"positions": positions},
+    )
+
+
+def rejected_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many records of the staged file were rejected (``on_bad_rows="skip"``)."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where table_name = $name and temporary",
+        {"name": _REJECTED},
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    return int(con.execute(f"select count(*) from {_REJECTED}").fetchone()[0])  # type: ignore[index]

@@ -103,8 +103,19 @@ def _one_line(exc: Exception) -> str:
     text = " ".join(lines[:2]) if lines else type(exc).__name__
     if "read-only" in text.lower() or "read only" in text.lower():
         text += " (vcdwh sql is read-only; use vcdwh build/backtest to change the warehouse)"
-    elif "external access" in text.lower():
-        text += " (vcdwh sql cannot read or write files, attach databases or install extensions)"
+    elif any(
+        phrase in text.lower()
+        for phrase in (
+            "external access",
+            "disabled by configuration",
+            "disabled through configuration",
+            "configuration has been locked",
+        )
+    ):
+        text += (
+            " (vcdwh sql cannot read or write files, attach databases, install extensions"
+            " or change settings)"
+        )
     return text
 
 

@@ -261,7 +261,7 @@ def run_full_backtest(
         settings,
         BacktestParams(symbol, frequency, threshold, position_size, initial_capital, "none"),
     )
-    con = connect(settings.db_path)
+    con = connect(settings.db_path, read_only=True)
     try:
         bars = (
             con.execute(

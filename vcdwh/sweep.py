@@ -42,7 +42,7 @@ from vcdwh.futures import (
     signal_from_delta,
     validate_bars,
 )
-from vcdwh.warehouse import connect, ensure_tables
+from vcdwh.warehouse import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
 
 if TYPE_CHECKING:
     import duckdb
@@ -299,8 +299,13 @@ def _rank_key(value: Any) -> tuple[int, float]:
     return (0, -float(value))
 
 
-def run_sweep(settings: Settings, spec: SweepSpec) -> SweepResult:
+def run_sweep(
+    settings: Settings, spec: SweepSpec, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> SweepResult:
     """Run a sweep on the warehouse and store every run (one transaction).
+
+    Stored through :func:`vcdwh.warehouse.write_session`, like a build: open readers are not
+    blocked and a failed or killed sweep leaves the warehouse as it was.
 
     Raises
     ------
@@ -311,8 +316,7 @@ def run_sweep(settings: Settings, spec: SweepSpec) -> SweepResult:
     """
     if not settings.db_path.exists():
         raise WarehouseError(f"no warehouse at {settings.db_path}; run `vcdwh build` first")
-    con = connect(settings.db_path)
-    try:
+    with write_session(settings.db_path, lock_timeout) as con:
         con.execute("begin transaction")
         try:
             result = run_sweep_on_connection(con, spec)
@@ -320,8 +324,6 @@ def run_sweep(settings: Settings, spec: SweepSpec) -> SweepResult:
         except BaseException:
             con.execute("rollback")
             raise
-    finally:
-        con.close()
     return result
 
 

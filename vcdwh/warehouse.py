@@ -1,10 +1,21 @@
-"""Open the DuckDB warehouse file and create its raw and result tables."""
+"""Open the DuckDB warehouse file, create its tables, and write it safely beside readers.
+
+Writes never touch the warehouse file in place: :func:`write_session` works on a copy and
+swaps it in atomically, so read-only readers are never blocked and never see a half-built
+warehouse, and a killed writer leaves the old or the new file.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
+import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
 from vcdwh.errors import ConfigError, WarehouseError
@@ -116,3 +127,202 @@ def storage_version(con: duckdb.DuckDBPyConnection) -> str:
         "where database_name = current_database()"
     ).fetchall()
     return str(rows[0][0]) if rows and rows[0][0] is not None else "unknown"
+
+
+# --------------------------------------------------------------------------- writing
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+_POLL_SECONDS = 0.1
+# Set to a phase name (see `_fault_point`) to have the writer SIGKILL itself there (tests only).
+FAULT_ENV = "VCDWH_KILL_AT"
+
+
+def lock_path(db_path: Path) -> Path:
+    """The side lock file that serialises vcdwh writers: ``<db>.lock``."""
+    return db_path.with_name(db_path.name + ".lock")
+
+
+def _temp_prefix(db_path: Path) -> str:
+    return f".{db_path.name}."
+
+
+def _fault_point(name: str) -> None:
+    """Kill this process with SIGKILL at the named phase when ``VCDWH_KILL_AT`` asks for it.
+
+    Crash-safety tests use it to stop a writer at exact points; it does nothing otherwise.
+    """
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def writer_lock(db_path: Path, timeout: float) -> Iterator[None]:
+    """Hold the exclusive vcdwh writer lock on ``<db>.lock``, waiting up to ``timeout`` s.
+
+    Raises
+    ------
+    WarehouseError
+        If another vcdwh process still holds it after ``timeout`` seconds (naming its PID).
+    """
+    import fcntl
+
+    path = lock_path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                    who = f" (PID {holder})" if holder.isdigit() else ""
+                    raise WarehouseError(
+                        f"{db_path} is being written by another vcdwh process{who}; waited "
+                        f"{timeout:g} s: let it finish, or retry with a larger --lock-timeout"
+                    ) from None
+                time.sleep(_POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temp_files(db_path: Path) -> None:
+    """Delete copies left by a writer that was killed (called with the writer lock held)."""
+    prefix = _temp_prefix(db_path)
+    for leftover in db_path.parent.glob(prefix + "*.tmp*"):
+        leftover.unlink(missing_ok=True)
+
+
+def _hold_against_writers(db_path: Path, timeout: float) -> Any:
+    """Open the warehouse read-only, so no other program can open it read-write meanwhile.
+
+    A read-only open fails while another process holds the file read-write (DuckDB's own
+    lock); then wait up to ``timeout`` seconds. Returns the connection (``None`` if there is
+    no warehouse yet). A write-ahead log that belongs to an older version of the file (left
+    by a writer killed between its rename and its clean-up) is removed: DuckDB refuses it.
+    """
+    import duckdb
+
+    if not db_path.exists():
+        return None
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=True)
+        except duckdb.Error as exc:
+            message = str(exc)
+            wal = db_path.with_name(db_path.name + ".wal")
+            if "checkpoint iteration does not match" in message and wal.exists():
+                wal.unlink()
+                continue
+            if "lock" not in message.lower():
+                first_line = message.strip().splitlines()[0]
+                raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
+            if time.monotonic() >= deadline:
+                holder = re.search(r"\(PID (\d+)\)", message)
+                who = f" (PID {holder.group(1)})" if holder else ""
+                raise WarehouseError(
+                    f"{db_path} is locked by another process{who}; waited {timeout:g} s: close "
+                    "that program's connection (or open it read-only) and try again"
+                ) from exc
+            time.sleep(_POLL_SECONDS)
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` after checking the folder has room for it."""
+    needed = source.stat().st_size
+    free = shutil.disk_usage(target.parent).free
+    if free < needed:
+        raise WarehouseError(
+            f"not enough disk space beside {source} to copy it for writing: need {needed:,} "
+            f"bytes, {free:,} free; free some space and try again"
+        )
+    shutil.copyfile(source, target)
+    shutil.copymode(source, target)
+
+
+def _fsync(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def write_session(
+    db_path: Path,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    storage_version: str | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to a private copy of the warehouse, swapped in on success.
+
+    The life cycle of every vcdwh write (build, backtest):
+
+    1. take the exclusive writer lock ``<db>.lock`` (other vcdwh writers wait, up to
+       ``lock_timeout`` seconds) and delete copies left by killed writers;
+    2. open the warehouse read-only (this fails, and we wait, while another program holds it
+       read-write; holding it keeps such programs out until the swap);
+    3. copy the file to ``.<name>.<pid>.tmp`` in the same folder and yield a connection to
+       the copy (a new warehouse starts empty, written with ``storage_version``: see
+       :func:`new_database_config`; an existing one keeps its own);
+    4. when the body returns: ``CHECKPOINT``, close, fsync, ``os.replace`` the copy over the
+       warehouse and fsync the folder. On any error or interruption the copy is deleted.
+
+    Readers that opened the old file keep reading it unchanged (its data stays on disk until
+    they close it); readers that open after the swap see the new file. A process killed at
+    any point leaves either the old or the new file, never a mix.
+
+    Raises
+    ------
+    WarehouseError
+        Locked by another writer past ``lock_timeout``, no disk space, or unreadable file.
+    """
+    import duckdb
+
+    db_path = Path(db_path)
+    new_config = new_database_config(storage_version)  # checked before anything is touched
+    with writer_lock(db_path, lock_timeout):
+        _fault_point("locked")
+        _remove_stale_temp_files(db_path)
+        guard = _hold_against_writers(db_path, lock_timeout)
+        temp = db_path.with_name(f"{_temp_prefix(db_path)}{os.getpid()}.tmp")
+        temp_wal = temp.with_name(temp.name + ".wal")
+        old_wal = db_path.with_name(db_path.name + ".wal")
+        try:
+            if guard is not None:
+                _copy_file(db_path, temp)
+                if old_wal.exists():
+                    _copy_file(old_wal, temp_wal)
+            _fault_point("copied")
+            try:
+                con = duckdb.connect(str(temp), config={} if guard is not None else new_config)
+            except duckdb.Error as exc:
+                first_line = str(exc).strip().splitlines()[0]
+                raise WarehouseError(f"cannot open a copy of {db_path}: {first_line}") from exc
+            try:
+                yield con
+                _fault_point("before_checkpoint")
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            _fsync(temp)
+            _fault_point("before_replace")
+            os.replace(temp, db_path)
+            _fault_point("replaced")
+            old_wal.unlink(missing_ok=True)
+            _fsync(db_path.parent, directory=True)
+        finally:
+            if guard is not None:
+                guard.close()
+            temp.unlink(missing_ok=True)
+            temp_wal.unlink(missing_ok=True)

@@ -13,6 +13,11 @@
         escape = '"',
         strict_mode = true,
         null_padding = false,
+{% if store_rejects is defined and store_rejects %}
+        store_rejects = true,
+        rejects_scan = 'stg_reject_scans',
+        rejects_table = 'stg_reject_errors',
+{% endif %}
         columns = {
 {% for name, type in columns %}
             '{{ name }}': '{{ type }}'{{ "," if not loop.last }}

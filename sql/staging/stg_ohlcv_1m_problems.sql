@@ -1,4 +1,5 @@
--- stg_ohlcv_1m_problems: the first staged bar that breaks a rule, with its position and why.
+-- stg_ohlcv_1m_problems: the staged bars that break a rule (the first one, or
+-- all of them when all_rows is set), with their positions and why.
 with staged as (
     select * from stg_ohlcv_1m
 ),
@@ -24,7 +25,9 @@ final as (
     from checked
     where problem is not null
     order by position
+{% if not all_rows %}
     limit 1
+{% endif %}
 )
 
 select * from final
