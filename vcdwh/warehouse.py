@@ -97,6 +97,19 @@ def connect(
         raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
 
 
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def writer_config() -> dict[str, str]:
+    """DuckDB settings of a writing connection.
+
+    ``memory_limit`` bounds what DuckDB holds in memory (beyond it, large operators spill to a
+    temporary folder beside the warehouse), so a build's memory stays flat as data grows.
+    ``VCDWH_MEMORY_LIMIT`` overrides the default of 1GB (any DuckDB size, e.g. ``4GB``).
+    """
+    return {"memory_limit": os.environ.get("VCDWH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT}
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create every raw and result table that does not exist yet; seed ``instruments``."""
     from vcdwh.instruments import seed_instruments
@@ -305,7 +318,8 @@ def write_session(
                     _copy_file(old_wal, temp_wal)
             _fault_point("copied")
             try:
-                con = duckdb.connect(str(temp), config={} if guard is not None else new_config)
+                config = writer_config() if guard is not None else {**writer_config(), **new_config}
+                con = duckdb.connect(str(temp), config=config)
             except duckdb.Error as exc:
                 first_line = str(exc).strip().splitlines()[0]
                 raise WarehouseError(f"cannot open a copy of {db_path}: {first_line}") from exc
