@@ -87,7 +87,7 @@ signed as (
 
 final as (
     select
-        *,
+        * exclude (databento_side),
         sum(signed_size) over (
             partition by instrument_id, symbol
             order by trade_order
