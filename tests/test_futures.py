@@ -288,3 +288,17 @@ def test_a_warehouse_without_the_new_columns_gains_them_and_runs(build, settings
     run_backtest(settings, BacktestParams(contracts=1))
     assert query("select t.mae, r.mode from backtest_trades t join backtest_runs r using (run_id)"
                  ) == [(0.0, "futures")]
+
+
+def test_calmar_is_none_on_fewer_than_twenty_sessions_and_computed_on_more():
+    from vcdwh._stats import compute_trade_stats
+
+    def stats(days):
+        equity = 10_000 + np.concatenate([np.arange(days - 1) * 10.0, [(days - 2) * 10.0 - 50]])
+        stamps = np.arange(days, dtype=np.int64) * 86_400 * 10**9
+        return compute_trade_stats([10.0], [10.0], [0.0], [0.0], stamps[:1], stamps[-1:], equity,
+                                   stamps, np.arange(days), 10_000)
+
+    assert stats(19)["calmar"] is None
+    long_run = stats(30)
+    assert long_run["calmar"] is not None and long_run["calmar"] > 0

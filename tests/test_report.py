@@ -117,6 +117,9 @@ def test_report_of_a_sweep_draws_one_heatmap_per_reset_and_segment(esh4_run, set
     out = tmp_path / "sweep.html"
     written = write_report(settings, out, sweep_id=result.sweep_id, by="sharpe")
     assert written.summary == f"sweep {result.sweep_id}, 24 run(s), heatmap of sharpe"
+    # Without a run id the report shows the latest run outside sweeps, not a sweep's last segment.
+    plain = write_report(settings, tmp_path / "plain.html")
+    assert plain.summary.startswith(f"run {esh4_run.run_id}, ")
     page = out.read_text()
     traces, _ = plotly_figure(page)
     assert [t["type"] for t in traces] == ["heatmap"] * 4

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 TRADING_DAYS = 252
+# Annualising a return over fewer sessions than about a month gives meaningless Calmar ratios.
+CALMAR_MIN_SESSIONS = 20
 
 
 def compute_stats(
@@ -154,7 +156,8 @@ def compute_trade_stats(
         ``max_drawdown_duration_bars`` and ``max_drawdown_duration_s`` (longest stretch under a
         previous equity peak, up to recovery or the last bar); ``sortino`` (daily, annualised
         with 252, downside deviation over all days); ``calmar`` (annualised return % over
-        |max drawdown %|); ``sqn`` (√N x mean / standard deviation of trade P&L);
+        |max drawdown %|; ``None`` with fewer than 20 sessions, where annualising gives
+        meaningless figures); ``sqn`` (√N x mean / standard deviation of trade P&L);
         ``avg_trade_duration_s``; ``avg_mae``, ``avg_mfe``, ``worst_mae``, ``best_mfe``.
     """
     pnl = np.asarray(pnls, dtype=float)
@@ -193,7 +196,7 @@ def compute_trade_stats(
         ((curve - np.maximum.accumulate(curve)) / np.maximum.accumulate(curve)).min()
     )
     stats["calmar"] = None
-    if len(returns) and drawdown_pct < 0 and final > 0:
+    if len(returns) >= CALMAR_MIN_SESSIONS and drawdown_pct < 0 and final > 0:
         annual = (final / float(initial_capital)) ** (TRADING_DAYS / len(returns)) - 1
         stats["calmar"] = float(annual / -drawdown_pct) if math.isfinite(annual) else None
     spread = float(np.std(pnl, ddof=1)) if len(pnl) >= 2 else 0.0

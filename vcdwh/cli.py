@@ -621,7 +621,7 @@ def sweep(
 def report(
     settings: Settings, run_id: int | None, sweep_id: str | None, out: str, by: str | None
 ) -> None:
-    """Write a self-contained HTML report of a run (default: the latest) or of a sweep.
+    """Write a self-contained HTML report of a run (default: the latest outside sweeps) or sweep.
 
     A run: price candles, cumulative delta beneath, entries and exits, equity and
     drawdown, the metrics and the trade list. A sweep: a heatmap of a metric over

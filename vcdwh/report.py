@@ -141,7 +141,10 @@ def _figure_html(fig: Any) -> str:
 def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str, str]:
     go, make_subplots = _plotly()
     if run_id is None:
-        [(latest,)] = con.execute("select max(run_id) from backtest_runs").fetchall()
+        [(latest,)] = con.execute(
+            "select coalesce(max(run_id) filter (where sweep_id is null), max(run_id))"
+            " from backtest_runs"
+        ).fetchall()
         if latest is None:
             raise WarehouseError("no backtest runs yet; run `vcdwh backtest` first")
         run_id = int(latest)

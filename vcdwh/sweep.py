@@ -359,7 +359,9 @@ def format_sweep(result: SweepResult, top: int) -> str:
     if by not in ("net_pnl", "total_trades", "sharpe", "max_drawdown"):
         head.append(by)
     if result.split is not None:
-        head = [*head, "| oos_run", "oos_trades", "oos_net_pnl", f"oos_{by}"]
+        head = [*head, "| oos_run", "oos_trades", "oos_net_pnl"]
+        if by != "net_pnl":
+            head.append(f"oos_{by}")
     table = [head]
     for rank, row in enumerate(result.rows[:top], start=1):
         m = row["metrics"]
@@ -384,11 +386,16 @@ def format_sweep(result: SweepResult, top: int) -> str:
                 f"| {row['out_of_sample_run_id']}",
                 str(o["total_trades"]),
                 _cell(o["net_pnl"], True),
-                _cell(o[by], by in ("net_pnl", "max_drawdown")),
             ]
+            if by != "net_pnl":
+                cells.append(_cell(o[by], by == "max_drawdown"))
         table.append(cells)
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+    lines = [
+        "  ".join(c.ljust(w) if c.startswith("|") else c.rjust(w)
+                  for c, w in zip(r, widths, strict=True))
+        for r in table
+    ]
     split = (
         f"; ranked on the first {result.split:.0%} of bars (in-sample), out-of-sample beside"
         if result.split is not None
