@@ -144,6 +144,16 @@ def test_futures_backtest_given_root_trades_contracts_and_exits_at_the_roll(week
     assert "roll" in {reason for *_, reason in trades}
 
 
+def test_report_of_a_root_run_draws_the_continuous_series(week, tmp_path):
+    pytest.importorskip("plotly")
+    from vcdwh.report import write_report
+
+    result = run_backtest(week, BacktestParams(symbol="ES", threshold=50, reset="session"))
+    written = write_report(week, tmp_path / "es.html", run_id=result.run_id)
+    bars = _query(week, "select count(*) from bars_1min_continuous")[0][0]
+    assert written.summary.startswith(f"run {result.run_id}, {bars:,} bars, ")
+
+
 # --------------------------------------------------------------------------- walk across a roll
 
 CLOSES = np.array([100.0, 101.0, 102.0, 103.0, 104.0, 105.0])

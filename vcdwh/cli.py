@@ -30,6 +30,12 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except VcdwhError as exc:
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            # A DuckDB failure that no check anticipated still gets one line, not a traceback.
+            if type(exc).__module__ not in ("_duckdb", "duckdb"):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(f"{first} (unexpected: please report it)") from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -168,26 +168,30 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
             "select column_name from duckdb_columns() where table_name = $t", {"t": bars_relation}
         ).fetchall()
     }
-    delta_candles = all(c in columns for c in DELTA_CANDLE_COLUMNS)
+    # Candles of the delta the run traded on: session_delta_* for --reset session.
+    prefix = "session_" if run["reset"] == "session" else ""
+    delta_candles = all(f"{prefix}{c}" in columns for c in DELTA_CANDLE_COLUMNS)
     delta_column = identifier(RESETS[run["reset"]])
     extra = (
-        ", " + ", ".join(f"{c}::double as {c}" for c in DELTA_CANDLE_COLUMNS)
+        ", " + ", ".join(f"{prefix}{c}::double as {c}" for c in DELTA_CANDLE_COLUMNS)
         if delta_candles
         else ""
     )
+    # A root's continuous series is selected by its root; an instrument by id and symbol.
+    continuous = "root" in columns
+    where = (
+        "root = $symbol" if continuous else "instrument_id = $instrument_id and symbol = $symbol"
+    )
+    params = {"symbol": run["symbol"], "start": run["data_start"], "end": run["data_end"]}
+    if not continuous:
+        params["instrument_id"] = run["instrument_id"]
     bars = con.execute(
         f"select bar_start, open::double as open, high::double as high, low::double as low,"
         f" close::double as close,"
         f" {delta_column}::double as delta{extra}"
         f" from {bars_relation}"
-        " where instrument_id = $instrument_id and symbol = $symbol"
-        " and bar_start between $start and $end order by bar_start",
-        {
-            "instrument_id": run["instrument_id"],
-            "symbol": run["symbol"],
-            "start": run["data_start"],
-            "end": run["data_end"],
-        },
+        f" where {where} and bar_start between $start and $end order by bar_start",
+        params,
     ).fetchnumpy()
     trades = _rows(
         con,
