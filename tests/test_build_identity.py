@@ -116,3 +116,23 @@ def test_build_given_unchanged_file_skips_it_without_hashing(shared, build, sett
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     report = build()
     assert [(f.status, f.reason) for f in report.files] == [("skipped", "already loaded")]
+
+
+def test_build_records_each_trade_position_in_file_order_across_row_groups(settings, build, query):
+    # 300k trades span several DuckDB row groups and parallel CSV chunks; the synthetic file is
+    # sorted by (ts_recv, sequence), so positions must follow that order exactly, 0..n-1.
+    from datetime import date
+
+    from vcdwh.sample import generate_sample
+
+    report = generate_sample(settings.data_dir, days=2, start=date(2024, 3, 4),
+                             trades_per_day=300_000)
+    build([report.trades_path])
+    assert query(
+        "select count(*), count(distinct position), min(position), max(position) from trades"
+    ) == [(report.trades, report.trades, 0, report.trades - 1)]
+    assert query(
+        "select count(*) from (select position, row_number() over"
+        " (order by ts_recv, sequence, position) - 1 as expected from trades)"
+        " where position <> expected"
+    ) == [(0,)]

@@ -336,6 +336,7 @@ def stage_csv(
             px_kind=layout.px_kind,
             has_symbol=layout.has_symbol,
             store_rejects=store_rejects,
+            number_rows=store_rejects,
         )
 
     params = {"path": str(source.path)}
@@ -353,6 +354,9 @@ def stage_csv(
         return
     try:
         con.execute(f"create or replace temp table {stage} as {staging_sql(False)}", params)
+        # Every line is staged in file order, so row ids run consecutively in file order (from
+        # a base that depends on the transaction): the record's position is its offset.
+        con.execute(f"update {stage} set position = rowid - (select min(rowid) from {stage})")
     except duckdb.Error as exc:
         problem = diagnose_csv(source.path, layout)
         if problem is None:

@@ -1,9 +1,16 @@
 {#- The source CTE body shared by stg_trades and stg_ohlcv_1m: a Databento CSV read with the
-    column types Python chose from its header (numbered in file order), or a registered relation. -#}
+    column types Python chose from its header (numbered in file order), or a registered relation.
+    With number_rows false, position is left 0 for the caller to set from the staged table's
+    rowid, which follows file order (insertion order is preserved) and is cheaper than numbering
+    the rows while the table is written. -#}
 {% if source == 'csv' %}
     select
         *,
+{% if number_rows is defined and not number_rows %}
+        0::bigint as position
+{% else %}
         row_number() over () - 1 as position
+{% endif %}
     from read_csv(
         $path,
         header = true,
