@@ -176,6 +176,8 @@ def add_staged(
     params = {"file_id": file_id, "file_symbol": file_symbol}
     if source.schema == TRADES:
         overlap = _holds_trades_between(con, stage)
+        repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY)
+        con.execute(f"create or replace temp table stg_trades_repeats as {repeats}")
         new = render("staging/new_trades.sql", identity=TRADE_IDENTITY, overlap=overlap)
         ts_column, table = "ts_recv", "trades"
     else:

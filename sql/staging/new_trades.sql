@@ -1,8 +1,8 @@
 -- new_trades: the staged records that the warehouse does not hold yet.
 -- Identity counts occurrences: a record that appears k times in a file is k trades, and a
 -- record already held k times is not added again, so overlapping files never count a trade twice
--- and never collapse identical fills. Only records whose hash repeats in the file are numbered
--- with a window (exactly, on every identity column); all others are occurrence 1. The comparison
+-- and never collapse identical fills. Records that repeat in the file take their occurrence from
+-- stg_trades_repeats; all others are occurrence 1. The comparison
 -- with held records runs only when the file overlaps the time range already held ($overlap).
 -- Symbols come from the file, else the file name ($file_symbol, single-instrument files only),
 -- else earlier loads, else the instrument_id.
@@ -18,43 +18,16 @@ known_symbols as (
     group by instrument_id
 ),
 
-hashed as (
-    select
-        *,
-        hash({{ identity | join(', ') }}) as record_hash
-    from staged
-),
-
-repeated_hashes as (
-    select record_hash
-    from hashed
-    group by record_hash
-    having count(*) > 1
-),
-
-repeated as (
-    select
-        hashed.* exclude (record_hash),
-        row_number() over (
-            partition by {{ identity | join(', ') }}
-            order by position
-        ) as occurrence
-    from hashed
-    semi join repeated_hashes using (record_hash)
-),
-
-single as (
-    select
-        hashed.* exclude (record_hash),
-        1::bigint as occurrence
-    from hashed
-    anti join repeated_hashes using (record_hash)
+repeats as (
+    select * from stg_trades_repeats
 ),
 
 counted as (
-    select * from single
-    union all by name
-    select * from repeated
+    select
+        staged.*,
+        coalesce(repeats.occurrence, 1) as occurrence
+    from staged
+    left join repeats using (position)
 ),
 
 {% if overlap %}

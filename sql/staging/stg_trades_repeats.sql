@@ -1,0 +1,32 @@
+-- stg_trades_repeats: the staged records whose hash repeats in the file, each with its
+-- occurrence: its 1-based index among the records equal to it on every identity column, in
+-- file order. Records missing here are unique in their file (occurrence 1). Equal hashes of
+-- different records only bring those records here, where they are numbered exactly.
+with staged as (
+    select * from stg_trades
+),
+
+repeated_hashes as (
+    select hash({{ identity | join(', ') }}) as record_hash
+    from staged
+    group by record_hash
+    having count(*) > 1
+),
+
+candidates as (
+    select *
+    from staged
+    where hash({{ identity | join(', ') }}) in (select record_hash from repeated_hashes)
+),
+
+final as (
+    select
+        position,
+        row_number() over (
+            partition by {{ identity | join(', ') }}
+            order by position
+        ) as occurrence
+    from candidates
+)
+
+select * from final
