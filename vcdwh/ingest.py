@@ -85,7 +85,7 @@ _HASH_CHUNK = 8 * 1024 * 1024
 # What a build does with a malformed record: stop (error) or keep it in rejected_rows (skip).
 BAD_ROW_POLICIES = ("error", "skip")
 _REJECTED = "stg_rejected"
-DBN_CHUNK_ROWS = 2_000_000
+DBN_CHUNK_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
