@@ -41,7 +41,12 @@ from vcdwh.ingest import (
 from vcdwh.instruments import SPECS
 from vcdwh.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
 from vcdwh.sqlrender import identifier, render
-from vcdwh.warehouse import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
+from vcdwh.warehouse import (
+    DEFAULT_LOCK_TIMEOUT,
+    ensure_tables,
+    relation_exists,
+    write_session,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,6 +67,7 @@ class FileResult:
     reason: str = ""
     rows_rejected: int = 0
     rows_replaced: int = 0
+    rows_backfilled: int = 0
 
 
 @dataclass
@@ -78,6 +84,7 @@ class BuildReport:
     last_ts: str | None = None
     seconds: float = 0.0
     options: FlowOptions = field(default_factory=FlowOptions)
+    bars_mode: str = "full"
 
     @property
     def loaded(self) -> list[FileResult]:
@@ -185,7 +192,7 @@ def add_staged(
         ts_column, table = "ts_event", "ohlcv_1m"
     inserted = con.execute(f"insert into {table} {new}", params).fetchone()
     added = int(inserted[0]) if inserted else 0
-    _record_symbology(con, stage, ts_column)
+    backfilled = _record_symbology(con, stage, ts_column)
     con.execute(
         "insert into loaded_files by name select $file_id as file_id, $path as path,"
         " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
@@ -220,6 +227,7 @@ def add_staged(
         added,
         rows_rejected=rejected,
         rows_replaced=replaced,
+        rows_backfilled=backfilled,
     )
 
 
@@ -286,8 +294,11 @@ def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str) -> bool:
     return bool(row and row[0])
 
 
-def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str) -> None:
-    """Remember which symbol each instrument carried in a file that names symbols."""
+def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str) -> int:
+    """Remember which symbol each instrument carried in a file that names symbols.
+
+    Returns how many held trades learned their symbol (their bars change).
+    """
     ts = identifier(ts_column)
     con.execute(
         f"""
@@ -299,8 +310,9 @@ def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str
         """
     )
     # Rows loaded earlier from files without symbols (raw CSV) learn them now.
+    backfilled = 0
     for table in ("trades", "ohlcv_1m"):
-        con.execute(
+        updated = con.execute(
             f"""
             update {table} set symbol = named.symbol
             from (
@@ -310,20 +322,25 @@ def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str
             where {table}.instrument_id = named.instrument_id
               and {table}.symbol = {table}.instrument_id::varchar
             """
-        )
+        ).fetchone()
+        if table == "trades" and updated:
+            backfilled = int(updated[0])
+    return backfilled
 
 
 def build_bars(
     con: duckdb.DuckDBPyConnection,
     frequencies: Iterable[Frequency],
     options: FlowOptions | None = None,
+    since_file_id: int | None = None,
+    rebuild: bool = True,
 ) -> list[str]:
-    """Rebuild the session calendar, rolls and the per-interval marts; check their contracts.
+    """Refresh the session calendar, the per-interval marts and rolls; check their contracts.
 
     Every trade is placed in its session, given its effective side and the running
     cumulative delta of its instrument once (a temporary table, ``int_trade_flow``); each
-    interval's ``bars_<interval>``, ``footprint_<interval>`` and ``bars_<interval>_continuous``
-    aggregate that table.
+    interval's ``bars_<interval>`` and ``footprint_<interval>`` aggregate that table; ``rolls``
+    and ``bars_<interval>_continuous`` are built from the bars.
 
     Parameters
     ----------
@@ -334,24 +351,44 @@ def build_bars(
     options
         Unknown-side policy, large-lot filter and imbalance ratio (default: those stored in
         ``build_settings``, or the defaults).
+    since_file_id
+        Incremental: the trades of files from this id on are new. Only the instruments they
+        touch are recomputed, from the session where their new trades start, continuing the
+        running sums of the bars before it (``sql/intermediate/int_affected.sql``).
+    rebuild
+        False when no trade changed: the marts are kept as they are.
 
     Returns
     -------
     list of str
-        The ``bars_<interval>`` relations built.
+        The ``bars_<interval>`` relations.
     """
     if options is None:
         options = stored_options(con)
-    contracts = load_contracts()
+    ordered = sorted(set(frequencies))
     con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
+    if not rebuild:
+        return [f.bars_relation for f in ordered]
+    contracts = load_contracts()
+    partial = since_file_id is not None
+    if partial:
+        affected = render(
+            "intermediate/int_affected.sql",
+            bars=identifier(ordered[0].bars_relation),
+            large_lot=options.large_lot,
+        )
+        con.execute(
+            f"create or replace temp table affected as {affected}",
+            {"since_file_id": since_file_id},
+        )
     flow = render(
         "intermediate/int_trade_flow.sql",
         tick_rule=options.unknown_side == "tick-rule",
         large_lot=options.large_lot,
+        partial=partial,
     )
     con.execute(f"create or replace temp table int_trade_flow as {flow}")
-    con.execute(f"create or replace table rolls as {render('marts/rolls.sql')}")
-    checked: list[tuple[str, str]] = [("sessions", "sessions"), ("rolls", "rolls")]
+    checked: list[tuple[str, str]] = [("sessions", "sessions")]
     bar_params: dict[str, Any] = {}
     if options.large_lot:
         bar_params["min_size"] = options.min_size
@@ -364,29 +401,47 @@ def build_bars(
         "imbalance_ratio": options.imbalance_ratio,
     }
     built = []
-    for frequency in sorted(set(frequencies)):
+    for frequency in ordered:
         relation = identifier(frequency.bars_relation)
-        sql = render(
+        footprint = identifier(f"footprint_{frequency.name}")
+        bars_sql = render(
             "marts/bars.sql",
             interval_ns=frequency.nanoseconds,
             large_lot=options.large_lot,
             has_max_size=options.max_size is not None,
+            partial=partial,
         )
-        con.execute(f"create or replace table {relation} as {sql}", bar_params)
-        footprint = identifier(f"footprint_{frequency.name}")
-        sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
-        con.execute(f"create or replace table {footprint} as {sql}", footprint_params)
-        continuous = identifier(f"{relation}_continuous")
-        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
-        con.execute(f"create or replace table {continuous} as {sql}")
+        footprint_sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
+        if partial:
+            for table in (relation, footprint):
+                con.execute(
+                    f"delete from {table} using affected"
+                    f" where {table}.instrument_id = affected.instrument_id"
+                    f" and {table}.symbol = affected.symbol"
+                    f" and {table}.bar_start >= affected.from_start"
+                )
+            con.execute(f"insert into {relation} {bars_sql}", bar_params)
+            con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
+        else:
+            con.execute(f"create or replace table {relation} as {bars_sql}", bar_params)
+            con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
         con.execute(
             "insert or replace into bar_intervals "
             "values ($name, $seconds, $relation, now()::timestamp)",
             {"name": frequency.name, "seconds": frequency.seconds, "relation": relation},
         )
         built.append(relation)
-        checked += [(relation, "bars"), (footprint, "footprint"), (continuous, "continuous")]
+        checked += [(relation, "bars"), (footprint, "footprint")]
     con.execute("drop table if exists int_trade_flow")
+    con.execute("drop table if exists affected")
+    rolls = render("marts/rolls.sql", bars=identifier(built[0]))
+    con.execute(f"create or replace table rolls as {rolls}")
+    checked.append(("rolls", "rolls"))
+    for relation in built:
+        continuous = identifier(f"{relation}_continuous")
+        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
+        con.execute(f"create or replace table {continuous} as {sql}")
+        checked.append((continuous, "continuous"))
     for relation, kind in checked:
         contract = contract_for(relation, contracts)
         if contract is not None:
@@ -483,8 +538,10 @@ def build_warehouse(
         con.execute("begin transaction")
         try:
             ensure_tables(con)
-            report.options = overrides.apply(stored_options(con))
+            before = stored_options(con)
+            report.options = overrides.apply(before)
             store_options(con, report.options)
+            first_new_file = _next_file_id(con)
             known_hashes = {
                 h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
             }
@@ -525,8 +582,16 @@ def build_warehouse(
                 report.files.append(result)
                 if echo:
                     echo(_file_line(result))
-            frequencies_to_build = set(wanted) | set(_known_frequencies(con))
-            report.bar_relations = build_bars(con, frequencies_to_build, report.options)
+            known = set(_known_frequencies(con))
+            frequencies_to_build = set(wanted) | known
+            report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
+            report.bar_relations = build_bars(
+                con,
+                frequencies_to_build,
+                report.options,
+                since_file_id=first_new_file if report.bars_mode == "incremental" else None,
+                rebuild=report.bars_mode != "unchanged",
+            )
             publish_catalog(con)
             _summarise(con, report)
             con.execute("commit")
@@ -535,6 +600,35 @@ def build_warehouse(
             raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _bars_mode(
+    con: duckdb.DuckDBPyConnection,
+    report: BuildReport,
+    before: FlowOptions,
+    known: set[Frequency],
+    frequencies: set[Frequency],
+) -> str:
+    """How the marts must be refreshed: ``unchanged``, ``incremental`` or ``full``.
+
+    Incremental when trades were only added (no option change, no new interval, no trade
+    replaced or renamed, side N excluded): only the affected instruments from the session
+    where their new trades start are recomputed.
+    """
+    loaded = [f for f in report.files if f.status == "loaded"]
+    added = any(f.rows_added for f in loaded if f.schema == TRADES)
+    # Trades replaced, or earlier trades that learned their symbol from any file.
+    rewritten = any(f.rows_replaced or f.rows_backfilled for f in loaded)
+    built = all(
+        relation_exists(con, relation)
+        for f in frequencies
+        for relation in (f.bars_relation, f"footprint_{f.name}", f"{f.bars_relation}_continuous")
+    ) and relation_exists(con, "rolls")
+    if report.options != before or frequencies != known or not built or rewritten:
+        return "full"
+    if not added:
+        return "unchanged"
+    return "incremental" if report.options.unknown_side == "exclude" else "full"
 
 
 @contextlib.contextmanager

@@ -86,8 +86,8 @@ def validate_master(master: str) -> str:
 
 # The build options the Spark path reproduces: Databento's own aggressor sides (N stays unknown)
 # and no large-lot columns, i.e. a plain `vcdwh build`.
-FLOW_CONTEXT = {"tick_rule": False, "large_lot": False}
-BARS_CONTEXT = {"large_lot": False, "has_max_size": False}
+FLOW_CONTEXT = {"tick_rule": False, "large_lot": False, "partial": False}
+BARS_CONTEXT = {"large_lot": False, "has_max_size": False, "partial": False}
 
 
 def _to_spark(template: str, **context: Any) -> str:

@@ -9,8 +9,21 @@
 -- Large-lot: event_size is the size of the aggressor event, the prints of one instrument that
 -- share ts_event and (effective) side, summed; only B and A events have one.
 {% endif %}
+{% if partial %}
+-- Partial (an incremental build): only the instruments in `affected`, from the session where
+-- their new trades start; the running delta continues from delta_offset, the instrument's
+-- cumulative delta before that session.
+{% endif %}
 with trades as (
+{% if partial %}
+    select trades.*, affected.delta_offset{% if large_lot %}, affected.large_offset{% endif %}
+
+    from trades
+    join affected using (instrument_id, symbol)
+    where trades.ts_recv >= affected.from_start
+{% else %}
     select * from trades
+{% endif %}
 ),
 
 sessions as (
@@ -32,6 +45,12 @@ located as (
             + trades.position as trade_order,
         trades.price,
         trades.size,
+{% if partial %}
+        trades.delta_offset,
+{% if large_lot %}
+        trades.large_offset,
+{% endif %}
+{% endif %}
         trades.side as databento_side
     from trades
     asof join sessions on trades.ts_recv >= sessions.session_start
@@ -92,7 +111,7 @@ final as (
             partition by instrument_id, symbol
             order by trade_order
             rows between unbounded preceding and current row
-        )::bigint as run_delta
+        )::bigint{% if partial %} + delta_offset{% endif %} as run_delta
 {% if large_lot %}
         ,
         case

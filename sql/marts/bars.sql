@@ -9,6 +9,8 @@
 -- delta_high/low the extremes including the open; max_delta/min_delta are the extremes of the
 -- bar's own running delta (starting from 0) after each of its trades. session_delta_* are the
 -- same candles on session_cumulative_delta.
+-- In an incremental build ($partial) the flow holds only the affected instruments from the
+-- session their new trades start, and the running sums continue from the offsets before it.
 with trade_flow as (
     select * from int_trade_flow
 ),
@@ -45,6 +47,12 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
+{% if partial %}
+        any_value(delta_offset) as delta_offset,
+{% if large_lot %}
+        any_value(large_offset) as large_offset,
+{% endif %}
+{% endif %}
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, bar_ns
@@ -58,7 +66,7 @@ cumulated as (
             partition by instrument_id, symbol
             order by bar_ns
             rows between unbounded preceding and current row
-        )::bigint as cumulative_delta,
+        )::bigint{% if partial %} + delta_offset{% endif %} as cumulative_delta,
         sum(buy_volume - sell_volume) over (
             partition by instrument_id, symbol, session_date
             order by bar_ns
@@ -70,7 +78,7 @@ cumulated as (
             partition by instrument_id, symbol
             order by bar_ns
             rows between unbounded preceding and current row
-        )::bigint as large_cumulative_delta
+        )::bigint{% if partial %} + large_offset{% endif %} as large_cumulative_delta
 {% endif %}
     from aggregated
 ),

@@ -2,8 +2,8 @@
 -- outright (no `-` in the symbol) with the most volume in that session. Ties go to the
 -- alphabetically first symbol. `rolled` is true on the first session of a new contract
 -- (`previous_contract` is the one before).
-with trade_flow as (
-    select * from int_trade_flow
+with bars as (
+    select * from {{ bars }}
 ),
 
 session_volume as (
@@ -11,8 +11,8 @@ session_volume as (
         session_date,
         instrument_id,
         symbol,
-        sum(size)::bigint as volume
-    from trade_flow
+        sum(volume)::bigint as volume
+    from bars
     group by session_date, instrument_id, symbol
 ),
 

@@ -1,0 +1,101 @@
+"""Incremental builds: adding trades recomputes only what they touch, and equals a full build."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from vcdwh.build import build_warehouse
+from vcdwh.config import Settings
+from vcdwh.orderflow import FlowOverrides
+from vcdwh.sample import generate_sample
+
+MARTS = ("bars_1min", "bars_5min", "footprint_1min", "footprint_5min", "rolls",
+         "bars_1min_continuous", "bars_5min_continuous")
+
+
+@pytest.fixture(name="parts", scope="module")
+def fixture_parts(tmp_path_factory) -> list[Path]:
+    """The sample week's trades cut into three consecutive files (40% / 30% / 30% of rows)."""
+    folder = tmp_path_factory.mktemp("parts")
+    report = generate_sample(folder / "whole", days=7, start=date(2024, 3, 3), seed=7,
+                             trades_per_day=3000)
+    header, *rows = report.trades_path.read_text().splitlines(keepends=True)
+    cuts = [0, int(len(rows) * 0.4), int(len(rows) * 0.7), len(rows)]
+    paths = []
+    for i in range(3):
+        path = folder / f"part{i}.csv"
+        path.write_text(header + "".join(rows[cuts[i]:cuts[i + 1]]))
+        paths.append(path)
+    return paths
+
+
+def _settings(folder: Path) -> Settings:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Settings(folder, folder / "w.duckdb")
+
+
+def _differences(one: Path, other: Path) -> dict[str, int]:
+    con = duckdb.connect(str(one), read_only=True)
+    con.execute(f"attach '{other}' as other (read_only)")
+    try:
+        return {
+            mart: con.execute(
+                f"select count(*) from ((select * from {mart} except all select * from other.{mart})"
+                f" union all (select * from other.{mart} except all select * from {mart}))"
+            ).fetchone()[0]
+            for mart in MARTS
+        }
+    finally:
+        con.close()
+
+
+def _full(tmp_path: Path, parts: list[Path], flow: FlowOverrides | None = None) -> Settings:
+    settings = _settings(tmp_path / "full")
+    build_warehouse(settings, parts, flow=flow)
+    return settings
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1)], ids=["in_order", "out_of_order"])
+def test_incremental_builds_equal_one_full_build(tmp_path, parts, order):
+    # Arrange / Act: one file per build, in time order or with the latest file first.
+    settings = _settings(tmp_path / "incremental")
+    modes = [build_warehouse(settings, [parts[i]]).bars_mode for i in order]
+    # Assert
+    assert modes == ["full", "incremental", "incremental"]
+    assert _differences(settings.db_path, _full(tmp_path, parts).db_path) == dict.fromkeys(MARTS, 0)
+
+
+def test_incremental_build_with_large_lots_equals_a_full_build(tmp_path, parts):
+    flow = FlowOverrides(min_size=5)
+    settings = _settings(tmp_path / "incremental")
+    build_warehouse(settings, parts[:2], flow=flow)
+    assert build_warehouse(settings, parts[2:]).bars_mode == "incremental"
+    full = _full(tmp_path, parts, flow)
+    assert _differences(settings.db_path, full.db_path) == dict.fromkeys(MARTS, 0)
+
+
+def test_build_adding_no_trade_keeps_the_marts_and_an_option_change_rebuilds(tmp_path, parts):
+    settings = _settings(tmp_path / "w")
+    build_warehouse(settings, parts)
+    assert build_warehouse(settings, parts).bars_mode == "unchanged"
+    assert build_warehouse(settings, flow=FlowOverrides(imbalance_ratio=2.0)).bars_mode == "full"
+    assert build_warehouse(settings, frequencies=["30s"]).bars_mode == "full"
+
+
+def test_incremental_build_on_the_real_esh4_session_equals_a_full_build(tmp_path, shared):
+    from tests.conftest import ESH4_DERIVED
+
+    header, *rows = (shared / "csv" / f"{ESH4_DERIVED}.pretty.csv").read_text().splitlines(True)
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(header + "".join(rows[:1500]))
+    second.write_text(header + "".join(rows[1000:]))  # overlapping, with repeated fills
+    settings = _settings(tmp_path / "incremental")
+    build_warehouse(settings, [first])
+    assert build_warehouse(settings, [second]).bars_mode == "incremental"
+    full = _settings(tmp_path / "full")
+    build_warehouse(full, [shared / "csv" / f"{ESH4_DERIVED}.pretty.csv"])
+    assert _differences(settings.db_path, full.db_path) == dict.fromkeys(MARTS, 0)
