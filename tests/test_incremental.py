@@ -99,3 +99,18 @@ def test_incremental_build_on_the_real_esh4_session_equals_a_full_build(tmp_path
     full = _settings(tmp_path / "full")
     build_warehouse(full, [shared / "csv" / f"{ESH4_DERIVED}.pretty.csv"])
     assert _differences(settings.db_path, full.db_path) == dict.fromkeys(MARTS, 0)
+
+
+def test_build_output_says_how_the_bars_were_refreshed(tmp_path, parts):
+    from click.testing import CliRunner
+
+    from vcdwh.cli import cli
+
+    base = ["--data-dir", str(tmp_path / "d"), "build"]
+    runner = CliRunner()
+    first = runner.invoke(cli, [*base, str(parts[0])])
+    second = runner.invoke(cli, [*base, str(parts[1])])
+    third = runner.invoke(cli, base)
+    assert "bars: bars_1min, bars_5min (rebuilt)" in first.output
+    assert "bars: bars_1min, bars_5min (updated where new trades landed)" in second.output
+    assert "bars: bars_1min, bars_5min (unchanged: no new trades)" in third.output

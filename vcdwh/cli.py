@@ -273,7 +273,9 @@ def build(
     )
     if report.first_ts is not None:
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
-    click.echo(f"bars: {', '.join(report.bar_relations)}  ({report.seconds:.2f} s)")
+    how = {"full": "rebuilt", "incremental": "updated where new trades landed",
+           "unchanged": "unchanged: no new trades"}[report.bars_mode]
+    click.echo(f"bars: {', '.join(report.bar_relations)} ({how})  ({report.seconds:.2f} s)")
     click.echo(f"settings: {describe(report.options)}")
     rejected = sum(f.rows_rejected for f in report.files)
     if rejected:
