@@ -33,3 +33,11 @@ class FetchError(VcdwhError):
 
 class BacktestError(VcdwhError):
     """Backtest inputs are invalid."""
+
+
+class QueryError(VcdwhError):
+    """DuckDB refused or failed a read-only query."""
+
+
+class SparkError(VcdwhError):
+    """Spark is missing, or the Spark job failed."""

@@ -199,9 +199,9 @@ def detect_layout(path: Path) -> CsvLayout:
     names = set(columns)
     has_symbol = "symbol" in names
     if names - {"symbol"} == set(TRADES_COLUMNS):
-        schema, required = TRADES, TRADES_COLUMNS
+        schema = TRADES
     elif names - {"symbol"} == set(OHLCV_COLUMNS):
-        schema, required = OHLCV_1M, OHLCV_COLUMNS
+        schema = OHLCV_1M
     else:
         expected = TRADES_COLUMNS if "ts_recv" in names or "price" in names else OHLCV_COLUMNS
         missing = [c for c in expected if c not in names]
@@ -236,7 +236,6 @@ def detect_layout(path: Path) -> CsvLayout:
         px_kind = "fixed"
     else:
         px_kind = "fixed" if len(price_value.lstrip("-")) >= 10 else "decimal"
-    del required
     return CsvLayout(schema, columns, ts_kind, px_kind, has_symbol)
 
 
@@ -535,7 +534,7 @@ def _arrow_chunk(records: Any, columns: tuple[str, ...], offset: int) -> Any:
         field = records[name]
         if field.dtype.kind == "S":
             codes = np.ascontiguousarray(field).view(np.uint8)
-            arrays[name] = pa.array(codes).cast(pa.uint8())
+            arrays[name] = pa.array(codes)
         else:
             arrays[name] = pa.array(np.ascontiguousarray(field))
     arrays["position"] = pa.array(np.arange(offset, offset + len(records), dtype=np.int64))

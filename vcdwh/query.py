@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcdwh.errors import VcdwhError, WarehouseError
+from vcdwh.errors import QueryError, WarehouseError
 
 FORMATS = ("table", "csv", "json")
 _INTEGER_TYPES = (
@@ -30,10 +30,6 @@ _INTEGER_TYPES = (
     "UHUGEINT",
 )
 _FLOAT_TYPES = ("FLOAT", "DOUBLE", "DECIMAL")
-
-
-class QueryError(VcdwhError):
-    """DuckDB refused or failed the query."""
 
 
 @dataclass(frozen=True)

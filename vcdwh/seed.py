@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vcdwh.backtest import BacktestParams, run_backtest, run_on_connection
+from vcdwh.backtest import BacktestParams, run_backtest
 from vcdwh.build import add_staged, build_bars, build_warehouse, discover
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, DataError
@@ -288,4 +288,4 @@ def run_full_backtest(
     }
 
 
-__all__ = ["DatabentoFetcher", "VolumeCalculator", "run_full_backtest", "run_on_connection"]
+__all__ = ["DatabentoFetcher", "VolumeCalculator", "run_full_backtest"]

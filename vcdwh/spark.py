@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.errors import ConfigError, VcdwhError
+from vcdwh.errors import ConfigError, SparkError, VcdwhError
 from vcdwh.frequency import Frequency
 from vcdwh.sqlrender import render
 
@@ -57,10 +57,6 @@ SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.ansi.enabled": "true",
 }
-
-
-class SparkError(VcdwhError):
-    """Spark is missing, or the Spark job failed."""
 
 
 @dataclass
