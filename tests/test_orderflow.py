@@ -67,14 +67,14 @@ def _query(settings, sql, params=None):
         con.close()
 
 
-def _pandas_candles(trades: pd.DataFrame) -> pd.DataFrame:
-    """Delta candles per minute, independently: file order, stable sort on (ts_recv, sequence)."""
+def _pandas_candles(trades: pd.DataFrame, interval: str = "1min") -> pd.DataFrame:
+    """Delta candles per bar, independently: file order, stable sort on (ts_recv, sequence)."""
     df = trades.assign(position=range(len(trades)))
     df = df.sort_values(["ts_recv", "sequence", "position"], kind="stable")
     size = df["size"].astype("int64")
     df["signed"] = size.where(df["side"] == "B", 0) - size.where(df["side"] == "A", 0)
     df["run"] = df["signed"].cumsum()
-    df["minute"] = df["ts_recv"].dt.floor("1min")
+    df["minute"] = df["ts_recv"].dt.floor(interval)
     df["in_bar"] = df.groupby("minute")["signed"].cumsum()
     bars = df.groupby("minute").agg(
         close=("run", "last"), run_high=("run", "max"), run_low=("run", "min"),
@@ -117,6 +117,45 @@ def test_delta_candles_given_esh4_session_match_pandas_for_every_bar(esh4):
         assert row[:6] == (bar["open"], bar["high"], bar["low"], bar["close"],
                            bar["max_delta"], bar["min_delta"])
         assert row[6] == row[7] / row[8]
+
+
+@pytest.mark.parametrize("interval", ["30s", "90s", "5min"])
+def test_delta_candles_given_intervals_sharing_a_finer_grain_match_pandas(
+    esh4, tmp_path, interval
+):
+    # Arrange: 30s, 90s and 5min are rolled up from 30-second grains.
+    from tests.conftest import DATABENTO
+    from vcdwh.config import Settings
+
+    _, trades = esh4
+    settings = Settings(tmp_path, tmp_path / "w.duckdb")
+    path = DATABENTO / "derived" / f"{ESH4_DERIVED}.dbn.zst"
+    build_warehouse(settings, [path], frequencies=["30s", "90s", "5min"])
+    expected = _pandas_candles(trades, interval)
+    # Act
+    rows = _query(settings, "select delta_open, delta_high, delta_low, delta_close, max_delta,"
+                            f" min_delta from bars_{interval} order by bar_start")
+    # Assert
+    assert len(rows) == len(expected)
+    for row, (_, bar) in zip(rows, expected.iterrows(), strict=True):
+        assert row == (bar["open"], bar["high"], bar["low"], bar["close"],
+                       bar["max_delta"], bar["min_delta"])
+
+
+def test_marts_given_a_finer_grain_equal_those_built_alone(esh4, tmp_path):
+    # Arrange: one build rolls 5min up from 30s grains, the other builds 5min alone.
+    from tests.conftest import DATABENTO
+    from vcdwh.config import Settings
+
+    path = DATABENTO / "derived" / f"{ESH4_DERIVED}.dbn.zst"
+    together = Settings(tmp_path / "a", tmp_path / "a.duckdb")
+    alone = Settings(tmp_path / "b", tmp_path / "b.duckdb")
+    build_warehouse(together, [path], frequencies=["30s", "1min", "5min"])
+    build_warehouse(alone, [path], frequencies=["5min"])
+    # Act / Assert
+    for relation in ("bars_5min", "footprint_5min"):
+        rows = _query(together, f"select * from {relation} order by all")
+        assert rows and rows == _query(alone, f"select * from {relation} order by all")
 
 
 def test_footprint_given_esh4_session_sums_to_the_bars(esh4):

@@ -17,6 +17,7 @@ from vcdwh.export import export_parquet
 from vcdwh.frequency import parse_frequency
 from vcdwh.spark import (
     duckdb_bars_from_parquet,
+    spark_bar_grain_sql,
     spark_bars_sql,
     spark_trade_flow_sql,
     validate_master,
@@ -64,17 +65,21 @@ def _duckdb_rows(parquet, frequency: str) -> list[tuple]:
 def test_spark_bars_sql_given_1min_has_no_duckdb_only_constructs():
     pytest.importorskip("sqlglot")
     bars = spark_bars_sql(parse_frequency("1min")).upper()
+    grain = spark_bar_grain_sql(parse_frequency("1min")).upper()
     flow = spark_trade_flow_sql().upper()
-    for sql in (bars, flow):
-        for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128", "HUGEINT", "::"):
+    for sql in (bars, grain, flow):
+        for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "LIST_REDUCE", "::"):
             assert construct not in sql
-    assert "60000000000" in bars
+    assert "60000000000" in bars and "60000000000" in grain
     assert "TIMESTAMP_MICROS(BAR_NS DIV 1000) AS BAR_START" in bars
-    assert (
-        "STRUCT(TRADES.TS_RECV AS TS_NS, TRADES.SEQUENCE AS SEQUENCE, "
-        "TRADES.POSITION AS POSITION) AS TRADE_ORDER" in flow
-    )
+    assert "TRADES.TS_RECV AS TS_NS" in flow
     assert "TRADES.SESSION_DATE = SESSIONS.SESSION_DATE" in flow
+    # The grain's signed sizes are folded in trade order: sorted structs, then aggregate().
+    assert (
+        "AGGREGATE(\n      TRANSFORM(\n        ARRAY_SORT(\n          COLLECT_LIST(STRUCT(TS_NS AS K0,"
+        " SEQUENCE AS K1, POSITION AS K2, SIGNED_SIZE AS V))" in grain
+    )
+    assert "MIN_BY(PRICE, STRUCT(TS_NS, SEQUENCE, POSITION)) AS OPEN" in grain
 
 
 @pytest.mark.spark
@@ -101,6 +106,7 @@ def test_spark_bars_cli_given_show_sql_prints_spark_sql(parquet):
     result = CliRunner().invoke(cli, ["spark-bars", str(parquet), "--show-sql"])
     assert result.exit_code == 0, result.output
     assert "TIMESTAMP_MICROS(bar_ns DIV 1000) AS bar_start" in result.output
+    assert "create or replace temporary view int_bar_grain as" in result.output
 
 
 def test_spark_bars_cli_given_folder_without_export_exits_1(tmp_path):

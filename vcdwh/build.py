@@ -9,9 +9,11 @@ everything back, so the warehouse is exactly as it was before the command.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     import duckdb
 
 LOADABLE_SCHEMAS = (TRADES, OHLCV_1M, DEFINITION)
+_EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass
@@ -337,10 +340,11 @@ def build_bars(
 ) -> list[str]:
     """Refresh the session calendar, the per-interval marts and rolls; check their contracts.
 
-    Every trade is placed in its session, given its effective side and the running
-    cumulative delta of its instrument once (a temporary table, ``int_trade_flow``); each
-    interval's ``bars_<interval>`` and ``footprint_<interval>`` aggregate that table; ``rolls``
-    and ``bars_<interval>_continuous`` are built from the bars.
+    Every trade is placed in its session and given its effective side (``int_trade_flow``);
+    each session's trades are aggregated once into the finest bars and price levels the
+    intervals share (``int_bar_grain``, ``int_level_grain``: the greatest common divisor of
+    the intervals); each interval's ``bars_<interval>`` and ``footprint_<interval>`` roll
+    those up; ``rolls`` and ``bars_<interval>_continuous`` are built from the bars.
 
     Parameters
     ----------
@@ -381,19 +385,8 @@ def build_bars(
             f"create or replace temp table affected as {affected}",
             {"since_file_id": since_file_id},
         )
-    flow = render(
-        "intermediate/int_trade_flow.sql",
-        tick_rule=options.unknown_side == "tick-rule",
-        large_lot=options.large_lot,
-        partial=partial,
-    )
-    con.execute(f"create or replace temp table int_trade_flow as {flow}")
+    _build_grains(con, ordered, options, partial)
     checked: list[tuple[str, str]] = [("sessions", "sessions")]
-    bar_params: dict[str, Any] = {}
-    if options.large_lot:
-        bar_params["min_size"] = options.min_size
-        if options.max_size is not None:
-            bar_params["max_size"] = options.max_size
     roots = sorted(SPECS)
     footprint_params = {
         "roots": roots,
@@ -408,7 +401,6 @@ def build_bars(
             "marts/bars.sql",
             interval_ns=frequency.nanoseconds,
             large_lot=options.large_lot,
-            has_max_size=options.max_size is not None,
             partial=partial,
         )
         footprint_sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
@@ -420,10 +412,10 @@ def build_bars(
                     f" and {table}.symbol = affected.symbol"
                     f" and {table}.bar_start >= affected.from_start"
                 )
-            con.execute(f"insert into {relation} {bars_sql}", bar_params)
+            con.execute(f"insert into {relation} {bars_sql}")
             con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
         else:
-            con.execute(f"create or replace table {relation} as {bars_sql}", bar_params)
+            con.execute(f"create or replace table {relation} as {bars_sql}")
             con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
         con.execute(
             "insert or replace into bar_intervals "
@@ -432,8 +424,8 @@ def build_bars(
         )
         built.append(relation)
         checked += [(relation, "bars"), (footprint, "footprint")]
-    con.execute("drop table if exists int_trade_flow")
-    con.execute("drop table if exists affected")
+    for temporary in ("int_bar_grain", "int_level_grain", "affected"):
+        con.execute(f"drop table if exists {temporary}")
     rolls = render("marts/rolls.sql", bars=identifier(built[0]))
     con.execute(f"create or replace table rolls as {rolls}")
     checked.append(("rolls", "rolls"))
@@ -449,6 +441,73 @@ def build_bars(
         if options.large_lot and kind in ("bars", "continuous"):
             check_relation(con, relation, contracts["large_lot"].renamed(relation))
     return built
+
+
+def grain_nanoseconds(frequencies: Iterable[Frequency]) -> int:
+    """The finest grain every interval is a whole number of: their greatest common divisor."""
+    return math.gcd(*(f.nanoseconds for f in frequencies))
+
+
+def _build_grains(
+    con: duckdb.DuckDBPyConnection,
+    frequencies: Sequence[Frequency],
+    options: FlowOptions,
+    partial: bool,
+) -> None:
+    """Fill the temporary ``int_bar_grain`` and ``int_level_grain``, one session at a time.
+
+    ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
+    needs windows over an instrument's whole history: then it is a temporary table. Either way
+    each session's trades are aggregated by their own statement, so a build sorts at most one
+    session's trades at once and its memory does not grow with the history loaded.
+    """
+    whole_history = options.unknown_side == "tick-rule" or options.large_lot
+    flow = render(
+        "intermediate/int_trade_flow.sql",
+        tick_rule=options.unknown_side == "tick-rule",
+        large_lot=options.large_lot,
+        partial=partial,
+    )
+    kind = "table" if whole_history else "view"
+    con.execute(f"create or replace temp {kind} int_trade_flow as {flow}")
+    grain = {"grain_ns": grain_nanoseconds(frequencies), "session_bounds": True}
+    bar_grain = render(
+        "intermediate/int_bar_grain.sql",
+        large_lot=options.large_lot,
+        has_max_size=options.max_size is not None,
+        **grain,
+    )
+    level_grain = render("intermediate/int_level_grain.sql", **grain)
+    bar_params: dict[str, Any] = {}
+    if options.large_lot:
+        bar_params["min_size"] = options.min_size
+        if options.max_size is not None:
+            bar_params["max_size"] = options.max_size
+    first = "select min(from_start) from affected" if partial else "select min(ts_recv) from trades"
+    ranges = con.execute(
+        f"""
+        with bounded as (
+            select
+                session_start,
+                coalesce(next_session_start, last.ts_recv + interval 1 second) as session_end
+            from sessions, (select max(ts_recv) as ts_recv from trades) as last
+            where session_start <= last.ts_recv
+        )
+        select session_start, session_end
+        from bounded
+        where session_end > ({first})
+        order by session_start
+        """
+    ).fetchall()
+    # Created empty (a range that holds nothing), then filled one session at a time.
+    nothing = {"from_ts": _EPOCH, "to_ts": _EPOCH}
+    con.execute(f"create or replace temp table int_bar_grain as {bar_grain}", nothing | bar_params)
+    con.execute(f"create or replace temp table int_level_grain as {level_grain}", nothing)
+    for from_ts, to_ts in ranges:
+        bounds = {"from_ts": from_ts, "to_ts": to_ts}
+        con.execute(f"insert into int_bar_grain {bar_grain}", bounds | bar_params)
+        con.execute(f"insert into int_level_grain {level_grain}", bounds)
+    con.execute(f"drop {kind} int_trade_flow")
 
 
 def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:

@@ -869,11 +869,11 @@ def spark_bars(
         vcdwh spark-bars /data/pq --show-sql
     """
     from vcdwh.frequency import parse_frequency
-    from vcdwh.spark import run_spark_bars, spark_bars_sql
+    from vcdwh.spark import run_spark_bars, spark_job_sql
 
     interval = parse_frequency(frequency)
     if show_sql:
-        click.echo(spark_bars_sql(interval))
+        click.echo(spark_job_sql(interval))
         return
     report = run_spark_bars(parquet_dir, interval, master, output)
     where = f"; written to {report.output}" if report.output else ""

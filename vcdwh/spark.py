@@ -1,13 +1,15 @@
 """``vcdwh spark-bars``: the warehouse's bar SQL on Apache Spark, over the Parquet export.
 
-The bar definition is not written twice. :func:`spark_trade_flow_sql` and :func:`spark_bars_sql`
-render ``sql/intermediate/int_trade_flow.sql`` (every trade with its session, trade order and
-running delta) and ``sql/marts/bars.sql`` (the templates ``vcdwh build`` runs, with a plain
-build's options: side N stays unknown, no large-lot columns), parse them with sqlglot as DuckDB
-SQL and write them as Spark SQL. sqlglot translates most of it (``//`` → ``div``,
-``arg_min/arg_max`` → ``min_by/max_by``, ``filter (where …)``, window frames); four DuckDB
-constructs have no Spark translation and are rewritten explicitly on the syntax tree, each to
-the same meaning:
+The bar definition is not written twice. :func:`spark_trade_flow_sql`,
+:func:`spark_bar_grain_sql` and :func:`spark_bars_sql` render
+``sql/intermediate/int_trade_flow.sql`` (every trade with its session and side),
+``sql/intermediate/int_bar_grain.sql`` (with the interval itself as the grain) and
+``sql/marts/bars.sql`` (the templates ``vcdwh build`` runs, with a plain build's options: side N
+stays unknown, no large-lot columns), parse them with sqlglot as DuckDB SQL and write them as
+Spark SQL. sqlglot translates most of it (``//`` → ``div``, ``arg_min/arg_max`` →
+``min_by/max_by``, ``filter (where …)``, window frames, struct literals and lambdas); five
+DuckDB constructs have no Spark translation and are rewritten explicitly on the syntax tree,
+each to the same meaning:
 
 ``asof join sessions on trades.ts_recv >= sessions.session_start``
     Spark SQL has no as-of join. The export already gave every trade the ``session_date`` of
@@ -22,10 +24,12 @@ the same meaning:
 ``make_timestamp_ns(bar_ns)``
     Becomes ``timestamp_micros(bar_ns div 1000)``: bar starts are whole seconds (session opens
     are whole hours, intervals whole seconds), so no precision is lost.
-``(ts_ns::hugeint << 64) + (sequence::hugeint << 32) + position`` (the trade-order key)
-    Spark has no 128-bit integer; ``struct(ts_ns, sequence, position)`` orders the same way
-    (lexicographically), and ``min_by``/``max_by`` and window ``order by`` accept it, so open,
-    close, the running delta and the delta candles follow (ts_recv, sequence, position) order.
+``list(x order by a, b, c)`` (a grain's signed sizes in trade order)
+    Spark's ``collect_list`` keeps no order: ``transform(array_sort(collect_list(struct(a, b,
+    c, x))), e -> e.x)`` sorts the collected structs, which order lexicographically, i.e. by
+    (ts_ns, sequence, position).
+``list_reduce(items, lambda, start)``
+    Spark's ``aggregate(items, start, lambda)``: the same left fold, arguments reordered.
 
 Bars come out with the warehouse's columns and values; ``bar_start`` is a Spark ``TIMESTAMP``.
 Only pip packages (``pyspark``, ``sqlglot``: the ``[spark]`` extra) and Java 17 are needed;
@@ -83,7 +87,8 @@ def validate_master(master: str) -> str:
 # The build options the Spark path reproduces: Databento's own aggressor sides (N stays unknown)
 # and no large-lot columns, i.e. a plain `vcdwh build`.
 FLOW_CONTEXT = {"tick_rule": False, "large_lot": False, "partial": False}
-BARS_CONTEXT = {"large_lot": False, "has_max_size": False, "partial": False}
+GRAIN_CONTEXT = {"large_lot": False, "has_max_size": False, "session_bounds": False}
+BARS_CONTEXT = {"large_lot": False, "partial": False}
 
 
 def _to_spark(template: str, **context: Any) -> str:
@@ -103,15 +108,23 @@ def _to_spark(template: str, **context: Any) -> str:
                 node.args["on"].copy(),
             )
             return exp.Join(this=node.this.copy(), on=condition)
-        if isinstance(node, exp.Alias) and node.alias == "trade_order":
-            # (ts::hugeint << 64) + (sequence::hugeint << 32) + position, in that order.
-            columns = node.this.find_all(exp.Column, bfs=False)  # in written order
-            ts, sequence, position = (c.sql("spark") for c in columns)
+        if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+            # list(x order by a, b, c): collect (a, b, c, x), sort, keep x.
+            value = node.this.this.sql("spark")
+            keys = [o.this.sql("spark") for o in node.this.expressions]
+            fields = ", ".join(f"{k} as k{i}" for i, k in enumerate(keys))
             return sqlglot.parse_one(
-                f"struct({ts} as ts_ns, {sequence} as sequence, {position} as position)"
-                " as trade_order",
+                f"transform(array_sort(collect_list(struct({fields}, {value} as v))), e -> e.v)",
                 "spark",
             )
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "list_reduce":
+            items, merge, start = node.expressions
+            return exp.Anonymous(
+                this="aggregate", expressions=[items.transform(rewrite), start, merge]
+            )
+        if isinstance(node, exp.Tuple) and isinstance(node.parent, (exp.ArgMin, exp.ArgMax)):
+            # arg_min(x, (a, b, c)): the key is a row; Spark spells it struct(a, b, c).
+            return exp.Struct(expressions=[e.copy() for e in node.expressions])
         if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_ns":
             return node.expressions[0].copy()
         if isinstance(node, exp.Anonymous) and node.name.lower() == "make_timestamp_ns":
@@ -120,20 +133,36 @@ def _to_spark(template: str, **context: Any) -> str:
         return node
 
     sql = tree.transform(rewrite).sql("spark", pretty=True)
-    for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "INT128"):
+    for construct in ("ASOF", "EPOCH_NS", "MAKE_TIMESTAMP_NS", "LIST_REDUCE"):
         if construct in sql.upper():
             raise SparkError(f"the Spark SQL of {template} still holds {construct}; this is a bug")
     return sql
 
 
 def spark_trade_flow_sql() -> str:
-    """``sql/intermediate/int_trade_flow.sql`` (session, order, running delta) as Spark SQL."""
+    """``sql/intermediate/int_trade_flow.sql`` (each trade's session and side) as Spark SQL."""
     return _to_spark("intermediate/int_trade_flow.sql", **FLOW_CONTEXT)
 
 
+def spark_bar_grain_sql(frequency: Frequency) -> str:
+    """``sql/intermediate/int_bar_grain.sql`` with the interval as its grain, as Spark SQL."""
+    return _to_spark(
+        "intermediate/int_bar_grain.sql", grain_ns=frequency.nanoseconds, **GRAIN_CONTEXT
+    )
+
+
 def spark_bars_sql(frequency: Frequency) -> str:
-    """``sql/marts/bars.sql`` for one interval as Spark SQL (reads ``int_trade_flow``)."""
+    """``sql/marts/bars.sql`` for one interval as Spark SQL (reads ``int_bar_grain``)."""
     return _to_spark("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT)
+
+
+def spark_job_sql(frequency: Frequency) -> str:
+    """The whole Spark job as SQL: the two temporary views, then the bars query."""
+    return (
+        f"create or replace temporary view int_trade_flow as\n{spark_trade_flow_sql()};\n\n"
+        f"create or replace temporary view int_bar_grain as\n{spark_bar_grain_sql(frequency)};"
+        f"\n\n{spark_bars_sql(frequency)};"
+    )
 
 
 def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) -> Any:
@@ -172,6 +201,7 @@ def spark_bars_frame(spark: Any, parquet_dir: str | Path, frequency: Frequency) 
     spark.read.parquet(str(root / "trades")).createOrReplaceTempView("trades")
     spark.read.parquet(str(root / "sessions")).createOrReplaceTempView("sessions")
     spark.sql(spark_trade_flow_sql()).createOrReplaceTempView("int_trade_flow")
+    spark.sql(spark_bar_grain_sql(frequency)).createOrReplaceTempView("int_bar_grain")
     return spark.sql(spark_bars_sql(frequency))
 
 
@@ -219,7 +249,7 @@ def run_spark_bars(
 def duckdb_bars_from_parquet(
     parquet_dir: str | Path, frequency: Frequency, con: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyRelation:
-    """The same bars from the same Parquet with DuckDB: ``sql/marts/bars.sql`` unchanged.
+    """The same bars from the same Parquet with DuckDB: the build's templates unchanged.
 
     ``trades`` and ``sessions`` become views over the export in an in-memory database.
     """
@@ -235,6 +265,10 @@ def duckdb_bars_from_parquet(
     con.read_parquet(str(root / "sessions" / "*.parquet")).create_view("sessions", replace=True)
     flow = render("intermediate/int_trade_flow.sql", **FLOW_CONTEXT)
     con.execute(f"create or replace temp view int_trade_flow as {flow}")
+    grain = render(
+        "intermediate/int_bar_grain.sql", grain_ns=frequency.nanoseconds, **GRAIN_CONTEXT
+    )
+    con.execute(f"create or replace temp view int_bar_grain as {grain}")
     return con.sql(
         render("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT)
     )

@@ -1,23 +1,21 @@
--- int_trade_flow: every trade with its session, trade order, effective aggressor side and the
--- running cumulative delta of its instrument after the trade. Materialised once per build as a
--- temporary table that the bars, footprint and rolls marts aggregate; it is not kept.
--- Trade order is (ts_recv, sequence, position in file), as for open/close. The running delta
--- is one window pass per instrument in that order. Side N stays unknown (`exclude`, the
--- Databento truth) or, with `tick-rule`, takes the tick test: uptick -> B, downtick -> A, zero
--- tick -> the direction of the last price change; no earlier price change -> stays N.
+-- int_trade_flow: every trade with its session, effective aggressor side and signed size, in
+-- the columns that give trade order: (ts_ns, sequence, position in file), as for open/close.
+-- A temporary view per build (a temporary table when the options below need whole-history
+-- windows); int_bar_grain and int_level_grain aggregate it one session at a time.
+-- Side N stays unknown (`exclude`, the Databento truth) or, with `tick-rule`, takes the tick
+-- test: uptick -> B, downtick -> A, zero tick -> the direction of the last price change; no
+-- earlier price change -> stays N.
 {% if large_lot %}
 -- Large-lot: event_size is the size of the aggressor event, the prints of one instrument that
 -- share ts_event and (effective) side, summed; only B and A events have one.
 {% endif %}
 {% if partial %}
 -- Partial (an incremental build): only the instruments in `affected`, from the session where
--- their new trades start; the running delta continues from delta_offset, the instrument's
--- cumulative delta before that session.
+-- their new trades start.
 {% endif %}
 with trades as (
 {% if partial %}
-    select trades.*, affected.delta_offset{% if large_lot %}, affected.large_offset{% endif %}
-
+    select trades.*
     from trades
     join affected using (instrument_id, symbol)
     where trades.ts_recv >= affected.from_start
@@ -36,21 +34,15 @@ located as (
         trades.symbol,
         sessions.session_date,
         epoch_ns(sessions.session_start) as session_start_ns,
+        trades.ts_recv,
         epoch_ns(trades.ts_recv) as ts_ns,
 {% if large_lot %}
         trades.ts_event,
 {% endif %}
-        (epoch_ns(trades.ts_recv)::hugeint << 64)
-            + (trades.sequence::hugeint << 32)
-            + trades.position as trade_order,
+        trades.sequence,
+        trades.position,
         trades.price,
         trades.size,
-{% if partial %}
-        trades.delta_offset,
-{% if large_lot %}
-        trades.large_offset,
-{% endif %}
-{% endif %}
         trades.side as databento_side
     from trades
     asof join sessions on trades.ts_recv >= sessions.session_start
@@ -62,7 +54,7 @@ ticked as (
         *,
         sign(
             price - lag(price) over (
-                partition by instrument_id, symbol order by trade_order
+                partition by instrument_id, symbol order by ts_ns, sequence, position
             )
         ) as tick
     from located
@@ -73,7 +65,7 @@ directed as (
         *,
         last_value(nullif(tick, 0) ignore nulls) over (
             partition by instrument_id, symbol
-            order by trade_order
+            order by ts_ns, sequence, position
             rows between unbounded preceding and current row
         ) as tick_direction
     from ticked
@@ -97,21 +89,10 @@ sided as (
 ),
 {% endif %}
 
-signed as (
-    select
-        *,
-        case side when 'B' then size when 'A' then -size else 0 end::bigint as signed_size
-    from sided
-),
-
 final as (
     select
-        * exclude (databento_side),
-        sum(signed_size) over (
-            partition by instrument_id, symbol
-            order by trade_order
-            rows between unbounded preceding and current row
-        )::bigint{% if partial %} + delta_offset{% endif %} as run_delta
+        * exclude (databento_side{% if large_lot %}, ts_event{% endif %}),
+        case side when 'B' then size when 'A' then -size else 0 end::bigint as signed_size
 {% if large_lot %}
         ,
         case
@@ -120,7 +101,7 @@ final as (
             )
         end::bigint as event_size
 {% endif %}
-    from signed
+    from sided
 )
 
 select * from final

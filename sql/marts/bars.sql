@@ -9,18 +9,36 @@
 -- delta_high/low the extremes including the open; max_delta/min_delta are the extremes of the
 -- bar's own running delta (starting from 0) after each of its trades. session_delta_* are the
 -- same candles on session_cumulative_delta.
--- In an incremental build ($partial) the flow holds only the affected instruments from the
--- session their new trades start, and the running sums continue from the offsets before it.
-with trade_flow as (
-    select * from int_trade_flow
+-- Rolled up from int_bar_grain: a bar is the grains it covers, open/close from its first/last
+-- grain, and its own running delta's extremes from each grain's extremes shifted by the delta
+-- of the bar's grains before it.
+-- In an incremental build ($partial) the grains hold only the affected instruments from the
+-- session their new trades start, and the running sums continue from the offsets before it
+-- (`affected`).
+with grains as (
+    select * from int_bar_grain
 ),
 
 bucketed as (
     select
         *,
         session_start_ns
-            + ((ts_ns - session_start_ns) // {{ interval_ns }}) * {{ interval_ns }} as bar_ns
-    from trade_flow
+            + ((grain_ns - session_start_ns) // {{ interval_ns }}) * {{ interval_ns }} as bar_ns
+    from grains
+),
+
+placed as (
+    select
+        *,
+        coalesce(
+            sum(buy_volume - sell_volume) over (
+                partition by instrument_id, symbol, bar_ns
+                order by grain_ns
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        )::bigint as delta_before
+    from bucketed
 ),
 
 aggregated as (
@@ -29,35 +47,33 @@ aggregated as (
         symbol,
         bar_ns,
         any_value(session_date) as session_date,
-        arg_min(price, trade_order) as open,
-        max(price) as high,
-        min(price) as low,
-        arg_max(price, trade_order) as close,
-        sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
-        coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
-        coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
-        arg_min(run_delta - signed_size, trade_order) as delta_open,
-        max(run_delta) as run_high,
-        min(run_delta) as run_low,
-        arg_max(run_delta, trade_order) as delta_close,
+        arg_min(open, grain_ns) as open,
+        max(high) as high,
+        min(low) as low,
+        arg_max(close, grain_ns) as close,
+        sum(volume)::bigint as volume,
+        sum(buy_volume)::bigint as buy_volume,
+        sum(sell_volume)::bigint as sell_volume,
+        sum(unknown_volume)::bigint as unknown_volume,
+        max(delta_before + run_high)::bigint as max_delta,
+        min(delta_before + run_low)::bigint as min_delta,
 {% if large_lot %}
-        coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
-            as large_buy_volume,
-        coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
-            as large_sell_volume,
+        sum(large_buy_volume)::bigint as large_buy_volume,
+        sum(large_sell_volume)::bigint as large_sell_volume,
 {% endif %}
-{% if partial %}
-        any_value(delta_offset) as delta_offset,
-{% if large_lot %}
-        any_value(large_offset) as large_offset,
-{% endif %}
-{% endif %}
-        count(*)::bigint as trades
-    from bucketed
+        sum(trades)::bigint as trades
+    from placed
     group by instrument_id, symbol, bar_ns
 ),
 
+{% if partial %}
+offsets as (
+    select instrument_id, symbol, delta_offset{% if large_lot %}, large_offset{% endif %}
+
+    from affected
+),
+
+{% endif %}
 cumulated as (
     select
         *,
@@ -66,7 +82,7 @@ cumulated as (
             partition by instrument_id, symbol
             order by bar_ns
             rows between unbounded preceding and current row
-        )::bigint{% if partial %} + delta_offset{% endif %} as cumulative_delta,
+        )::bigint{% if partial %} + coalesce(delta_offset, 0){% endif %} as cumulative_delta,
         sum(buy_volume - sell_volume) over (
             partition by instrument_id, symbol, session_date
             order by bar_ns
@@ -78,9 +94,24 @@ cumulated as (
             partition by instrument_id, symbol
             order by bar_ns
             rows between unbounded preceding and current row
-        )::bigint{% if partial %} + large_offset{% endif %} as large_cumulative_delta
+        )::bigint{% if partial %} + coalesce(large_offset, 0){% endif %} as large_cumulative_delta
 {% endif %}
     from aggregated
+{% if partial %}
+    left join offsets using (instrument_id, symbol)
+{% endif %}
+),
+
+candled as (
+    select
+        *,
+        cumulative_delta - delta as delta_open,
+        cumulative_delta - delta + greatest(0, max_delta) as delta_high,
+        cumulative_delta - delta + least(0, min_delta) as delta_low,
+        cumulative_delta as delta_close,
+        -- the session candles are the same path shifted by the delta before the session opened
+        cumulative_delta - session_cumulative_delta as session_offset
+    from cumulated
 ),
 
 final as (
@@ -102,18 +133,15 @@ final as (
         session_cumulative_delta,
         trades,
         delta_open,
-        greatest(delta_open, run_high) as delta_high,
-        least(delta_open, run_low) as delta_low,
+        delta_high,
+        delta_low,
         delta_close,
-        -- the session candles are the same path shifted by the delta before the session opened
-        delta_open - (cumulative_delta - session_cumulative_delta) as session_delta_open,
-        greatest(delta_open, run_high) - (cumulative_delta - session_cumulative_delta)
-            as session_delta_high,
-        least(delta_open, run_low) - (cumulative_delta - session_cumulative_delta)
-            as session_delta_low,
-        delta_close - (cumulative_delta - session_cumulative_delta) as session_delta_close,
-        run_high - delta_open as max_delta,
-        run_low - delta_open as min_delta,
+        delta_open - session_offset as session_delta_open,
+        delta_high - session_offset as session_delta_high,
+        delta_low - session_offset as session_delta_low,
+        delta_close - session_offset as session_delta_close,
+        max_delta,
+        min_delta,
         delta / volume as delta_pct
 {% if large_lot %}
         ,
@@ -122,7 +150,7 @@ final as (
         large_buy_volume - large_sell_volume as large_delta,
         large_cumulative_delta
 {% endif %}
-    from cumulated
+    from candled
 )
 
 select * from final

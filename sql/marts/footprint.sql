@@ -8,8 +8,9 @@
 --   buy_imbalance  at p: ask(p) > 0 and ask(p) >= ratio * bid(p - tick)
 --   sell_imbalance at p: bid(p) > 0 and bid(p) >= ratio * ask(p + tick)
 -- A missing neighbouring level counts as 0, so any volume against nothing is an imbalance.
-with trade_flow as (
-    select * from int_trade_flow
+-- Rolled up from int_level_grain (a bar is a whole number of its grains).
+with grain_levels as (
+    select * from int_level_grain
 ),
 
 root_ticks as (
@@ -18,15 +19,10 @@ root_ticks as (
 
 bucketed as (
     select
-        instrument_id,
-        symbol,
-        session_date,
+        *,
         session_start_ns
-            + ((ts_ns - session_start_ns) // {{ interval_ns }}) * {{ interval_ns }} as bar_ns,
-        price,
-        size,
-        side
-    from trade_flow
+            + ((grain_ns - session_start_ns) // {{ interval_ns }}) * {{ interval_ns }} as bar_ns
+    from grain_levels
 ),
 
 levels as (
@@ -36,11 +32,11 @@ levels as (
         bar_ns,
         any_value(session_date) as session_date,
         price,
-        sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where side = 'A'), 0)::bigint as bid_volume,
-        coalesce(sum(size) filter (where side = 'B'), 0)::bigint as ask_volume,
-        coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
-        count(*)::bigint as trades
+        sum(volume)::bigint as volume,
+        sum(bid_volume)::bigint as bid_volume,
+        sum(ask_volume)::bigint as ask_volume,
+        sum(unknown_volume)::bigint as unknown_volume,
+        sum(trades)::bigint as trades
     from bucketed
     group by instrument_id, symbol, bar_ns, price
 ),

@@ -1,0 +1,17 @@
+{#- The first two CTEs of int_bar_grain and int_level_grain: the flow's trades (one session's
+    with session_bounds), each with its grain, the start of the {{ grain_ns }}-ns bucket of its
+    session that holds its ts_recv. -#}
+with trade_flow as (
+    select * from int_trade_flow
+{% if session_bounds %}
+    where ts_recv >= $from_ts and ts_recv < $to_ts
+{% endif %}
+),
+
+bucketed as (
+    select
+        *,
+        session_start_ns
+            + ((ts_ns - session_start_ns) // {{ grain_ns }}) * {{ grain_ns }} as grain_ns
+    from trade_flow
+),
