@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,8 +186,10 @@ def add_staged(
     params = {"file_id": file_id, "file_symbol": file_symbol}
     if source.schema == TRADES:
         overlap = _holds_trades_between(con, stage)
-        repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY)
-        con.execute(f"create or replace temp table stg_trades_repeats as {repeats}")
+        repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
+        days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
+        ranges = [(day, day + timedelta(days=1)) for (day,) in days]
+        _fill_by_ranges(con, "stg_trades_repeats", repeats, ranges)
         new = render("staging/new_trades.sql", identity=TRADE_IDENTITY, overlap=overlap)
         ts_column, table = "ts_recv", "trades"
     else:
@@ -499,15 +501,29 @@ def _build_grains(
         order by session_start
         """
     ).fetchall()
-    # Created empty (a range that holds nothing), then filled one session at a time.
-    nothing = {"from_ts": _EPOCH, "to_ts": _EPOCH}
-    con.execute(f"create or replace temp table int_bar_grain as {bar_grain}", nothing | bar_params)
-    con.execute(f"create or replace temp table int_level_grain as {level_grain}", nothing)
-    for from_ts, to_ts in ranges:
-        bounds = {"from_ts": from_ts, "to_ts": to_ts}
-        con.execute(f"insert into int_bar_grain {bar_grain}", bounds | bar_params)
-        con.execute(f"insert into int_level_grain {level_grain}", bounds)
+    _fill_by_ranges(con, "int_bar_grain", bar_grain, ranges, bar_params)
+    _fill_by_ranges(con, "int_level_grain", level_grain, ranges)
     con.execute(f"drop {kind} int_trade_flow")
+
+
+def _fill_by_ranges(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    sql: str,
+    ranges: Sequence[tuple[Any, Any]],
+    params: dict[str, Any] | None = None,
+) -> None:
+    """Create the temporary ``table`` from ``sql`` one ``[$from_ts, $to_ts)`` range at a time.
+
+    It is created empty (a range that holds nothing), then each range is inserted by its own
+    statement, so no statement holds more than one range's rows.
+    """
+    params = params or {}
+    name = identifier(table)
+    nothing = {"from_ts": _EPOCH, "to_ts": _EPOCH}
+    con.execute(f"create or replace temp table {name} as {sql}", nothing | params)
+    for from_ts, to_ts in ranges:
+        con.execute(f"insert into {name} {sql}", {"from_ts": from_ts, "to_ts": to_ts} | params)
 
 
 def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import re
 import tempfile
 import warnings
@@ -578,26 +579,34 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
         px_kind="fixed",
         has_symbol=True,
     )
-    offset = 0
-    created = False
-    try:
-        for records in _dbn_chunks(store, source.path):
-            con.register("dbn_chunk", _arrow_chunk(records, columns, offset))
-            offset += len(records)
-            con.execute(f"create or replace temp view dbn_rows as {rows}")
-            if created:
-                con.execute(f"insert into {stage} {sql}")
-            else:
-                con.execute(f"create or replace temp table {stage} as {sql}")
-                created = True
-            con.execute("drop view dbn_rows")
-            con.unregister("dbn_chunk")
-    finally:
+    import pyarrow as pa
+
+    batches = _dbn_batches(store, source.path, columns)
+    first = next(batches, None)
+    if first is None:
         con.unregister("dbn_symbols")
-    if not created:
         raise DataError(
             f"{source.path}: the DBN file holds no records; the market may have been closed"
         )
+    # One statement reads the whole stream, a chunk at a time.
+    reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+    con.register("dbn_chunk", reader)
+    try:
+        con.execute(f"create or replace temp view dbn_rows as {rows}")
+        con.execute(f"create or replace temp table {stage} as {sql}")
+        con.execute("drop view dbn_rows")
+    finally:
+        con.unregister("dbn_chunk")
+        con.unregister("dbn_symbols")
+
+
+def _dbn_batches(store: Any, path: Path, columns: tuple[str, ...]) -> Iterator[Any]:
+    """The file's records as Arrow record batches (see :func:`_arrow_chunk`)."""
+    offset = 0
+    for records in _dbn_chunks(store, path):
+        batch = _arrow_chunk(records, columns, offset).to_batches()[0]
+        offset += len(records)
+        yield batch
 
 
 # --------------------------------------------------------------------------- checks

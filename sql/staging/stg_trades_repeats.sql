@@ -2,8 +2,15 @@
 -- occurrence: its 1-based index among the records equal to it on every identity column, in
 -- file order. Records missing here are unique in their file (occurrence 1). Equal hashes of
 -- different records only bring those records here, where they are numbered exactly.
+{% if bounded %}
+-- Filled one UTC day of ts_recv at a time ($from_ts <= ts_recv < $to_ts): equal records share
+-- ts_recv, so each day is numbered on its own, exactly, in a small hash table.
+{% endif %}
 with staged as (
     select * from stg_trades
+{% if bounded %}
+    where ts_recv >= $from_ts and ts_recv < $to_ts
+{% endif %}
 ),
 
 repeated_hashes as (
