@@ -19,3 +19,4 @@ def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
     for step in ("floor_parse", "build_csv", "build_dbn", "incremental", "warm query"):
         assert f"| {step}" in result.stdout
     assert "heavy imports: []" in result.stdout
+    assert "| warm query: backtest_walk_1m_bars" in result.stdout
