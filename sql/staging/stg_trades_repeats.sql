@@ -1,7 +1,8 @@
--- stg_trades_repeats: the staged records whose hash repeats in the file, each with its
+-- stg_trades_repeats: the staged records that repeat an earlier record of the file, each with its
 -- occurrence: its 1-based index among the records equal to it on every identity column, in
--- file order. Records missing here are unique in their file (occurrence 1). Equal hashes of
--- different records only bring those records here, where they are numbered exactly.
+-- file order (2 and up). Records missing here are the first of their kind (occurrence 1).
+-- Only records whose hash repeats are numbered; equal hashes of different records only bring
+-- those records to the numbering, which is exact.
 {% if bounded %}
 -- Filled one UTC day of ts_recv at a time ($from_ts <= ts_recv < $to_ts): equal records share
 -- ts_recv, so each day is numbered on its own, exactly, in a small hash table.
@@ -26,7 +27,7 @@ candidates as (
     where hash({{ identity | join(', ') }}) in (select record_hash from repeated_hashes)
 ),
 
-final as (
+numbered as (
     select
         position,
         row_number() over (
@@ -34,6 +35,11 @@ final as (
             order by position
         ) as occurrence
     from candidates
+),
+
+final as (
+    select * from numbered
+    where occurrence > 1
 )
 
 select * from final
