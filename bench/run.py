@@ -103,6 +103,16 @@ def step_build_dbn(work: Path) -> dict[str, Any]:
     return {"rows": report.trades}
 
 
+def step_dbn_decode(work: Path) -> dict[str, Any]:
+    """Decode the ``.dbn.zst`` into the Arrow batches a build stages (no database)."""
+    sys.path.insert(0, str(REPO))
+    from vcdwh.ingest import TRADES_COLUMNS, _dbn_batches, open_dbn
+
+    path = next((work / "dbn").glob("*.dbn.zst"))
+    rows = sum(b.num_rows for b in _dbn_batches(open_dbn(path), path, TRADES_COLUMNS))
+    return {"rows": rows}
+
+
 def step_day_alone(work: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from vcdwh.build import build_warehouse
@@ -267,6 +277,7 @@ STEPS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "floor_parse": step_floor_parse,
     "build_csv": step_build_csv,
     "build_dbn": step_build_dbn,
+    "dbn_decode": step_dbn_decode,
     "day_alone": step_day_alone,
     "incremental": step_incremental,
     "pandas": step_pandas,
@@ -427,6 +438,7 @@ def render(trades: int, results: dict[str, list[tuple[float, float, dict[str, An
     ratios = {
         "build_csv": f"{med('build_csv') / floor:.2f} x parse floor (target ≤ 2.0)",
         "build_dbn": f"{med('build_dbn') / floor:.2f} x CSV parse floor (target ≤ 1.0)",
+        "dbn_decode": f"{med('dbn_decode') / floor:.2f} x CSV parse floor",
         "incremental": f"{med('incremental') / med('day_alone'):.2f} x day alone (target ≤ 1.5)",
     }
     if "pandas" in results:
