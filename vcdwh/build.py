@@ -34,6 +34,7 @@ from vcdwh.ingest import (
     dbn_schema,
     detect_layout,
     is_dbn,
+    land_trades,
     open_dbn,
     rejected_count,
     seed_symbol,
@@ -163,6 +164,11 @@ def _load_file(
     if source.schema == DEFINITION:
         rows, added = load_definitions(con, source, detail)
         return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
+    if source.schema == TRADES and on_bad_rows == "error":
+        # The records go straight into `trades`; a bad file fails the build (rolled back).
+        file_id = _next_file_id(con)
+        land_trades(con, source, detail, file_id)
+        return add_landed(con, source, file_id, on_bad_rows, replace)
     if source.layout == "dbn":
         stage_dbn(con, source, detail)
     else:
@@ -176,28 +182,97 @@ def add_staged(
     on_bad_rows: str = "error",
     replace: bool = False,
 ) -> FileResult:
-    """Check the staged file, add its new records and record it in ``loaded_files``."""
-    rows = check_staged(con, source, on_bad_rows)
-    replaced = resolve_conflicts(con, source, replace) if source.schema == TRADES else 0
-    stage = "stg_trades" if source.schema == TRADES else "stg_ohlcv_1m"
-    instruments = con.execute(f"select count(distinct instrument_id) from {stage}").fetchone()[0]  # type: ignore[index]
-    file_symbol = source.file_symbol if instruments == 1 else None
-    file_id = _next_file_id(con)
-    params = {"file_id": file_id, "file_symbol": file_symbol}
+    """Check the staged file, add its new records and record it in ``loaded_files``.
+
+    Trades are checked in the stage (``stg_trades``, where ``--on-bad-rows skip`` removes the
+    bad ones), added to ``trades`` and then handled as :func:`add_landed` does.
+    """
     if source.schema == TRADES:
-        overlap = _holds_trades_between(con, stage)
-        repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
-        days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
-        ranges = [(day, day + timedelta(days=1)) for (day,) in days]
-        _fill_by_ranges(con, "stg_trades_repeats", repeats, ranges)
-        new = render("staging/new_trades.sql", identity=TRADE_IDENTITY, overlap=overlap)
-        ts_column, table = "ts_recv", "trades"
-    else:
-        new = render("staging/new_ohlcv_1m.sql")
-        ts_column, table = "ts_event", "ohlcv_1m"
-    inserted = con.execute(f"insert into {table} {new}", params).fetchone()
+        check_staged(con, source, on_bad_rows)
+        file_id = _next_file_id(con)
+        con.execute(
+            f"insert into trades {render('staging/file_trades.sql', from_stage=True)}",
+            {"file_id": file_id},
+        )
+        con.execute("drop table stg_trades")
+        return add_landed(con, source, file_id, on_bad_rows, replace)
+    rows = check_staged(con, source, on_bad_rows)
+    file_id = _next_file_id(con)
+    file_symbol = source.file_symbol if _instrument_count(con, "stg_ohlcv_1m") == 1 else None
+    new = render("staging/new_ohlcv_1m.sql")
+    inserted = con.execute(
+        f"insert into ohlcv_1m {new}", {"file_id": file_id, "file_symbol": file_symbol}
+    ).fetchone()
     added = int(inserted[0]) if inserted else 0
-    backfilled = _record_symbology(con, stage, ts_column)
+    backfilled = _record_symbology(con, "stg_ohlcv_1m", "ts_event")
+    con.execute("drop table if exists stg_ohlcv_1m")
+    return _record_file(con, source, file_id, rows, added, on_bad_rows, backfilled=backfilled)
+
+
+def add_landed(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    file_id: int,
+    on_bad_rows: str = "error",
+    replace: bool = False,
+) -> FileResult:
+    """Settle a trades file whose records were just added to ``trades`` under ``file_id``.
+
+    ``stg_trades`` becomes a view of those rows. They are checked (count and record rules),
+    compared with the trades already held (a conflict stops the build unless ``replace``),
+    given their occurrence (``stg_trades_repeats``, one day at a time) and their symbol (the
+    file name for a single-instrument file without symbols, else earlier loads); the records
+    the warehouse already held are removed (``stg_trades_held``) and the file is recorded in
+    ``loaded_files``.
+    """
+    con.execute(
+        "create or replace temp view stg_trades as"
+        f" select * from trades where file_id = {int(file_id)}"
+    )
+    rows = check_staged(con, source)
+    replaced = resolve_conflicts(con, source, replace, file_id)
+    repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
+    days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
+    ranges = [(day, day + timedelta(days=1)) for (day,) in days]
+    _fill_by_ranges(con, "stg_trades_repeats", repeats, ranges)
+    con.execute(
+        "update trades set occurrence = repeats.occurrence from stg_trades_repeats as repeats"
+        " where trades.file_id = $id and trades.position = repeats.position",
+        {"id": file_id},
+    )
+    con.execute("drop table stg_trades_repeats")
+    added = rows
+    if _holds_trades_between(con, "stg_trades", file_id):
+        held = render("staging/stg_trades_held.sql", identity=TRADE_IDENTITY)
+        deleted = con.execute(
+            f"delete from trades where file_id = $id and position in ({held})",
+            {"file_id": file_id, "id": file_id},
+        ).fetchone()
+        added -= int(deleted[0]) if deleted else 0
+    file_symbol = source.file_symbol if _instrument_count(con, "stg_trades") == 1 else None
+    backfilled = _record_symbology(con, "stg_trades", "ts_recv", file_id, file_symbol)
+    con.execute("drop view stg_trades")
+    return _record_file(
+        con, source, file_id, rows, added, on_bad_rows, replaced=replaced, backfilled=backfilled
+    )
+
+
+def _instrument_count(con: duckdb.DuckDBPyConnection, stage: str) -> int:
+    row = con.execute(f"select count(distinct instrument_id) from {identifier(stage)}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    file_id: int,
+    rows: int,
+    added: int,
+    on_bad_rows: str,
+    replaced: int = 0,
+    backfilled: int = 0,
+) -> FileResult:
+    """Add the file to ``loaded_files`` (and its rejected lines to ``rejected_rows``)."""
     con.execute(
         "insert into loaded_files by name select $file_id as file_id, $path as path,"
         " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
@@ -222,7 +297,6 @@ def add_staged(
             "now()::timestamp from stg_rejected order by line",
             {"file_id": file_id, "path": str(source.path)},
         )
-    con.execute(f"drop table if exists {identifier(stage)}")
     return FileResult(
         source.path,
         "loaded",
@@ -236,8 +310,13 @@ def add_staged(
     )
 
 
-def resolve_conflicts(con: duckdb.DuckDBPyConnection, source: SourceFile, replace: bool) -> int:
-    """Stop at staged trades that contradict held ones, or (``replace``) drop the held ones.
+def resolve_conflicts(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, replace: bool, file_id: int
+) -> int:
+    """Stop at the file's trades that contradict held ones, or (``replace``) drop the held ones.
+
+    The file's records are ``stg_trades`` (its rows of ``trades``, ``file_id``); held trades
+    are those of earlier files.
 
     With ``replace`` the held trades of the file's instruments within its time range are
     deleted, so the file's records take their place. Returns how many were deleted.
@@ -247,10 +326,10 @@ def resolve_conflicts(con: duckdb.DuckDBPyConnection, source: SourceFile, replac
     DataError
         Naming the file, the first conflicting record and both versions of it.
     """
-    if not _holds_trades_between(con, "stg_trades"):
+    if not _holds_trades_between(con, "stg_trades", file_id):
         return 0
     conflict = con.execute(
-        render("staging/stg_trades_conflicts.sql", identity=TRADE_IDENTITY)
+        render("staging/stg_trades_conflicts.sql", identity=TRADE_IDENTITY), {"file_id": file_id}
     ).fetchone()
     if conflict is None:
         return 0
@@ -259,10 +338,12 @@ def resolve_conflicts(con: duckdb.DuckDBPyConnection, source: SourceFile, replac
             con.execute(
                 """
                 delete from trades
-                where instrument_id in (select instrument_id from stg_trades)
+                where file_id < $file_id
+                  and instrument_id in (select instrument_id from stg_trades)
                   and ts_recv between (select min(ts_recv) from stg_trades)
                                   and (select max(ts_recv) from stg_trades)
-                """
+                """,
+                {"file_id": file_id},
             ).fetchone()[0]  # type: ignore[index]
         )
     position, instrument, ts_recv, sequence, side, size, price = conflict[:7]
@@ -285,24 +366,35 @@ def _price(value: Any) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str) -> bool:
-    """True when the warehouse already holds trades inside the staged file's time range."""
+def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str, file_id: int) -> bool:
+    """True when earlier files' trades lie inside the time range of ``stage`` (file ``file_id``)."""
     row = con.execute(
         f"""
         select exists (
             select 1 from trades
-            where ts_recv between (select min(ts_recv) from {identifier(stage)})
+            where file_id < $file_id
+              and ts_recv between (select min(ts_recv) from {identifier(stage)})
                               and (select max(ts_recv) from {identifier(stage)})
         )
-        """
+        """,
+        {"file_id": file_id},
     ).fetchone()
     return bool(row and row[0])
 
 
-def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str) -> int:
+def _record_symbology(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    ts_column: str,
+    file_id: int | None = None,
+    file_symbol: str | None = None,
+) -> int:
     """Remember which symbol each instrument carried in a file that names symbols.
 
-    Returns how many held trades learned their symbol (their bars change).
+    For a trades file (``file_id``: its rows are already in ``trades``, those without a symbol
+    carrying their instrument_id) the rows without a symbol take ``file_symbol`` (the file
+    name's, for a single-instrument file), else the symbol learned from any load. Returns how
+    many trades of earlier files learned their symbol (their bars change).
     """
     ts = identifier(ts_column)
     con.execute(
@@ -310,13 +402,24 @@ def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str
         insert into symbology
         select instrument_id, symbol, min({ts}), max({ts})
         from {identifier(stage)}
-        where symbol is not null
+        where symbol is not null and symbol <> instrument_id::varchar
         group by instrument_id, symbol
         """
     )
-    # Rows loaded earlier from files without symbols (raw CSV) learn them now.
+    if file_id is not None and file_symbol is not None:
+        con.execute(
+            "update trades set symbol = $symbol"
+            " where file_id = $id and symbol = instrument_id::varchar",
+            {"symbol": file_symbol, "id": file_id},
+        )
+    # Rows without a symbol (raw CSV) learn it from any file that names it.
     backfilled = 0
-    for table in ("trades", "ohlcv_1m"):
+    for table, own in (("trades", True), ("trades", False), ("ohlcv_1m", False)):
+        if own and file_id is None:
+            continue
+        which = ""
+        if table == "trades" and file_id is not None:
+            which = f" and {table}.file_id {'=' if own else '<>'} {int(file_id)}"
         updated = con.execute(
             f"""
             update {table} set symbol = named.symbol
@@ -325,10 +428,10 @@ def _record_symbology(con: duckdb.DuckDBPyConnection, stage: str, ts_column: str
                 from symbology group by instrument_id
             ) as named
             where {table}.instrument_id = named.instrument_id
-              and {table}.symbol = {table}.instrument_id::varchar
+              and {table}.symbol = {table}.instrument_id::varchar{which}
             """
         ).fetchone()
-        if table == "trades" and updated:
+        if table == "trades" and not own and updated:
             backfilled = int(updated[0])
     return backfilled
 

@@ -311,6 +311,18 @@ def read_lines(path: Path, numbers: set[int]) -> dict[int, bytes]:
     return found
 
 
+def _csv_context(layout: CsvLayout) -> dict[str, Any]:
+    """What the staging templates need to read a CSV of this layout."""
+    return {
+        "source": "csv",
+        "relation": "",
+        "columns": layout.column_types(),
+        "ts_kind": layout.ts_kind,
+        "px_kind": layout.px_kind,
+        "has_symbol": layout.has_symbol,
+    }
+
+
 def stage_csv(
     con: duckdb.DuckDBPyConnection,
     source: SourceFile,
@@ -329,12 +341,7 @@ def stage_csv(
     def staging_sql(store_rejects: bool) -> str:
         return render(
             f"staging/{stage}.sql",
-            source="csv",
-            relation="",
-            columns=layout.column_types(),
-            ts_kind=layout.ts_kind,
-            px_kind=layout.px_kind,
-            has_symbol=layout.has_symbol,
+            **_csv_context(layout),
             store_rejects=store_rejects,
             number_rows=store_rejects,
         )
@@ -365,6 +372,69 @@ def stage_csv(
         raise DataError(
             f"{source.path}: {problem}; fix or remove that line and build again"
         ) from exc
+
+
+def land_trades(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, detail: Any, file_id: int
+) -> None:
+    """Add a trades file's records straight to ``trades`` under ``file_id``, in one statement.
+
+    Each record is added as occurrence 1 and, when the file names no symbol, with its
+    instrument_id as its symbol (``sql/staging/file_trades.sql``); the build then checks them,
+    numbers repeated records and removes those already held. A CSV record's position is its
+    offset among the file's row ids, which the insert assigns consecutively in file order.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read or a record breaks a rule (found by staging the file again on
+        its own, which names the line).
+    """
+    import duckdb
+
+    try:
+        if source.layout == "dbn":
+            stage_dbn(con, source, detail, file_id)
+            return
+        sql = render(
+            "staging/file_trades.sql", from_stage=False, **_csv_context(detail), number_rows=False
+        )
+        con.execute(f"insert into trades {sql}", {"path": str(source.path), "file_id": file_id})
+        first, last, rows = con.execute(
+            "select min(rowid), max(rowid), count(*) from trades where file_id = $id",
+            {"id": file_id},
+        ).fetchone()  # type: ignore[misc]
+    except duckdb.Error as exc:
+        raise _diagnose(source, detail, exc) from exc
+    if rows and last - first + 1 != rows:
+        raise DataError(
+            f"{source.path}: the records did not get consecutive row ids; this is a bug"
+        )
+    con.execute(
+        "update trades set position = rowid - $first where file_id = $id",
+        {"first": first, "id": file_id},
+    )
+
+
+def _diagnose(source: SourceFile, detail: Any, exc: Exception) -> DataError:
+    """Why a file could not be added: stage it alone in a scratch database and check it."""
+    import duckdb
+
+    scratch = duckdb.connect(config={"memory_limit": "1GB"})
+    try:
+        if source.layout == "dbn":
+            stage_dbn(scratch, source, detail)
+        else:
+            stage_csv(scratch, source, detail)
+        check_staged(scratch, source)
+    except DataError as problem:
+        return problem
+    except duckdb.Error:
+        pass
+    finally:
+        scratch.close()
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{source.path}: cannot load the file ({first_line})")
 
 
 def _utf8_bad_lines(path: Path) -> set[int]:
@@ -542,11 +612,15 @@ def _arrow_chunk(records: Any, columns: tuple[str, ...], offset: int) -> Any:
     return pa.table(arrays)
 
 
-def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) -> None:
+def stage_dbn(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any, file_id: int | None = None
+) -> None:
     """Decode a DBN file (trades or ohlcv-1m) into the temporary staging table for its schema.
 
     Records go from ``DBNStore.to_ndarray`` chunks to Arrow to DuckDB without a pandas step;
-    symbols come from the file's symbology mappings, joined per instrument and date.
+    symbols come from the file's symbology mappings, joined per instrument and date. With
+    ``file_id`` (trades only) the records go straight into ``trades`` instead
+    (``sql/staging/file_trades.sql``).
     """
     import pandas as pd
 
@@ -570,15 +644,22 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
         f"and make_timestamp_ns(chunk.{ts}::bigint) >= named.start_date "
         f"and make_timestamp_ns(chunk.{ts}::bigint) < named.end_date"
     )
-    sql = render(
-        f"staging/{stage}.sql",
-        source="relation",
-        relation="dbn_rows",
-        columns=[],
-        ts_kind="ns",
-        px_kind="fixed",
-        has_symbol=True,
-    )
+    context = {
+        "source": "relation",
+        "relation": "dbn_rows",
+        "columns": [],
+        "ts_kind": "ns",
+        "px_kind": "fixed",
+        "has_symbol": True,
+    }
+    if file_id is None:
+        statement = (
+            f"create or replace temp table {stage} as {render(f'staging/{stage}.sql', **context)}"
+        )
+    else:
+        statement = (
+            f"insert into trades {render('staging/file_trades.sql', from_stage=False, **context)}"
+        )
     import pyarrow as pa
 
     batches = _dbn_batches(store, source.path, columns)
@@ -593,7 +674,7 @@ def stage_dbn(con: duckdb.DuckDBPyConnection, source: SourceFile, store: Any) ->
     con.register("dbn_chunk", reader)
     try:
         con.execute(f"create or replace temp view dbn_rows as {rows}")
-        con.execute(f"create or replace temp table {stage} as {sql}")
+        con.execute(statement, {} if file_id is None else {"file_id": file_id})
         con.execute("drop view dbn_rows")
     finally:
         con.unregister("dbn_chunk")

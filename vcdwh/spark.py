@@ -269,6 +269,4 @@ def duckdb_bars_from_parquet(
         "intermediate/int_bar_grain.sql", grain_ns=frequency.nanoseconds, **GRAIN_CONTEXT
     )
     con.execute(f"create or replace temp view int_bar_grain as {grain}")
-    return con.sql(
-        render("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT)
-    )
+    return con.sql(render("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT))

@@ -4,8 +4,9 @@
 -- other's records (a file cut in the middle of an order's fills holds fewer). When each side
 -- holds a record the other lacks (a different price, size or side for the same print), the
 -- file changed what the exchange printed: a conflict, never merged silently.
+-- The file's records are stg_trades (its rows of `trades`, $file_id); held ones are earlier files'.
 with staged as (
-    select * from stg_trades
+    select * exclude (occurrence) from stg_trades
 ),
 
 bounds as (
@@ -16,6 +17,7 @@ held as (
     select *
     from trades
     where ts_recv between (select lo from bounds) and (select hi from bounds)
+      and file_id < $file_id
 ),
 
 shared_keys as (
