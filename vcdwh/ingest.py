@@ -86,6 +86,7 @@ _HASH_CHUNK = 8 * 1024 * 1024
 # What a build does with a malformed record: stop (error) or keep it in rejected_rows (skip).
 BAD_ROW_POLICIES = ("error", "skip")
 _REJECTED = "stg_rejected"
+_DBN_SLICE_ROWS = 122_880
 DBN_CHUNK_ROWS = 1_000_000
 
 
@@ -669,13 +670,23 @@ def stage_dbn(
         raise DataError(
             f"{source.path}: the DBN file holds no records; the market may have been closed"
         )
-    # One statement reads the whole stream, a chunk at a time.
-    reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
-    con.register("dbn_chunk", reader)
     try:
-        con.execute(f"create or replace temp view dbn_rows as {rows}")
-        con.execute(statement, {} if file_id is None else {"file_id": file_id})
-        con.execute("drop view dbn_rows")
+        if file_id is None:
+            # One statement reads the whole stream, a chunk at a time.
+            stream = itertools.chain([first], batches)
+            con.register("dbn_chunk", pa.RecordBatchReader.from_batches(first.schema, stream))
+            con.execute(f"create or replace temp view dbn_rows as {rows}")
+            con.execute(statement)
+        else:
+            # A statement per chunk, straight into `trades`: a chunk is a table of slices that
+            # every thread reads (a stream would be read, and compressed, by one).
+            for batch in itertools.chain([first], batches):
+                slices = pa.Table.from_batches([batch]).to_batches(max_chunksize=_DBN_SLICE_ROWS)
+                con.register("dbn_chunk", pa.Table.from_batches(slices))
+                con.execute(f"create or replace temp view dbn_rows as {rows}")
+                con.execute(statement, {"file_id": file_id})
+                con.unregister("dbn_chunk")
+        con.execute("drop view if exists dbn_rows")
     finally:
         con.unregister("dbn_chunk")
         con.unregister("dbn_symbols")
