@@ -379,3 +379,32 @@ def test_contract_root_given_symbol_matches_python_and_sql(symbol, root):
     assert contract_root(symbol) == root
     sql = render("macros/contract_root.sql", column="$symbol")
     assert duckdb.connect().execute(f"select {sql}", {"symbol": symbol}).fetchone()[0] == root
+
+
+def test_build_given_sessions_cut_into_small_pieces_equals_one_piece_per_session(
+    tmp_path, monkeypatch
+):
+    # Arrange: the real ESH4 hour, once with its session in pieces of ~100 trades (grains and
+    # repeat numbering), once whole.
+    from tests.conftest import DATABENTO
+    from vcdwh import build as build_module
+    from vcdwh.config import Settings
+
+    path = DATABENTO / "derived" / f"{ESH4_DERIVED}.dbn.zst"
+    whole = Settings(tmp_path / "a", tmp_path / "a.duckdb")
+    cut = Settings(tmp_path / "b", tmp_path / "b.duckdb")
+    build_warehouse(whole, [path], frequencies=["30s", "1min", "5min"])
+    pieces = []
+    sized = build_module._sized_ranges
+    monkeypatch.setattr(build_module, "RANGE_ROWS", 100)
+    monkeypatch.setattr(
+        build_module, "_sized_ranges", lambda *a, **k: pieces.append(r := sized(*a, **k)) or r
+    )
+    # Act
+    build_warehouse(cut, [path], frequencies=["30s", "1min", "5min"])
+    # Assert: both passes really ran in many pieces, and nothing changed.
+    assert len(pieces) == 2 and all(len(p) > 10 for p in pieces)
+    for relation in ("trades", "bars_30s", "bars_5min", "footprint_1min"):
+        rows = _query(whole, f"select * from {relation} order by all")
+        assert rows and rows == _query(cut, f"select * from {relation} order by all")
+    assert _query(cut, "select count(*) from trades where occurrence > 1")[0][0] > 0

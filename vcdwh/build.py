@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
 LOADABLE_SCHEMAS = (TRADES, OHLCV_1M, DEFINITION)
 _EPOCH = datetime(1970, 1, 1)
+# Rows one statement of the grain and repeat passes aggregates at most (about).
+RANGE_ROWS = 1_000_000
 
 
 @dataclass
@@ -233,7 +235,8 @@ def add_landed(
     replaced = resolve_conflicts(con, source, replace, file_id)
     repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
     days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
-    ranges = [(day, day + timedelta(days=1)) for (day,) in days]
+    whole_days = [(_midnight(day), _midnight(day) + timedelta(days=1)) for (day,) in days]
+    ranges = _sized_ranges(con, "stg_trades", whole_days, step_seconds=1)
     _fill_by_ranges(con, "stg_trades_repeats", repeats, ranges)
     con.execute(
         "update trades set occurrence = repeats.occurrence from stg_trades_repeats as repeats"
@@ -604,9 +607,44 @@ def _build_grains(
         order by session_start
         """
     ).fetchall()
-    _fill_by_ranges(con, "int_bar_grain", bar_grain, ranges, bar_params)
-    _fill_by_ranges(con, "int_level_grain", level_grain, ranges)
+    # Pieces of sessions that are whole grains, so no grain is split between two statements.
+    pieces = _sized_ranges(con, "trades", ranges, step_seconds=grain["grain_ns"] // 10**9)
+    _fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, bar_params)
+    _fill_by_ranges(con, "int_level_grain", level_grain, pieces)
     con.execute(f"drop {kind} int_trade_flow")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def _sized_ranges(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    ranges: Sequence[tuple[datetime, datetime]],
+    step_seconds: int,
+) -> list[tuple[datetime, datetime]]:
+    """Cut each ``[start, end)`` range of ``ts_recv`` into pieces of at most ~RANGE_ROWS rows.
+
+    A range is cut into equal pieces whose length is a whole number of ``step_seconds``
+    counted from its start (rows are counted per hour of ``relation``; ranges start on whole
+    hours), so a statement per piece sorts or hashes a bounded number of rows however dense
+    the data: memory stays flat and nothing spills.
+    """
+    hours = con.execute(
+        f"select date_trunc('hour', ts_recv), count(*) from {identifier(relation)} group by 1"
+    ).fetchall()
+    pieces: list[tuple[datetime, datetime]] = []
+    for start, end in ranges:
+        rows = sum(count for hour, count in hours if start <= hour < end)
+        parts = max(1, math.ceil(rows / RANGE_ROWS))
+        steps = math.ceil((end - start).total_seconds() / parts / step_seconds)
+        length = timedelta(seconds=steps * step_seconds)
+        cut = start
+        while cut < end:
+            pieces.append((cut, min(cut + length, end)))
+            cut += length
+    return pieces
 
 
 def _fill_by_ranges(
