@@ -562,12 +562,13 @@ def _build_grains(
     options: FlowOptions,
     partial: bool,
 ) -> None:
-    """Fill the temporary ``int_bar_grain`` and ``int_level_grain``, one session at a time.
+    """Fill the temporary ``int_bar_grain`` and ``int_level_grain``, a piece at a time.
 
     ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
     needs windows over an instrument's whole history: then it is a temporary table. Either way
-    each session's trades are aggregated by their own statement, so a build sorts at most one
-    session's trades at once and its memory does not grow with the history loaded.
+    each piece of a session (whole grains, about ``RANGE_ROWS`` trades) is aggregated by its own
+    statement, so a build sorts a bounded number of trades at once and its memory does not grow
+    with the history loaded.
     """
     whole_history = options.unknown_side == "tick-rule" or options.large_lot
     flow = render(

@@ -6,8 +6,8 @@
 -- after each of its trades, the one quantity that needs the trades in order. It is one pass
 -- over the grain's signed sizes in trade order, folded into (running, high, low).
 {% if session_bounds %}
--- Built one session at a time ($from_ts <= ts_recv < $to_ts), so a build sorts at most one
--- session's trades at once.
+-- Built a piece of a session at a time ($from_ts <= ts_recv < $to_ts, whole grains of about a
+-- million trades), so a build sorts a bounded number of trades at once.
 {% endif %}
 {% include 'macros/grain_bucketed.sql' %}
 

@@ -1,7 +1,7 @@
 -- int_trade_flow: every trade with its session, effective aggressor side and signed size, in
 -- the columns that give trade order: (ts_ns, sequence, position in file), as for open/close.
 -- A temporary view per build (a temporary table when the options below need whole-history
--- windows); int_bar_grain and int_level_grain aggregate it one session at a time.
+-- windows); int_bar_grain and int_level_grain aggregate it a piece of a session at a time.
 -- Side N stays unknown (`exclude`, the Databento truth) or, with `tick-rule`, takes the tick
 -- test: uptick -> B, downtick -> A, zero tick -> the direction of the last price change; no
 -- earlier price change -> stays N.

@@ -1,5 +1,5 @@
-{#- The first two CTEs of int_bar_grain and int_level_grain: the flow's trades (one session's
-    with session_bounds), each with its grain, the start of the {{ grain_ns }}-ns bucket of its
+{#- The first two CTEs of int_bar_grain and int_level_grain: the flow's trades (a piece of a
+    session's with session_bounds), each with its grain, the start of the {{ grain_ns }}-ns bucket of its
     session that holds its ts_recv. -#}
 with trade_flow as (
     select * from int_trade_flow
