@@ -1,9 +1,11 @@
 """``vcdwh build``: load new Databento files and (re)build the order-flow bars.
 
-One build is one transaction: every new file is staged, validated and added (counting
-identical records as separate trades and never adding a record twice), then the session
-calendar and every bars relation are rebuilt and their contracts checked. Any failure rolls
-everything back, so the warehouse is exactly as it was before the command.
+One build is one transaction: every new file is added and validated (a trades file goes
+straight into ``trades`` and is settled there: checked, its repeated records numbered so
+identical records stay separate trades, and the records already held removed so none is added
+twice), then the session calendar and every bars relation are rebuilt and their contracts
+checked. Any failure rolls everything back, so the warehouse is exactly as it was before the
+command.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""Read Databento files (CSV in either layout, DBN) into staging tables and validate them.
+"""Read Databento files (CSV in either layout, DBN) into the warehouse and validate them.
 
 A CSV's layout is detected from its header and first record: *pretty* (ISO-8601 timestamps,
 decimal prices, trailing ``symbol``) or *raw* (integer nanoseconds, 1e-9 fixed-point prices).
-DBN files (``.dbn``, ``.dbn.zst``) are decoded with the ``databento`` library. Each file is
-staged into a temporary table (``stg_trades`` or ``stg_ohlcv_1m``) by the SQL in
-``sql/staging``; problems are reported as one line naming the file, line and fix.
+DBN files (``.dbn``, ``.dbn.zst``) are decoded with the ``databento`` library. A trades file
+goes straight into ``trades`` (:func:`land_trades`); other files, and trades files read with
+``--on-bad-rows skip``, are staged into a temporary table (``stg_trades`` or
+``stg_ohlcv_1m``) by the SQL in ``sql/staging``. Problems are reported as one line naming the
+file, line and fix.
 """
 
 from __future__ import annotations
