@@ -64,6 +64,17 @@ BAD_FILES = {
         f"{HEADER}\n{GOOD}\n{_row(ts_recv='yesterday')}\n",
         "line 3: cannot parse ts_recv 'yesterday' as a timestamp",
     ),
+    # Values that the trades table itself refuses (NOT NULL, 32-bit instrument_id).
+    "missing_price": (f"{HEADER}\n{GOOD}\n{_row(price='')}\n", "line 3: missing price"),
+    "missing_side": (
+        f"{HEADER}\n{_row(side='')}\n",
+        "line 2: unknown side code NULL (expected A, B or N)",
+    ),
+    "missing_ts_event": (f"{HEADER}\n{GOOD}\n{_row(ts_event='')}\n", "line 3: missing timestamp"),
+    "overflowing_instrument_id": (
+        f"{HEADER}\n{GOOD}\n{_row(instrument_id='99999999999')}\n",
+        "line 3: instrument_id 99999999999 overflows 32 bits",
+    ),
 }
 
 
