@@ -239,7 +239,8 @@ def add_landed(
     days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
     whole_days = [(_midnight(day), _midnight(day) + timedelta(days=1)) for (day,) in days]
     ranges = _sized_ranges(con, "stg_trades", whole_days, step_seconds=1)
-    _fill_by_ranges(con, "stg_trades_repeats", repeats, ranges)
+    pieces = [{"from_ts": start, "to_ts": end} for start, end in [(_EPOCH, _EPOCH), *ranges]]
+    _fill_by_ranges(con, "stg_trades_repeats", repeats, pieces)
     con.execute(
         "update trades set occurrence = repeats.occurrence from stg_trades_repeats as repeats"
         " where trades.file_id = $id and trades.position = repeats.position",
@@ -573,48 +574,64 @@ def _build_grains(
     with the history loaded.
     """
     whole_history = options.unknown_side == "tick-rule" or options.large_lot
-    flow = render(
-        "intermediate/int_trade_flow.sql",
-        tick_rule=options.unknown_side == "tick-rule",
-        large_lot=options.large_lot,
-        partial=partial,
-    )
-    kind = "table" if whole_history else "view"
-    con.execute(f"create or replace temp {kind} int_trade_flow as {flow}")
-    grain = {"grain_ns": grain_nanoseconds(frequencies), "session_bounds": True}
+    if whole_history:
+        flow = render(
+            "intermediate/int_trade_flow.sql",
+            tick_rule=options.unknown_side == "tick-rule",
+            large_lot=options.large_lot,
+            partial=partial,
+            one_session=False,
+        )
+        con.execute(f"create or replace temp table int_trade_flow as {flow}")
+    grain = {
+        "grain_ns": grain_nanoseconds(frequencies),
+        "session_bounds": True,
+        "one_session": not whole_history,
+        "tick_rule": False,
+        "partial": partial,
+    }
     bar_grain = render(
         "intermediate/int_bar_grain.sql",
         large_lot=options.large_lot,
         has_max_size=options.max_size is not None,
         **grain,
     )
-    level_grain = render("intermediate/int_level_grain.sql", **grain)
+    level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
     bar_params: dict[str, Any] = {}
     if options.large_lot:
         bar_params["min_size"] = options.min_size
         if options.max_size is not None:
             bar_params["max_size"] = options.max_size
     first = "select min(from_start) from affected" if partial else "select min(ts_recv) from trades"
-    ranges = con.execute(
+    sessions = con.execute(
         f"""
         with bounded as (
             select
                 session_start,
-                coalesce(next_session_start, last.ts_recv + interval 1 second) as session_end
+                coalesce(next_session_start, last.ts_recv + interval 1 second) as session_end,
+                session_date,
+                epoch_ns(session_start) as session_start_ns
             from sessions, (select max(ts_recv) as ts_recv from trades) as last
             where session_start <= last.ts_recv
         )
-        select session_start, session_end
+        select session_start, session_end, session_date, session_start_ns
         from bounded
         where session_end > ({first})
         order by session_start
         """
     ).fetchall()
     # Pieces of sessions that are whole grains, so no grain is split between two statements.
-    pieces = _sized_ranges(con, "trades", ranges, step_seconds=grain["grain_ns"] // 10**9)
+    # (An empty piece first, so the tables are created when there is no trade.)
+    cut = _sized_ranges(con, "trades", sessions, step_seconds=grain["grain_ns"] // 10**9)
+    pieces = [
+        {"from_ts": start, "to_ts": end}
+        | ({"session_date": day, "session_start_ns": start_ns} if not whole_history else {})
+        for start, end, day, start_ns in [(_EPOCH, _EPOCH, _EPOCH.date(), 0), *cut]
+    ]
     _fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, bar_params)
     _fill_by_ranges(con, "int_level_grain", level_grain, pieces)
-    con.execute(f"drop {kind} int_trade_flow")
+    if whole_history:
+        con.execute("drop table int_trade_flow")
 
 
 def _midnight(day: date) -> datetime:
@@ -624,28 +641,28 @@ def _midnight(day: date) -> datetime:
 def _sized_ranges(
     con: duckdb.DuckDBPyConnection,
     relation: str,
-    ranges: Sequence[tuple[datetime, datetime]],
+    ranges: Sequence[tuple[Any, ...]],
     step_seconds: int,
-) -> list[tuple[datetime, datetime]]:
-    """Cut each ``[start, end)`` range of ``ts_recv`` into pieces of at most ~RANGE_ROWS rows.
+) -> list[tuple[Any, ...]]:
+    """Cut each ``(start, end, *rest)`` range of ``ts_recv`` into pieces of ~RANGE_ROWS rows.
 
     A range is cut into equal pieces whose length is a whole number of ``step_seconds``
     counted from its start (rows are counted per hour of ``relation``; ranges start on whole
     hours), so a statement per piece sorts or hashes a bounded number of rows however dense
-    the data: memory stays flat and nothing spills.
+    the data: memory stays flat and nothing spills. Each piece keeps the range's ``rest``.
     """
     hours = con.execute(
         f"select date_trunc('hour', ts_recv), count(*) from {identifier(relation)} group by 1"
     ).fetchall()
-    pieces: list[tuple[datetime, datetime]] = []
-    for start, end in ranges:
+    pieces: list[tuple[Any, ...]] = []
+    for start, end, *rest in ranges:
         rows = sum(count for hour, count in hours if start <= hour < end)
         parts = max(1, math.ceil(rows / RANGE_ROWS))
         steps = math.ceil((end - start).total_seconds() / parts / step_seconds)
         length = timedelta(seconds=steps * step_seconds)
         cut = start
         while cut < end:
-            pieces.append((cut, min(cut + length, end)))
+            pieces.append((cut, min(cut + length, end), *rest))
             cut += length
     return pieces
 
@@ -654,20 +671,22 @@ def _fill_by_ranges(
     con: duckdb.DuckDBPyConnection,
     table: str,
     sql: str,
-    ranges: Sequence[tuple[Any, Any]],
+    pieces: Sequence[dict[str, Any]],
     params: dict[str, Any] | None = None,
 ) -> None:
-    """Create the temporary ``table`` from ``sql`` one ``[$from_ts, $to_ts)`` range at a time.
+    """Create the temporary ``table`` from ``sql`` one piece at a time.
 
-    It is created empty (a range that holds nothing), then each range is inserted by its own
-    statement, so no statement holds more than one range's rows.
+    A piece is the parameters of one statement: ``$from_ts <= ts_recv < $to_ts`` and any
+    others of its own. The table is created empty, from the first piece's parameters with a
+    range that holds nothing, then each piece is inserted by its own statement, so no
+    statement holds more than one piece's rows.
     """
     params = params or {}
     name = identifier(table)
-    nothing = {"from_ts": _EPOCH, "to_ts": _EPOCH}
+    nothing = pieces[0] | {"from_ts": _EPOCH, "to_ts": _EPOCH}
     con.execute(f"create or replace temp table {name} as {sql}", nothing | params)
-    for from_ts, to_ts in ranges:
-        con.execute(f"insert into {name} {sql}", {"from_ts": from_ts, "to_ts": to_ts} | params)
+    for piece in pieces:
+        con.execute(f"insert into {name} {sql}", piece | params)
 
 
 def _known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:

@@ -86,8 +86,13 @@ def validate_master(master: str) -> str:
 
 # The build options the Spark path reproduces: Databento's own aggressor sides (N stays unknown)
 # and no large-lot columns, i.e. a plain `vcdwh build`.
-FLOW_CONTEXT = {"tick_rule": False, "large_lot": False, "partial": False}
-GRAIN_CONTEXT = {"large_lot": False, "has_max_size": False, "session_bounds": False}
+FLOW_CONTEXT = {"tick_rule": False, "large_lot": False, "partial": False, "one_session": False}
+GRAIN_CONTEXT = {
+    "large_lot": False,
+    "has_max_size": False,
+    "session_bounds": False,
+    "one_session": False,
+}
 BARS_CONTEXT = {"large_lot": False, "partial": False}
 
 

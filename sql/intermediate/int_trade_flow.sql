@@ -1,7 +1,9 @@
 -- int_trade_flow: every trade with its session, effective aggressor side and signed size, in
 -- the columns that give trade order: (ts_ns, sequence, position in file), as for open/close.
--- A temporary view per build (a temporary table when the options below need whole-history
--- windows); int_bar_grain and int_level_grain aggregate it a piece of a session at a time.
+-- int_bar_grain and int_level_grain aggregate it a piece of a session at a time: inlined with
+-- one_session, where the piece's trades ($from_ts <= ts_recv < $to_ts) all belong to the session
+-- given as $session_date / $session_start_ns, or, when the options below need windows over an
+-- instrument's whole history, from a temporary table of every trade placed by the as-of join.
 -- Side N stays unknown (`exclude`, the Databento truth) or, with `tick-rule`, takes the tick
 -- test: uptick -> B, downtick -> A, zero tick -> the direction of the last price change; no
 -- earlier price change -> stays N.
@@ -22,6 +24,9 @@ with trades as (
 {% else %}
     select * from trades
 {% endif %}
+{% if one_session %}
+    {{ 'and' if partial else 'where' }} trades.ts_recv >= $from_ts and trades.ts_recv < $to_ts
+{% endif %}
 ),
 
 sessions as (
@@ -32,8 +37,13 @@ located as (
     select
         trades.instrument_id,
         trades.symbol,
+{% if one_session %}
+        $session_date::date as session_date,
+        $session_start_ns::bigint as session_start_ns,
+{% else %}
         sessions.session_date,
         epoch_ns(sessions.session_start) as session_start_ns,
+{% endif %}
         trades.ts_recv,
         epoch_ns(trades.ts_recv) as ts_ns,
 {% if large_lot %}
@@ -45,7 +55,9 @@ located as (
         trades.size,
         trades.side as databento_side
     from trades
+{% if not one_session %}
     asof join sessions on trades.ts_recv >= sessions.session_start
+{% endif %}
 ),
 
 {% if tick_rule %}
