@@ -11,9 +11,11 @@ command.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -137,9 +139,12 @@ def _resolve_files(settings: Settings, files: Sequence[str | Path]) -> list[Path
     return list(unique.values())
 
 
-def _identify(path: Path) -> tuple[SourceFile, Any]:
-    """Hash and inspect one file; return it with its CSV layout or open DBN store."""
-    digest = content_hash(path)
+def _identify(path: Path, hashed: bool = True) -> tuple[SourceFile, Any]:
+    """Hash (unless ``hashed`` is False) and inspect one file.
+
+    Returns it with its CSV layout or open DBN store.
+    """
+    digest = content_hash(path) if hashed else ""
     stat = path.stat()
     if is_dbn(path):
         store = open_dbn(path)
@@ -164,15 +169,24 @@ def _load_file(
     detail: Any,
     on_bad_rows: str = "error",
     replace: bool = False,
+    pending_hash: Future[str] | None = None,
 ) -> FileResult:
+    """Load one file; ``pending_hash``: its content hash, still being computed meanwhile."""
+
+    def hashed(source: SourceFile) -> SourceFile:
+        if pending_hash is None:
+            return source
+        return dataclasses.replace(source, content_hash=pending_hash.result())
+
     if source.schema == DEFINITION:
-        rows, added = load_definitions(con, source, detail)
+        rows, added = load_definitions(con, hashed(source), detail)
         return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)
     if source.schema == TRADES and on_bad_rows == "error":
         # The records go straight into `trades`; a bad file fails the build (rolled back).
         file_id = _next_file_id(con)
         land_trades(con, source, detail, file_id)
-        return add_landed(con, source, file_id, on_bad_rows, replace)
+        return add_landed(con, hashed(source), file_id, on_bad_rows, replace)
+    source = hashed(source)
     if source.layout == "dbn":
         stage_dbn(con, source, detail)
     else:
@@ -772,7 +786,11 @@ def build_warehouse(
     paths = _resolve_files(settings, files)
     db_path = settings.db_path
     report = BuildReport(db_path=db_path)
-    with _build_errors(), write_session(db_path, lock_timeout, settings.storage_version) as con:
+    with (
+        _build_errors(),
+        ThreadPoolExecutor(max_workers=1) as hasher,
+        write_session(db_path, lock_timeout, settings.storage_version) as con,
+    ):
         con.execute("begin transaction")
         try:
             ensure_tables(con)
@@ -789,6 +807,7 @@ def build_warehouse(
                     "select path, bytes, mtime_ns, schema from loaded_files"
                 ).fetchall()
             }
+            known_sizes = {b for (b,) in con.execute("select bytes from loaded_files").fetchall()}
             for path in paths:
                 stat = path.stat()
                 schema = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
@@ -800,8 +819,15 @@ def build_warehouse(
                     if echo:
                         echo(_file_line(result))
                     continue
-                source, detail = _identify(path)
-                if source.content_hash in known_hashes:
+                pending_hash = None
+                if stat.st_size in known_sizes:
+                    source, detail = _identify(path)
+                else:
+                    # No file of this size was loaded, so its content is new: it is hashed
+                    # (for loaded_files) while it loads.
+                    source, detail = _identify(path, hashed=False)
+                    pending_hash = hasher.submit(content_hash, path)
+                if pending_hash is None and source.content_hash in known_hashes:
                     result = FileResult(
                         path, "skipped", source.schema, source.layout, reason="already loaded"
                     )
@@ -815,8 +841,9 @@ def build_warehouse(
                         "(only trades, ohlcv-1m and definition)",
                     )
                 else:
-                    result = _load_file(con, source, detail, on_bad_rows, replace)
-                    known_hashes.add(source.content_hash)
+                    result = _load_file(con, source, detail, on_bad_rows, replace, pending_hash)
+                    known_hashes.add(pending_hash.result() if pending_hash else source.content_hash)
+                    known_sizes.add(stat.st_size)
                 report.files.append(result)
                 if echo:
                     echo(_file_line(result))
