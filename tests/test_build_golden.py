@@ -83,6 +83,17 @@ def test_build_given_raw_csv_learns_symbol_from_ohlcv_file(shared, build, query)
     assert query("select distinct symbol from bars_1min") == [("ESU4",)]
 
 
+def test_build_given_raw_csv_then_same_trades_with_symbols_learns_symbol(shared, build, query):
+    # The pretty CSV holds exactly the raw file's trades: none is added, but its symbol is learned.
+    build([esu4_sources(shared)["raw"]])
+    trades = query("select count(*) from trades")
+    build([esu4_sources(shared)["pretty"]])
+    assert query("select count(*) from trades") == trades
+    assert query("select rows_added from loaded_files order by file_id") == [(trades[0][0],), (0,)]
+    assert query("select distinct symbol from trades") == [("ESU4",)]
+    assert query("select distinct symbol from bars_1min") == [("ESU4",)]
+
+
 @pytest.mark.parametrize("ohlcv_layout", ["pretty.csv", "raw.csv", "dbn.zst"])
 def test_bars_1min_equal_databento_ohlcv_1m_for_the_same_minutes(
     shared, build, query, ohlcv_layout

@@ -238,10 +238,10 @@ def add_landed(
 
     ``stg_trades`` becomes a view of those rows. They are checked (count and record rules),
     compared with the trades already held (a conflict stops the build unless ``replace``),
-    given their occurrence (``stg_trades_repeats``, one day at a time) and their symbol (the
-    file name for a single-instrument file without symbols, else earlier loads); the records
-    the warehouse already held are removed (``stg_trades_held``) and the file is recorded in
-    ``loaded_files``.
+    given their occurrence (``stg_trades_repeats``, in pieces of at most a day) and their
+    symbol (the file name for a single-instrument file without symbols, else any load that
+    names it); the records the warehouse already held are removed (``stg_trades_held``) and the
+    file is recorded in ``loaded_files``.
     """
     con.execute(
         "create or replace temp view stg_trades as"
@@ -261,6 +261,9 @@ def add_landed(
         {"id": file_id},
     )
     con.execute("drop table stg_trades_repeats")
+    # Symbols from every record of the file, including those already held.
+    file_symbol = source.file_symbol if _instrument_count(con, "stg_trades") == 1 else None
+    backfilled = _record_symbology(con, "stg_trades", "ts_recv", file_id, file_symbol)
     added = rows
     if _holds_trades_between(con, "stg_trades", file_id):
         held = render("staging/stg_trades_held.sql", identity=TRADE_IDENTITY)
@@ -269,8 +272,6 @@ def add_landed(
             {"file_id": file_id, "id": file_id},
         ).fetchone()
         added -= int(deleted[0]) if deleted else 0
-    file_symbol = source.file_symbol if _instrument_count(con, "stg_trades") == 1 else None
-    backfilled = _record_symbology(con, "stg_trades", "ts_recv", file_id, file_symbol)
     con.execute("drop view stg_trades")
     return _record_file(
         con, source, file_id, rows, added, on_bad_rows, replaced=replaced, backfilled=backfilled
