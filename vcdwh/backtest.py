@@ -222,6 +222,12 @@ def _roots(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r for (r,) in con.execute("select distinct root from rolls order by root").fetchall()]
 
 
+def signal_codes(signals: Any) -> np.ndarray:
+    """The SQL signals (``BUY``, ``SELL`` or none) as +1, -1 and 0."""
+    text = np.asarray(signals, dtype=object)
+    return (text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8)
+
+
 def continuous_root(con: duckdb.DuckDBPyConnection, bars: str, symbol: str | None) -> bool:
     """True when ``symbol`` names a root with a continuous series and no instrument of its own."""
     if symbol is None or symbol not in _roots(con):
@@ -250,7 +256,6 @@ def _load_continuous(
         f" instrument_id from ({sql})",
         {"root": root, "threshold": params.threshold},
     ).fetchnumpy()
-    text = np.asarray(data["signal"], dtype=object)
     ids = np.asarray(data["instrument_id"])
     return Signals(
         symbol=root,
@@ -258,7 +263,7 @@ def _load_continuous(
         bar_start=np.asarray(data["bar_start"]),
         session_date=np.asarray(data["session_date"]),
         close=np.asarray(data["close"], dtype=float),
-        signal=(text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8),
+        signal=signal_codes(data["signal"]),
         contract=np.asarray(data["contract"], dtype=object),
     )
 
@@ -283,8 +288,7 @@ def load_signals(con: duckdb.DuckDBPyConnection, params: BacktestParams) -> Sign
         f"select bar_start, session_date, close::double as close, signal from ({sql})",
         {"instrument_id": instrument_id, "symbol": symbol, "threshold": params.threshold},
     ).fetchnumpy()
-    text = np.asarray(data["signal"], dtype=object)
-    signal = (text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8)
+    signal = signal_codes(data["signal"])
     return Signals(
         symbol=symbol,
         instrument_id=instrument_id,

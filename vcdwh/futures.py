@@ -37,6 +37,7 @@ from vcdwh.backtest import (
     choose_instrument,
     continuous_root,
     run_row,
+    signal_codes,
     store_records,
 )
 from vcdwh.errors import BacktestError
@@ -221,7 +222,6 @@ def load_bars(
     data = con.execute(sql, params).fetchnumpy()
     if continuous and len(data["instrument_id"]):
         instrument_id = int(np.asarray(data["instrument_id"])[-1])
-    text = np.asarray(data["signal"], dtype=object)
     inputs = BarInputs(
         symbol=name,
         instrument_id=instrument_id,
@@ -232,7 +232,7 @@ def load_bars(
         low=np.asarray(data["low"], dtype=float),
         close=np.asarray(data["close"], dtype=float),
         signal_delta=np.asarray(data["signal_delta"], dtype=float),
-        signal=(text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8),
+        signal=signal_codes(data["signal"]),
         contract=np.asarray(data["contract"], dtype=object),
         relation=bars,
     )
