@@ -40,6 +40,7 @@ from vcdwh.ingest import (
     is_dbn,
     land_trades,
     open_dbn,
+    record_loaded_file,
     rejected_count,
     seed_symbol,
     stage_csv,
@@ -248,12 +249,13 @@ def add_landed(
         f" select * from trades where file_id = {int(file_id)}"
     )
     rows = check_staged(con, source)
-    replaced = resolve_conflicts(con, source, replace, file_id)
+    overlap = _holds_trades_between(con, "stg_trades", file_id)
+    replaced = resolve_conflicts(con, source, replace, file_id) if overlap else 0
     repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
     days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
     whole_days = [(_midnight(day), _midnight(day) + timedelta(days=1)) for (day,) in days]
     ranges = _sized_ranges(con, "stg_trades", whole_days, step_seconds=1)
-    pieces = [{"from_ts": start, "to_ts": end} for start, end in [(_EPOCH, _EPOCH), *ranges]]
+    pieces = [{"from_ts": start, "to_ts": end} for start, end in ranges]
     _fill_by_ranges(con, "stg_trades_repeats", repeats, pieces)
     con.execute(
         "update trades set occurrence = repeats.occurrence from stg_trades_repeats as repeats"
@@ -265,7 +267,7 @@ def add_landed(
     file_symbol = source.file_symbol if _instrument_count(con, "stg_trades") == 1 else None
     backfilled = _record_symbology(con, "stg_trades", "ts_recv", file_id, file_symbol)
     added = rows
-    if _holds_trades_between(con, "stg_trades", file_id):
+    if overlap:
         held = render("staging/stg_trades_held.sql", identity=TRADE_IDENTITY)
         deleted = con.execute(
             f"delete from trades where file_id = $id and position in ({held})",
@@ -294,23 +296,7 @@ def _record_file(
     backfilled: int = 0,
 ) -> FileResult:
     """Add the file to ``loaded_files`` (and its rejected lines to ``rejected_rows``)."""
-    con.execute(
-        "insert into loaded_files by name select $file_id as file_id, $path as path,"
-        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
-        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
-        " $mtime_ns as mtime_ns",
-        {
-            "file_id": file_id,
-            "path": str(source.path),
-            "hash": source.content_hash,
-            "schema": source.schema,
-            "layout": source.layout,
-            "rows": rows,
-            "added": added,
-            "bytes": source.bytes,
-            "mtime_ns": source.mtime_ns,
-        },
-    )
+    record_loaded_file(con, source, file_id, rows, added)
     rejected = rejected_count(con) if on_bad_rows == "skip" else 0
     if rejected:
         con.execute(
@@ -337,7 +323,7 @@ def resolve_conflicts(
     """Stop at the file's trades that contradict held ones, or (``replace``) drop the held ones.
 
     The file's records are ``stg_trades`` (its rows of ``trades``, ``file_id``); held trades
-    are those of earlier files.
+    are those of earlier files, and the caller found some within the file's time range.
 
     With ``replace`` the held trades of the file's instruments within its time range are
     deleted, so the file's records take their place. Returns how many were deleted.
@@ -347,8 +333,6 @@ def resolve_conflicts(
     DataError
         Naming the file, the first conflicting record and both versions of it.
     """
-    if not _holds_trades_between(con, "stg_trades", file_id):
-        return 0
     conflict = con.execute(
         render("staging/stg_trades_conflicts.sql", identity=TRADE_IDENTITY), {"file_id": file_id}
     ).fetchone()
@@ -433,14 +417,9 @@ def _record_symbology(
             " where file_id = $id and symbol = instrument_id::varchar",
             {"symbol": file_symbol, "id": file_id},
         )
+
     # Rows without a symbol (raw CSV) learn it from any file that names it.
-    backfilled = 0
-    for table, own in (("trades", True), ("trades", False), ("ohlcv_1m", False)):
-        if own and file_id is None:
-            continue
-        which = ""
-        if table == "trades" and file_id is not None:
-            which = f" and {table}.file_id {'=' if own else '<>'} {int(file_id)}"
+    def learn(table: str, which: str = "") -> int:
         updated = con.execute(
             f"""
             update {table} set symbol = named.symbol
@@ -452,8 +431,14 @@ def _record_symbology(
               and {table}.symbol = {table}.instrument_id::varchar{which}
             """
         ).fetchone()
-        if table == "trades" and not own and updated:
-            backfilled = int(updated[0])
+        return int(updated[0]) if updated else 0
+
+    if file_id is None:
+        backfilled = learn("trades")
+    else:
+        learn("trades", f" and trades.file_id = {int(file_id)}")  # the file's own: not counted
+        backfilled = learn("trades", f" and trades.file_id <> {int(file_id)}")
+    learn("ohlcv_1m")
     return backfilled
 
 
@@ -636,15 +621,16 @@ def _build_grains(
         """
     ).fetchall()
     # Pieces of sessions that are whole grains, so no grain is split between two statements.
-    # (An empty piece first, so the tables are created when there is no trade.)
     cut = _sized_ranges(con, "trades", sessions, step_seconds=grain["grain_ns"] // 10**9)
     pieces = [
         {"from_ts": start, "to_ts": end}
         | ({"session_date": day, "session_start_ns": start_ns} if not whole_history else {})
-        for start, end, day, start_ns in [(_EPOCH, _EPOCH, _EPOCH.date(), 0), *cut]
+        for start, end, day, start_ns in cut
     ]
-    _fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, bar_params)
-    _fill_by_ranges(con, "int_level_grain", level_grain, pieces)
+    # A piece of one session names the session, which its statement places the trades in.
+    session = {} if whole_history else {"session_date": _EPOCH.date(), "session_start_ns": 0}
+    _fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, bar_params, session)
+    _fill_by_ranges(con, "int_level_grain", level_grain, pieces, placeholders=session)
     if whole_history:
         con.execute("drop table int_trade_flow")
 
@@ -688,17 +674,18 @@ def _fill_by_ranges(
     sql: str,
     pieces: Sequence[dict[str, Any]],
     params: dict[str, Any] | None = None,
+    placeholders: dict[str, Any] | None = None,
 ) -> None:
     """Create the temporary ``table`` from ``sql`` one piece at a time.
 
     A piece is the parameters of one statement: ``$from_ts <= ts_recv < $to_ts`` and any
-    others of its own. The table is created empty, from the first piece's parameters with a
-    range that holds nothing, then each piece is inserted by its own statement, so no
-    statement holds more than one piece's rows.
+    others of its own (``placeholders`` gives them values for an empty range). The table is
+    created empty, so it exists when there are no pieces, then each piece is inserted by its
+    own statement, so no statement holds more than one piece's rows.
     """
     params = params or {}
     name = identifier(table)
-    nothing = pieces[0] | {"from_ts": _EPOCH, "to_ts": _EPOCH}
+    nothing = (placeholders or {}) | {"from_ts": _EPOCH, "to_ts": _EPOCH}
     con.execute(f"create or replace temp table {name} as {sql}", nothing | params)
     for piece in pieces:
         con.execute(f"insert into {name} {sql}", piece | params)

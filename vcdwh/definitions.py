@@ -11,6 +11,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import DataError
+from vcdwh.ingest import record_loaded_file
 
 if TYPE_CHECKING:
     import duckdb
@@ -119,21 +120,5 @@ def load_definitions(
         """
     ).fetchall()
     con.execute("drop table if exists new_definitions")
-    con.execute(
-        "insert into loaded_files by name select $file_id as file_id, $path as path,"
-        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
-        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
-        " $mtime_ns as mtime_ns",
-        {
-            "file_id": file_id,
-            "path": str(source.path),
-            "hash": source.content_hash,
-            "schema": DEFINITION,
-            "layout": source.layout,
-            "rows": len(records),
-            "added": len(added),
-            "bytes": source.bytes,
-            "mtime_ns": source.mtime_ns,
-        },
-    )
+    record_loaded_file(con, source, file_id, len(records), len(added))
     return len(records), len(added)

@@ -114,6 +114,29 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def record_loaded_file(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, file_id: int, rows: int, added: int
+) -> None:
+    """Add a loaded file to ``loaded_files``: its path, content hash, schema, rows and size."""
+    con.execute(
+        "insert into loaded_files by name select $file_id as file_id, $path as path,"
+        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
+        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
+        " $mtime_ns as mtime_ns",
+        {
+            "file_id": file_id,
+            "path": str(source.path),
+            "hash": source.content_hash,
+            "schema": source.schema,
+            "layout": source.layout,
+            "rows": rows,
+            "added": added,
+            "bytes": source.bytes,
+            "mtime_ns": source.mtime_ns,
+        },
+    )
+
+
 def is_dbn(path: Path) -> bool:
     """True for ``.dbn`` and ``.dbn.zst`` files."""
     name = path.name.lower()
