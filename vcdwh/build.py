@@ -25,7 +25,7 @@ from vcdwh.catalog import publish as publish_catalog
 from vcdwh.config import Settings
 from vcdwh.contracts import check_relation, contract_for, load_contracts
 from vcdwh.definitions import DEFINITION, load_definitions
-from vcdwh.errors import BuildError, ConfigError, DataError, VcdwhError
+from vcdwh.errors import BuildError, ConfigError, DataError, VcdwhError, error_line
 from vcdwh.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
 from vcdwh.ingest import (
     BAD_ROW_POLICIES,
@@ -892,7 +892,7 @@ def _build_errors() -> Iterator[None]:
     except VcdwhError:
         raise
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first_line = error_line(exc)
         raise BuildError(f"build failed: {first_line}") from exc
 
 

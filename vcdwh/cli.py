@@ -16,7 +16,7 @@ import click
 
 from vcdwh import __version__
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS, Settings
-from vcdwh.errors import VcdwhError
+from vcdwh.errors import VcdwhError, error_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +34,7 @@ def reports_errors(func: F) -> F:
             # A DuckDB failure that no check anticipated still gets one line, not a traceback.
             if type(exc).__module__ not in ("_duckdb", "duckdb"):
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = error_line(exc)
             raise click.ClickException(f"{first} (unexpected: please report it)") from exc
 
     return wrapper  # type: ignore[return-value]

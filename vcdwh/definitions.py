@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.errors import DataError
+from vcdwh.errors import DataError, error_line
 from vcdwh.ingest import record_loaded_file
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def load_definitions(
         try:
             frame = store.to_df(price_type="fixed", pretty_ts=False, map_symbols=False)
         except Exception as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            detail = error_line(exc)
             raise DataError(
                 f"{source.path}: cannot decode the definition records ({detail})"
             ) from exc

@@ -41,3 +41,9 @@ class QueryError(VcdwhError):
 
 class SparkError(VcdwhError):
     """Spark is missing, or the Spark job failed."""
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

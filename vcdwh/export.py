@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vcdwh.config import Settings
-from vcdwh.errors import ConfigError, VcdwhError, WarehouseError
+from vcdwh.errors import ConfigError, VcdwhError, WarehouseError, error_line
 from vcdwh.sqlrender import identifier, render
 
 FORMATS = ("parquet",)
@@ -119,7 +119,7 @@ def export_parquet(
             report.relations[relation] = _count(con, relation)
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        first_line = str(exc).strip().splitlines()[0]
+        first_line = error_line(exc)
         raise WarehouseError(f"export to {target} failed: {first_line}") from exc
     except (VcdwhError, OSError):
         shutil.rmtree(staging, ignore_errors=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.errors import DataError
+from vcdwh.errors import DataError, error_line
 from vcdwh.sqlrender import render
 
 if TYPE_CHECKING:
@@ -393,7 +393,7 @@ def stage_csv(
     except duckdb.Error as exc:
         problem = diagnose_csv(source.path, layout)
         if problem is None:
-            first_line = str(exc).strip().splitlines()[0]
+            first_line = error_line(exc)
             problem = f"cannot read the file ({first_line})"
         raise DataError(
             f"{source.path}: {problem}; fix or remove that line and build again"
@@ -459,7 +459,7 @@ def _diagnose(source: SourceFile, detail: Any, exc: Exception) -> DataError:
         pass
     finally:
         scratch.close()
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first_line = error_line(exc)
     return DataError(f"{source.path}: cannot load the file ({first_line})")
 
 
@@ -573,7 +573,7 @@ def open_dbn(path: Path) -> Any:
     try:
         return databento.DBNStore.from_file(path)
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        detail = error_line(exc)
         raise DataError(
             f"{path}: not a readable DBN file ({detail}); delete it and fetch again"
         ) from exc
@@ -617,7 +617,7 @@ def _dbn_chunks(store: Any, path: Path) -> Iterator[Any]:
         try:
             yield from store.to_ndarray(count=DBN_CHUNK_ROWS)
         except Exception as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            detail = error_line(exc)
             raise DataError(f"{path}: cannot decode the DBN records ({detail})") from exc
 
 

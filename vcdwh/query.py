@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcdwh.errors import QueryError, WarehouseError
+from vcdwh.errors import QueryError, WarehouseError, error_line
 
 FORMATS = ("table", "csv", "json")
 _INTEGER_TYPES = (
@@ -54,7 +54,7 @@ def connect_read_only(db_path: Path) -> Any:
     try:
         con = duckdb.connect(str(db_path), read_only=True, config={"enable_external_access": False})
     except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0]
+        first_line = error_line(exc)
         if "lock" in first_line.lower():
             raise WarehouseError(
                 f"{db_path} is locked by a writer; wait for it to finish and try again"

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.errors import ConfigError, SparkError, VcdwhError
+from vcdwh.errors import ConfigError, SparkError, VcdwhError, error_line
 from vcdwh.frequency import Frequency
 from vcdwh.sqlrender import render
 
@@ -184,7 +184,7 @@ def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) 
     try:
         return builder.getOrCreate()
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first_line = error_line(exc)
         raise SparkError(
             f"cannot start Spark ({master}): {first_line}; is Java 17 installed?"
         ) from exc
@@ -244,7 +244,7 @@ def run_spark_bars(
     except VcdwhError:
         raise
     except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first_line = error_line(exc)
         raise SparkError(f"spark-bars failed: {first_line}") from exc
     finally:
         spark.stop()
