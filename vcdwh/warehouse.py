@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
-from vcdwh.errors import ConfigError, WarehouseError
+from vcdwh.errors import ConfigError, WarehouseError, error_line
 from vcdwh.sqlrender import render, templates
 
 if TYPE_CHECKING:
@@ -84,16 +84,14 @@ def connect(
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
-            holder = re.search(r"\(PID (\d+)\)", message)
-            who = f" (PID {holder.group(1)})" if holder else ""
             raise WarehouseError(
-                f"{db_path} is locked by another process{who}; close that program's connection "
-                "(or open it read-only) and try again"
+                f"{db_path} is locked by another process{_holder(message)}; close that program's "
+                "connection (or open it read-only) and try again"
             ) from exc
-        first_line = message.strip().splitlines()[0]
+        first_line = error_line(exc)
         raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
     except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0]
+        first_line = error_line(exc)
         raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
 
 
@@ -238,14 +236,13 @@ def _hold_against_writers(db_path: Path, timeout: float) -> Any:
                 wal.unlink()
                 continue
             if "lock" not in message.lower():
-                first_line = message.strip().splitlines()[0]
+                first_line = error_line(exc)
                 raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
             if time.monotonic() >= deadline:
-                holder = re.search(r"\(PID (\d+)\)", message)
-                who = f" (PID {holder.group(1)})" if holder else ""
                 raise WarehouseError(
-                    f"{db_path} is locked by another process{who}; waited {timeout:g} s: close "
-                    "that program's connection (or open it read-only) and try again"
+                    f"{db_path} is locked by another process{_holder(message)}; waited "
+                    f"{timeout:g} s: close that program's connection (or open it read-only) "
+                    "and try again"
                 ) from exc
             time.sleep(_POLL_SECONDS)
 
@@ -321,7 +318,7 @@ def write_session(
                 config = writer_config() if guard is not None else {**writer_config(), **new_config}
                 con = duckdb.connect(str(temp), config=config)
             except duckdb.Error as exc:
-                first_line = str(exc).strip().splitlines()[0]
+                first_line = error_line(exc)
                 raise WarehouseError(f"cannot open a copy of {db_path}: {first_line}") from exc
             try:
                 yield con
@@ -340,3 +337,9 @@ def write_session(
                 guard.close()
             temp.unlink(missing_ok=True)
             temp_wal.unlink(missing_ok=True)
+
+
+def _holder(message: str) -> str:
+    """`` (PID n)`` of the process DuckDB names in a lock error, or nothing."""
+    holder = re.search(r"\(PID (\d+)\)", message)
+    return f" (PID {holder.group(1)})" if holder else ""
