@@ -85,22 +85,21 @@ def _fresh_db(work: Path, name: str) -> Path:
     return db
 
 
-def step_build_csv(work: Path) -> dict[str, Any]:
+def _build(data: Path, db: Path) -> dict[str, Any]:
+    """``vcdwh build`` of the files in ``data`` into ``db``, in-process."""
     sys.path.insert(0, str(REPO))
     from vcdwh.build import build_warehouse
     from vcdwh.config import Settings
 
-    report = build_warehouse(Settings(work / "data", _fresh_db(work, "build_csv")))
-    return {"rows": report.trades}
+    return {"rows": build_warehouse(Settings(data, db)).trades}
+
+
+def step_build_csv(work: Path) -> dict[str, Any]:
+    return _build(work / "data", _fresh_db(work, "build_csv"))
 
 
 def step_build_dbn(work: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(REPO))
-    from vcdwh.build import build_warehouse
-    from vcdwh.config import Settings
-
-    report = build_warehouse(Settings(work / "dbn", _fresh_db(work, "build_dbn")))
-    return {"rows": report.trades}
+    return _build(work / "dbn", _fresh_db(work, "build_dbn"))
 
 
 def step_dbn_decode(work: Path) -> dict[str, Any]:
@@ -114,23 +113,13 @@ def step_dbn_decode(work: Path) -> dict[str, Any]:
 
 
 def step_day_alone(work: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(REPO))
-    from vcdwh.build import build_warehouse
-    from vcdwh.config import Settings
-
-    report = build_warehouse(Settings(work / "day", _fresh_db(work, "day_alone")))
-    return {"rows": report.trades}
+    return _build(work / "day", _fresh_db(work, "day_alone"))
 
 
 def step_incremental(work: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(REPO))
-    from vcdwh.build import build_warehouse
-    from vcdwh.config import Settings
-
     db = _fresh_db(work, "incremental")
     shutil.copyfile(work / "dbs" / "week.duckdb", db)
-    report = build_warehouse(Settings(work / "day", db))
-    return {"rows": report.trades}
+    return _build(work / "day", db)
 
 
 def _seed_style_bars(path: Path) -> Any:
