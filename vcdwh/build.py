@@ -206,16 +206,15 @@ def add_staged(
     Trades are checked in the stage (``stg_trades``, where ``--on-bad-rows skip`` removes the
     bad ones), added to ``trades`` and then handled as :func:`add_landed` does.
     """
+    rows = check_staged(con, source, on_bad_rows)
     if source.schema == TRADES:
-        check_staged(con, source, on_bad_rows)
         file_id = _next_file_id(con)
         con.execute(
             f"insert into trades {render('staging/file_trades.sql', from_stage=True)}",
             {"file_id": file_id},
         )
         con.execute("drop table stg_trades")
-        return add_landed(con, source, file_id, on_bad_rows, replace)
-    rows = check_staged(con, source, on_bad_rows)
+        return add_landed(con, source, file_id, on_bad_rows, replace, checked_rows=rows)
     file_id = _next_file_id(con)
     file_symbol = source.file_symbol if _instrument_count(con, "stg_ohlcv_1m") == 1 else None
     new = render("staging/new_ohlcv_1m.sql")
@@ -234,21 +233,23 @@ def add_landed(
     file_id: int,
     on_bad_rows: str = "error",
     replace: bool = False,
+    checked_rows: int | None = None,
 ) -> FileResult:
     """Settle a trades file whose records were just added to ``trades`` under ``file_id``.
 
-    ``stg_trades`` becomes a view of those rows. They are checked (count and record rules),
-    compared with the trades already held (a conflict stops the build unless ``replace``),
-    given their occurrence (``stg_trades_repeats``, in pieces of at most a day) and their
-    symbol (the file name for a single-instrument file without symbols, else any load that
-    names it); the records the warehouse already held are removed (``stg_trades_held``) and the
-    file is recorded in ``loaded_files``.
+    ``stg_trades`` becomes a view of those rows. They are checked (count and record rules)
+    unless ``checked_rows`` says they were checked in the stage already, compared with the
+    trades already held (a conflict stops the build unless ``replace``), given their
+    occurrence (``stg_trades_repeats``, in pieces of at most a day) and their symbol (the file
+    name for a single-instrument file without symbols, else any load that names it); the
+    records the warehouse already held are removed (``stg_trades_held``) and the file is
+    recorded in ``loaded_files``.
     """
     con.execute(
         "create or replace temp view stg_trades as"
         f" select * from trades where file_id = {int(file_id)}"
     )
-    rows = check_staged(con, source)
+    rows = check_staged(con, source) if checked_rows is None else checked_rows
     overlap = _holds_trades_between(con, "stg_trades", file_id)
     replaced = resolve_conflicts(con, source, replace, file_id) if overlap else 0
     repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
