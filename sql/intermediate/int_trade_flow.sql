@@ -29,10 +29,12 @@ with trades as (
 {% endif %}
 ),
 
+{% if not one_session %}
 sessions as (
     select * from sessions
 ),
 
+{% endif %}
 located as (
     select
         trades.instrument_id,
