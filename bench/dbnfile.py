@@ -13,12 +13,24 @@ from types import SimpleNamespace
 import duckdb
 import numpy as np
 
-TRADE_DTYPE = np.dtype([
-    ("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
-    ("ts_event", "<u8"), ("price", "<i8"), ("size", "<u4"), ("action", "S1"), ("side", "S1"),
-    ("flags", "u1"), ("depth", "u1"), ("ts_recv", "<u8"), ("ts_in_delta", "<i4"),
-    ("sequence", "<u4"),
-])
+TRADE_DTYPE = np.dtype(
+    [
+        ("length", "u1"),
+        ("rtype", "u1"),
+        ("publisher_id", "<u2"),
+        ("instrument_id", "<u4"),
+        ("ts_event", "<u8"),
+        ("price", "<i8"),
+        ("size", "<u4"),
+        ("action", "S1"),
+        ("side", "S1"),
+        ("flags", "u1"),
+        ("depth", "u1"),
+        ("ts_recv", "<u8"),
+        ("ts_in_delta", "<i4"),
+        ("sequence", "<u4"),
+    ]
+)
 assert TRADE_DTYPE.itemsize == 48
 
 
@@ -48,9 +60,14 @@ def csv_to_dbn(csv_path: Path, out: Path, chunk_rows: int = 2_000_000) -> int:
         interval = SimpleNamespace(start_date=first, end_date=last, symbol=str(instrument_id))
         mappings.append(SimpleNamespace(raw_symbol=symbol, intervals=[interval]))
     metadata = databento_dbn.Metadata(
-        dataset="GLBX.MDP3", start=int(start), stype_in=databento_dbn.SType.RAW_SYMBOL,
-        stype_out=databento_dbn.SType.INSTRUMENT_ID, schema=databento_dbn.Schema.TRADES,
-        symbols=[s for s, *_ in symbols], mappings=mappings, end=int(end),
+        dataset="GLBX.MDP3",
+        start=int(start),
+        stype_in=databento_dbn.SType.RAW_SYMBOL,
+        stype_out=databento_dbn.SType.INSTRUMENT_ID,
+        schema=databento_dbn.Schema.TRADES,
+        symbols=[s for s, *_ in symbols],
+        mappings=mappings,
+        end=int(end),
     )
     total = int(con.execute("select count(*) from t").fetchone()[0])
     compressor = zstandard.ZstdCompressor(level=3, threads=-1)
@@ -63,8 +80,19 @@ def csv_to_dbn(csv_path: Path, out: Path, chunk_rows: int = 2_000_000) -> int:
             ).fetchnumpy()
             records = np.zeros(len(cols["ts_recv"]), dtype=TRADE_DTYPE)
             records["length"] = 12
-            for name in ("rtype", "publisher_id", "instrument_id", "ts_event", "price", "size",
-                         "flags", "depth", "ts_recv", "ts_in_delta", "sequence"):
+            for name in (
+                "rtype",
+                "publisher_id",
+                "instrument_id",
+                "ts_event",
+                "price",
+                "size",
+                "flags",
+                "depth",
+                "ts_recv",
+                "ts_in_delta",
+                "sequence",
+            ):
                 records[name] = cols[name]
             records["action"] = np.char.encode(cols["action"].astype(str), "ascii")
             records["side"] = np.char.encode(cols["side"].astype(str), "ascii")

@@ -48,15 +48,19 @@ def _typed_read(path: Path) -> str:
 
     layout = detect_layout(path)
     cols = ", ".join(f"'{n}': '{t}'" for n, t in layout.column_types())
-    return (f"read_csv('{path}', header = true, auto_detect = false, delim = ',', "
-            f"columns = {{{cols}}})")
+    return (
+        f"read_csv('{path}', header = true, auto_detect = false, delim = ',', columns = {{{cols}}})"
+    )
 
 
 def step_floor_count(work: Path) -> dict[str, Any]:
     import duckdb
 
-    rows = duckdb.connect().execute(
-        f"select count(*) from read_csv('{work / 'data' / WEEK_CSV}')").fetchone()[0]
+    rows = (
+        duckdb.connect()
+        .execute(f"select count(*) from read_csv('{work / 'data' / WEEK_CSV}')")
+        .fetchone()[0]
+    )
     return {"rows": rows}
 
 
@@ -64,17 +68,22 @@ def step_floor_parse(work: Path) -> dict[str, Any]:
     import duckdb
 
     source = _typed_read(work / "data" / WEEK_CSV)
-    row = duckdb.connect().execute(
-        "select count(*), max(ts_recv), max(ts_event), sum(price), sum(size), max(side),"
-        " max(action), max(symbol), sum(instrument_id), sum(sequence), sum(flags),"
-        f" sum(ts_in_delta), sum(rtype), sum(publisher_id), sum(depth) from {source}"
-    ).fetchone()
+    row = (
+        duckdb.connect()
+        .execute(
+            "select count(*), max(ts_recv), max(ts_event), sum(price), sum(size), max(side),"
+            " max(action), max(symbol), sum(instrument_id), sum(sequence), sum(flags),"
+            f" sum(ts_in_delta), sum(rtype), sum(publisher_id), sum(depth) from {source}"
+        )
+        .fetchone()
+    )
     return {"rows": row[0]}
 
 
 def _vcdwh(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "vcdwh", *args], check=True, cwd=REPO,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "vcdwh", *args], check=True, cwd=REPO, stdout=subprocess.DEVNULL
+    )
 
 
 def _fresh_db(work: Path, name: str) -> Path:
@@ -132,7 +141,8 @@ def _seed_style_bars(path: Path) -> Any:
     df["buy_volume"] = np.where(df["side"] == "B", df["size"], 0)
     df["sell_volume"] = np.where(df["side"] == "A", df["size"], 0)
     bars = df.resample("1min").agg(
-        {"price": "last", "size": "sum", "buy_volume": "sum", "sell_volume": "sum"})
+        {"price": "last", "size": "sum", "buy_volume": "sum", "sell_volume": "sum"}
+    )
     bars = bars.dropna(subset=["price"])
     bars["delta"] = bars["buy_volume"] - bars["sell_volume"]
     bars["cumulative_delta"] = bars["delta"].cumsum()
@@ -143,8 +153,9 @@ def step_pandas(work: Path) -> dict[str, Any]:
     bars = _seed_style_bars(work / "data" / WEEK_CSV)
     out = bars.reset_index()
     out["bar_start"] = out["ts_recv"].dt.tz_localize(None).astype("datetime64[ns]")
-    out[["bar_start", "close", "volume", "buy_volume", "sell_volume", "delta",
-         "cumulative_delta"]].to_parquet(work / "pandas_bars.parquet")
+    out[
+        ["bar_start", "close", "volume", "buy_volume", "sell_volume", "delta", "cumulative_delta"]
+    ].to_parquet(work / "pandas_bars.parquet")
     return {"bars": len(bars)}
 
 
@@ -161,15 +172,20 @@ def step_polars(work: Path) -> dict[str, Any]:
         )
         .with_columns(pl.col("ts").dt.truncate("1m").alias("bar_start"))
         .group_by("bar_start", maintain_order=True)
-        .agg(pl.col("price").last().alias("close"), pl.col("size").sum().alias("volume"),
-             pl.col("buy_volume").sum(), pl.col("sell_volume").sum())
+        .agg(
+            pl.col("price").last().alias("close"),
+            pl.col("size").sum().alias("volume"),
+            pl.col("buy_volume").sum(),
+            pl.col("sell_volume").sum(),
+        )
         .sort("bar_start")
         .with_columns((pl.col("buy_volume") - pl.col("sell_volume")).alias("delta"))
         .with_columns(pl.col("delta").cum_sum().alias("cumulative_delta"))
         .collect()
     )
     frame.with_columns(pl.col("bar_start").dt.replace_time_zone(None)).write_parquet(
-        work / "polars_bars.parquet")
+        work / "polars_bars.parquet"
+    )
     return {"bars": frame.height}
 
 
@@ -178,17 +194,21 @@ def step_warm(work: Path) -> dict[str, Any]:
 
     con = duckdb.connect(str(work / "dbs" / "week.duckdb"), read_only=True)
     queries = {
-        "one_session_1min": ("select * from bars_1min where symbol = $s and session_date = $d"
-                             " order by bar_start", {"s": FRONT, "d": SESSION}),
+        "one_session_1min": (
+            "select * from bars_1min where symbol = $s and session_date = $d order by bar_start",
+            {"s": FRONT, "d": SESSION},
+        ),
         "all_bars_5min": ("select * from bars_5min", {}),
     }
     footprint = con.execute(
-        "select count(*) from duckdb_tables() where table_name = 'footprint_1min'").fetchone()[0]
+        "select count(*) from duckdb_tables() where table_name = 'footprint_1min'"
+    ).fetchone()[0]
     if footprint:
         queries["footprint_one_bar"] = (
             "select * from footprint_1min where symbol = $s and bar_start = "
             "(select min(bar_start) from bars_1min where symbol = $s and session_date = $d)",
-            {"s": FRONT, "d": SESSION})
+            {"s": FRONT, "d": SESSION},
+        )
     medians = {}
     for name, (sql, params) in queries.items():
         times = []
@@ -227,17 +247,31 @@ def _walk_seconds(bars: int) -> float:
 
 
 def step_sql_process(work: Path) -> dict[str, Any]:
-    _vcdwh("--db", str(work / "dbs" / "week.duckdb"), "sql", "--format", "csv",
-           f"select * from bars_1min where symbol = '{FRONT}' and session_date = '{SESSION}'")
+    _vcdwh(
+        "--db",
+        str(work / "dbs" / "week.duckdb"),
+        "sql",
+        "--format",
+        "csv",
+        f"select * from bars_1min where symbol = '{FRONT}' and session_date = '{SESSION}'",
+    )
     return {}
 
 
 def step_help_process(work: Path) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from vcdwh.cli import cli; "
-         "sys.argv = ['vcdwh', '--help']\ntry:\n    cli()\nexcept SystemExit:\n    pass\n"
-         "print([m for m in ('pandas', 'databento') if m in sys.modules], file=sys.stderr)"],
-        check=True, cwd=REPO, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from vcdwh.cli import cli; "
+            "sys.argv = ['vcdwh', '--help']\ntry:\n    cli()\nexcept SystemExit:\n    pass\n"
+            "print([m for m in ('pandas', 'databento') if m in sys.modules], file=sys.stderr)",
+        ],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     return {"heavy_imports": out.stderr.strip()}
 
 
@@ -285,8 +319,11 @@ def run_step(name: str, work: Path) -> tuple[float, float, dict[str, Any]]:
     """Run one step in a child process; return wall seconds, peak RSS (MiB), its output."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(BENCH / "run.py"), "--step", name,
-                             "--workdir", str(work)], stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "run.py"), "--step", name, "--workdir", str(work)],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -298,8 +335,9 @@ def run_step(name: str, work: Path) -> tuple[float, float, dict[str, Any]]:
 
 
 def has_command(name: str) -> bool:
-    out = subprocess.run([sys.executable, "-m", "vcdwh", name, "--help"], cwd=REPO,
-                         capture_output=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "vcdwh", name, "--help"], cwd=REPO, capture_output=True
+    )
     return out.returncode == 0
 
 
@@ -330,9 +368,11 @@ def check_bars_match(work: Path) -> str:
     import duckdb
 
     con = duckdb.connect(str(work / "dbs" / "week.duckdb"), read_only=True)
-    ours = ("select bar_start::timestamp_ns as bar_start, close::double as close, volume,"
-            " buy_volume, sell_volume, delta, cumulative_delta from bars_1min"
-            f" where symbol = '{FRONT}'")
+    ours = (
+        "select bar_start::timestamp_ns as bar_start, close::double as close, volume,"
+        " buy_volume, sell_volume, delta, cumulative_delta from bars_1min"
+        f" where symbol = '{FRONT}'"
+    )
     verdicts = []
     for name in ("pandas", "polars"):
         path = work / f"{name}_bars.parquet"
@@ -362,15 +402,22 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()},"
-            f" DuckDB {duckdb.__version__}, {platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {platform.python_version()},"
+        f" DuckDB {duckdb.__version__}, {platform.system()} {platform.release()}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trades", type=int, action="append",
-                        help="trades to generate (repeatable; default 1M and 10M)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--trades",
+        type=int,
+        action="append",
+        help="trades to generate (repeatable; default 1M and 10M)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="rounds of every step")
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a temp folder)")
     parser.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
@@ -383,9 +430,11 @@ def main() -> None:
 
     sizes = args.trades or [1_000_000, 10_000_000]
     root = args.workdir or Path(tempfile.mkdtemp(prefix="vcdwh-bench-"))
-    report = ["# vcdwh benchmark\n\nMachine: MACHINE\n",
-              f"Command: `python bench/run.py {' '.join(sys.argv[1:])}`; "
-              f"medians of {args.repeat} round(s), each step in its own process.\n"]
+    report = [
+        "# vcdwh benchmark\n\nMachine: MACHINE\n",
+        f"Command: `python bench/run.py {' '.join(sys.argv[1:])}`; "
+        f"medians of {args.repeat} round(s), each step in its own process.\n",
+    ]
     steps = [s for s in STEPS if s != "prepare" and not (args.quick and s == "sweep")]
     if importlib.util.find_spec("polars") is None:
         steps.remove("polars")
@@ -412,8 +461,12 @@ def main() -> None:
         (BENCH / "RESULTS.md").write_text(text + "\n")
 
 
-def render(trades: int, results: dict[str, list[tuple[float, float, dict[str, Any]]]],
-           verdict: str, work: Path) -> str:
+def render(
+    trades: int,
+    results: dict[str, list[tuple[float, float, dict[str, Any]]]],
+    verdict: str,
+    work: Path,
+) -> str:
     def med(step: str) -> float:
         return statistics.median(r[0] for r in results[step])
 
@@ -422,8 +475,11 @@ def render(trades: int, results: dict[str, list[tuple[float, float, dict[str, An
 
     floor = med("floor_parse")
     size_mb = (work / "data" / WEEK_CSV).stat().st_size / 2**20
-    lines = [f"## {trades:,} trades ({size_mb:,.0f} MB pretty CSV)\n",
-             "| step | median s | peak RSS MiB | ratio |", "|---|---:|---:|---|"]
+    lines = [
+        f"## {trades:,} trades ({size_mb:,.0f} MB pretty CSV)\n",
+        "| step | median s | peak RSS MiB | ratio |",
+        "|---|---:|---:|---|",
+    ]
     ratios = {
         "build_csv": f"{med('build_csv') / floor:.2f} x parse floor (target ≤ 2.0)",
         "build_dbn": f"{med('build_dbn') / floor:.2f} x CSV parse floor (target ≤ 1.0)",
@@ -431,9 +487,11 @@ def render(trades: int, results: dict[str, list[tuple[float, float, dict[str, An
         "incremental": f"{med('incremental') / med('day_alone'):.2f} x day alone (target ≤ 1.5)",
     }
     if "pandas" in results:
-        ratios["pandas"] = (f"vcdwh build is {med('pandas') / med('build_csv'):.1f}x faster, "
-                            f"{rss('pandas') / rss('build_csv'):.1f}x less memory "
-                            "(target ≥ 4, ≥ 4)")
+        ratios["pandas"] = (
+            f"vcdwh build is {med('pandas') / med('build_csv'):.1f}x faster, "
+            f"{rss('pandas') / rss('build_csv'):.1f}x less memory "
+            "(target ≥ 4, ≥ 4)"
+        )
     if "polars" in results:
         ratios["polars"] = f"{med('build_csv') / med('polars'):.2f} x polars time (target ≤ 1.0)"
     for step in results:
@@ -443,11 +501,15 @@ def render(trades: int, results: dict[str, list[tuple[float, float, dict[str, An
     warm = [r[2]["warm"] for r in results["warm"]]
     for name in warm[0]:
         value = statistics.median(w[name] for w in warm) * 1000
-        note = {"one_session_1min": "target ≤ 50 ms",
-                "backtest_walk_1m_bars": f"{WALK_BARS:,} bars, target ≤ 0.5 s"}.get(name, "")
+        note = {
+            "one_session_1min": "target ≤ 50 ms",
+            "backtest_walk_1m_bars": f"{WALK_BARS:,} bars, target ≤ 0.5 s",
+        }.get(name, "")
         lines.append(f"| warm query: {name} | {value / 1000:.4f} | | {note} |")
-    lines.append(f"\nBars check: {verdict}. `vcdwh --help` heavy imports: "
-                 f"{results['help_process'][0][2].get('heavy_imports')}.\n")
+    lines.append(
+        f"\nBars check: {verdict}. `vcdwh --help` heavy imports: "
+        f"{results['help_process'][0][2].get('heavy_imports')}.\n"
+    )
     return "\n".join(lines)
 
 

@@ -149,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     copy.unlink()
 
     measure("second build, adds nothing (copy and swap)", data, lambda: build_warehouse(settings))
-    measure(
-        "second build, adds nothing (in place)", data, lambda: build_warehouse(settings), True
-    )
+    measure("second build, adds nothing (in place)", data, lambda: build_warehouse(settings), True)
 
     saved = data / ".bench-saved.duckdb"
     shutil.copyfile(settings.db_path, saved)

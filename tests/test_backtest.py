@@ -105,8 +105,14 @@ def test_compute_stats_on_a_hand_computed_case():
 
 
 def test_compute_stats_profit_factor_is_inf_without_losses_and_none_without_trades():
-    base = dict(bars_held=[1], equity=np.array([10_010.0]), closes=np.array([1.0]),
-                session_dates=np.array(["d"]), in_position=np.array([True]), initial_capital=1e4)
+    base = dict(
+        bars_held=[1],
+        equity=np.array([10_010.0]),
+        closes=np.array([1.0]),
+        session_dates=np.array(["d"]),
+        in_position=np.array([True]),
+        initial_capital=1e4,
+    )
     assert compute_stats(pnls=[10.0], **base)["profit_factor"] == math.inf
     assert compute_stats(pnls=[], **{**base, "bars_held": []})["profit_factor"] is None
 
@@ -126,7 +132,9 @@ def crafted(tmp_path, deltas_and_closes):
     return write_raw_csv(tmp_path / "crafted.csv", trades)
 
 
-def test_backtest_given_cumulative_delta_equal_to_threshold_makes_no_trade(tmp_path, build, settings):
+def test_backtest_given_cumulative_delta_equal_to_threshold_makes_no_trade(
+    tmp_path, build, settings
+):
     build([crafted(tmp_path, [(300, 100.0), (200, 101.0), (-100, 102.0)])])  # cum 300, 500, 400
     result = run_backtest(settings, BacktestParams(threshold=500))
     assert result.metrics["total_trades"] == 0
@@ -135,12 +143,15 @@ def test_backtest_given_cumulative_delta_equal_to_threshold_makes_no_trade(tmp_p
 
 def test_backtest_through_sql_matches_hand_computation(tmp_path, build, settings, query):
     # cum delta: 600 (BUY @100), 700, -100, -600 (SELL @ 90), 0
-    build([crafted(tmp_path, [(600, 100.0), (100, 104.0), (-800, 95.0), (-500, 90.0), (600, 99.0)])])
+    build(
+        [crafted(tmp_path, [(600, 100.0), (100, 104.0), (-800, 95.0), (-500, 90.0), (600, 99.0)])]
+    )
     result = run_backtest(settings, BacktestParams(threshold=500))
     assert result.metrics["total_trades"] == 1
     assert result.metrics["final_capital"] == pytest.approx(10_000 - 10 * 10)
-    assert query("select entry_price, exit_price, quantity, pnl, bars_held, exit_reason"
-                 " from backtest_trades") == [(100.0, 90.0, 10.0, -100.0, 3, "signal")]
+    assert query(
+        "select entry_price, exit_price, quantity, pnl, bars_held, exit_reason from backtest_trades"
+    ) == [(100.0, 90.0, 10.0, -100.0, 3, "signal")]
     pnl, final, last_equity = query(
         "select (select sum(pnl) from backtest_trades), m.final_capital,"
         " (select max_by(equity, bar_start) from backtest_equity)"
@@ -154,9 +165,10 @@ def test_backtest_keeps_every_run(tmp_path, build, settings, query):
     first = run_backtest(settings, BacktestParams(threshold=500))
     second = run_backtest(settings, BacktestParams(threshold=100, position_size=0.5))
     assert (first.run_id, second.run_id) == (1, 2)
-    assert query("select run_id, threshold, position_size, symbol, bar_count, vcdwh_version"
-                 " from backtest_runs order by run_id") == [
-        (1, 500.0, 0.1, "1", 2, "0.1.0"), (2, 100.0, 0.5, "1", 2, "0.1.0")]
+    assert query(
+        "select run_id, threshold, position_size, symbol, bar_count, vcdwh_version"
+        " from backtest_runs order by run_id"
+    ) == [(1, 500.0, 0.1, "1", 2, "0.1.0"), (2, 100.0, 0.5, "1", 2, "0.1.0")]
     assert query("select count(*) from backtest_metrics") == [(2,)]
 
 
@@ -166,13 +178,19 @@ def test_backtest_golden_on_esh4_session(shared, build, settings):
     build([shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"])
     result = run_backtest(settings, BacktestParams())
     assert result.symbol == "ESH4" and result.bar_count == 60
-    assert result.trades == [{
-        "trade_no": 1, "entry_time": "2023-12-25 23:22:00", "entry_price": 4808.75,
-        "exit_time": "2023-12-25 23:59:00", "exit_price": 4810.0,
-        "quantity": pytest.approx(1000 / 4808.75, rel=1e-12),
-        "pnl": pytest.approx(1.25 * 1000 / 4808.75, rel=1e-12),
-        "bars_held": 37, "exit_reason": "end_of_data",
-    }]
+    assert result.trades == [
+        {
+            "trade_no": 1,
+            "entry_time": "2023-12-25 23:22:00",
+            "entry_price": 4808.75,
+            "exit_time": "2023-12-25 23:59:00",
+            "exit_price": 4810.0,
+            "quantity": pytest.approx(1000 / 4808.75, rel=1e-12),
+            "pnl": pytest.approx(1.25 * 1000 / 4808.75, rel=1e-12),
+            "bars_held": 37,
+            "exit_reason": "end_of_data",
+        }
+    ]
     assert result.metrics["final_capital"] == pytest.approx(10_000 + 1250 / 4808.75, rel=1e-12)
     assert result.metrics["profit_factor"] == math.inf
 
@@ -205,25 +223,33 @@ def test_backtest_cli_prints_the_seed_block(shared, build, settings):
 def test_backtest_cli_json_and_errors(shared, build, settings):
     build([shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"])
     runner = CliRunner()
-    out = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "backtest", "--json",
-                              "--threshold", "100000"])
+    out = runner.invoke(
+        cli, ["--data-dir", str(settings.data_dir), "backtest", "--json", "--threshold", "100000"]
+    )
     data = json.loads(out.output)
     assert data["symbol"] == "ESH4" and data["metrics"]["total_trades"] == 0
     assert data["metrics"]["profit_factor"] is None
     bad = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "backtest", "--symbol", "NQZ9"])
     assert bad.exit_code == 1
-    assert bad.output == ("Error: --symbol 'NQZ9' is not loaded; choose one of: ESH4"
-                          " (or a root for its continuous series: ES)\n")
+    assert bad.output == (
+        "Error: --symbol 'NQZ9' is not loaded; choose one of: ESH4"
+        " (or a root for its continuous series: ES)\n"
+    )
     missing = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "backtest", "-f", "30s"])
-    assert missing.output == "Error: bars_30s is not built; run `vcdwh build --frequency 30s` first\n"
+    assert (
+        missing.output == "Error: bars_30s is not built; run `vcdwh build --frequency 30s` first\n"
+    )
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("threshold", -1, "--threshold -1 must be a number ≥ 0"),
-    ("position_size", 1.5, "--position-size 1.5 must be a fraction of capital in (0, 1]"),
-    ("initial_capital", 0, "--initial-capital 0 must be positive"),
-    ("reset", "weekly", "--reset 'weekly' must be one of: none, session"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("threshold", -1, "--threshold -1 must be a number ≥ 0"),
+        ("position_size", 1.5, "--position-size 1.5 must be a fraction of capital in (0, 1]"),
+        ("initial_capital", 0, "--initial-capital 0 must be positive"),
+        ("reset", "weekly", "--reset 'weekly' must be one of: none, session"),
+    ],
+)
 def test_backtest_params_given_bad_value_names_the_option(option, value, message):
     with pytest.raises(BacktestError) as info:
         BacktestParams(**{option: value}).validated()
@@ -246,15 +272,23 @@ def test_seed_api_gives_the_same_bars_and_metrics_as_the_cli(shared, build, sett
         warnings.simplefilter("ignore")
         frame = databento.DBNStore.from_file(source).to_df()
     bars = VolumeCalculator().process_trades_to_bars(frame, frequency="1min")
-    assert list(bars.columns[:5]) == ["close", "buy_volume", "sell_volume", "delta",
-                                      "cumulative_delta"]
+    assert list(bars.columns[:5]) == [
+        "close",
+        "buy_volume",
+        "sell_volume",
+        "delta",
+        "cumulative_delta",
+    ]
     build([source])
-    cli_bars = query("select close::double, buy_volume, sell_volume, delta, cumulative_delta"
-                     " from bars_1min order by bar_start")
+    cli_bars = query(
+        "select close::double, buy_volume, sell_volume, delta, cumulative_delta"
+        " from bars_1min order by bar_start"
+    )
     assert [tuple(r) for r in bars.iloc[:, :5].itertuples(index=False)] == cli_bars
     cli_run = run_backtest(settings, BacktestParams())
     (settings.data_dir / "trades_ESH4_2023-12-25_2023-12-26.csv").write_bytes(
-        (shared / "csv" / f"{ESH4_DERIVED}.pretty.csv").read_bytes())
+        (shared / "csv" / f"{ESH4_DERIVED}.pretty.csv").read_bytes()
+    )
     seed = run_full_backtest(symbols=["ESH4"], data_dir=settings.data_dir, db=settings.db_path)
     assert seed["metrics"] == cli_run.metrics
     assert seed["run_id"] == cli_run.run_id + 1

@@ -41,9 +41,7 @@ def fixture_base(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("case", sorted({**BAD_FILES, **MORE_BAD_FILES}))
-def test_build_given_bad_file_on_loaded_warehouse_changes_nothing(
-    base, tmp_path, settings, case
-):
+def test_build_given_bad_file_on_loaded_warehouse_changes_nothing(base, tmp_path, settings, case):
     # Arrange: a loaded warehouse and a hostile file.
     shutil.copyfile(base, settings.db_path)
     before = snapshot(settings.db_path)

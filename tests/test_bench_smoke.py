@@ -10,13 +10,31 @@ from tests.conftest import REPO
 
 def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--trades", "20000", "--repeat", "1",
-         "--quick", "--workdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--trades",
+            "20000",
+            "--repeat",
+            "1",
+            "--quick",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pandas: match" in result.stdout
-    for step in ("floor_parse", "build_csv", "build_dbn", "dbn_decode", "incremental", "warm query"):
+    for step in (
+        "floor_parse",
+        "build_csv",
+        "build_dbn",
+        "dbn_decode",
+        "incremental",
+        "warm query",
+    ):
         assert f"| {step}" in result.stdout
     assert "heavy imports: []" in result.stdout
     assert "| warm query: backtest_walk_1m_bars" in result.stdout

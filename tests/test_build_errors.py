@@ -151,4 +151,6 @@ def test_build_given_bad_frequency_is_a_usage_error(settings):
         cli, ["--data-dir", str(settings.data_dir), "build", "--frequency", "7 parsecs"]
     )
     assert result.exit_code == 2
-    assert "Invalid value for '--frequency' / '-f': '7 parsecs' is not a bar interval" in result.output
+    assert (
+        "Invalid value for '--frequency' / '-f': '7 parsecs' is not a bar interval" in result.output
+    )

@@ -109,7 +109,9 @@ def test_build_given_unchanged_file_skips_it_without_hashing(shared, build, sett
 
     monkeypatch.setattr(vcdwh.build, "content_hash", no_hashing)
     report = build()
-    assert [(f.status, f.reason) for f in report.files] == [("skipped", "already loaded (unchanged)")]
+    assert [(f.status, f.reason) for f in report.files] == [
+        ("skipped", "already loaded (unchanged)")
+    ]
     # A touched file (same bytes, new mtime) is hashed again and recognised by its content.
     monkeypatch.undo()
     stat = target.stat()
@@ -125,8 +127,9 @@ def test_build_records_each_trade_position_in_file_order_across_row_groups(setti
 
     from vcdwh.sample import generate_sample
 
-    report = generate_sample(settings.data_dir, days=2, start=date(2024, 3, 4),
-                             trades_per_day=300_000)
+    report = generate_sample(
+        settings.data_dir, days=2, start=date(2024, 3, 4), trades_per_day=300_000
+    )
     build([report.trades_path])
     assert query(
         "select count(*), count(distinct position), min(position), max(position) from trades"

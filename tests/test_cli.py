@@ -24,7 +24,11 @@ def invoke(settings, *args):
 
 
 def test_sql_prints_an_aligned_table(loaded):
-    result = invoke(loaded, "sql", "select bar_start, symbol, delta, cumulative_delta from bars_1min order by bar_start limit 2")
+    result = invoke(
+        loaded,
+        "sql",
+        "select bar_start, symbol, delta, cumulative_delta from bars_1min order by bar_start limit 2",
+    )
     assert result.exit_code == 0
     assert result.output.splitlines() == [
         "bar_start            symbol  delta  cumulative_delta",
@@ -43,14 +47,17 @@ def test_sql_csv_and_json_keep_nanoseconds_and_exact_prices(loaded):
     assert data == [{"ts_recv": "2024-07-01 23:58:01.218485389", "price": 5528.75, "size": 2}]
 
 
-@pytest.mark.parametrize("statement", [
-    "drop table trades",
-    "insert into trades select * from trades",
-    "copy trades to 'out.csv'",
-    "attach 'other.duckdb' as other",
-    "install httpfs",
-    "select * from read_csv('/etc/passwd')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "drop table trades",
+        "insert into trades select * from trades",
+        "copy trades to 'out.csv'",
+        "attach 'other.duckdb' as other",
+        "install httpfs",
+        "select * from read_csv('/etc/passwd')",
+    ],
+)
 def test_sql_refuses_anything_but_reading_the_warehouse(loaded, statement):
     result = invoke(loaded, "sql", statement)
     assert result.exit_code == 1
@@ -71,7 +78,8 @@ def test_sql_without_warehouse_says_build_first(settings):
 
 def test_list_shows_files_and_what_the_warehouse_holds(shared, settings, build):
     (settings.data_dir / "trades_ESU4_2024-07-01_2024-07-02.csv").write_bytes(
-        (shared / "csv" / f"{ESU4_TRADES}.pretty.csv").read_bytes())
+        (shared / "csv" / f"{ESU4_TRADES}.pretty.csv").read_bytes()
+    )
     before = invoke(settings, "list").output
     assert "trades_ESU4_2024-07-01_2024-07-02.csv" in before and "[new]" in before
     assert "not built yet" in before
@@ -92,9 +100,11 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
 
 
 def test_cli_help_does_not_import_pandas_or_databento():
-    code = ("import sys; from click.testing import CliRunner; from vcdwh.cli import cli; "
-            "CliRunner().invoke(cli, ['--help']); "
-            "print(sorted(m for m in ('pandas', 'databento', 'duckdb', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys; from click.testing import CliRunner; from vcdwh.cli import cli; "
+        "CliRunner().invoke(cli, ['--help']); "
+        "print(sorted(m for m in ('pandas', 'databento', 'duckdb', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -112,9 +122,18 @@ def test_build_runs_from_another_directory(shared, tmp_path):
     # The SQL templates must be found wherever the command runs.
     data = tmp_path / "elsewhere"
     result = subprocess.run(
-        [sys.executable, "-m", "vcdwh", "--data-dir", str(data), "build",
-         str(shared / "csv" / f"{ESU4_TRADES}.raw.csv")],
-        cwd=tmp_path, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "vcdwh",
+            "--data-dir",
+            str(data),
+            "build",
+            str(shared / "csv" / f"{ESU4_TRADES}.raw.csv"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "1 file(s) loaded" in result.stdout

@@ -41,7 +41,9 @@ def test_build_given_changed_print_reports_conflict_and_changes_nothing(tmp_path
     assert snapshot(settings.db_path) == before
 
 
-def test_build_given_changed_print_with_replace_keeps_the_new_version(tmp_path, settings, build, query):
+def test_build_given_changed_print_with_replace_keeps_the_new_version(
+    tmp_path, settings, build, query
+):
     build([write_raw_csv(tmp_path / "first.csv", TRADES)])
     changed = [*TRADES[:2], Trade(T0 + 5_000_000_000, 5000.25, 30, "A", sequence=11), TRADES[3]]
     second = write_raw_csv(tmp_path / "second.csv", changed)

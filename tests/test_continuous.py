@@ -25,8 +25,9 @@ def fixture_week(tmp_path_factory):
     """The default synthetic ES.FUT week (small), built once with 1min and 5min bars."""
     folder = tmp_path_factory.mktemp("week")
     settings = Settings(folder, folder / "vcdwh.duckdb")
-    generate_sample(folder, symbol="ES.FUT", days=7, start=date(2024, 3, 3), seed=42,
-                    trades_per_day=3000)
+    generate_sample(
+        folder, symbol="ES.FUT", days=7, start=date(2024, 3, 3), seed=42, trades_per_day=3000
+    )
     build_warehouse(settings)
     return settings
 
@@ -40,18 +41,25 @@ def _query(settings, sql, params=None):
 
 
 def test_rolls_given_sample_week_switch_once_at_the_roll_session(week):
-    rows = _query(week, "select session_date::varchar, contract, rolled from rolls"
-                        " where root = 'ES' order by session_date")
+    rows = _query(
+        week,
+        "select session_date::varchar, contract, rolled from rolls"
+        " where root = 'ES' order by session_date",
+    )
     assert rows == [
-        ("2024-03-04", "ESH4", False), ("2024-03-05", "ESH4", False),
-        ("2024-03-06", "ESH4", False), ("2024-03-07", "ESM4", True),
+        ("2024-03-04", "ESH4", False),
+        ("2024-03-05", "ESH4", False),
+        ("2024-03-06", "ESH4", False),
+        ("2024-03-07", "ESM4", True),
         ("2024-03-08", "ESM4", False),
     ]
 
 
 def test_rolls_given_sample_week_pick_the_outright_with_most_volume_never_the_spread(week):
     # Independently: per session, the symbol without '-' with the most traded size.
-    expected = _query(week, """
+    expected = _query(
+        week,
+        """
         select s.session_date, arg_max(v.symbol, v.volume)
         from sessions s join (
             select s2.session_date, t.symbol, sum(t.size) volume
@@ -61,32 +69,40 @@ def test_rolls_given_sample_week_pick_the_outright_with_most_volume_never_the_sp
             group by all
         ) v using (session_date)
         group by s.session_date order by 1
-    """)
+    """,
+    )
     assert _query(week, "select session_date, contract from rolls order by 1") == expected
     assert _query(week, "select count(*) from rolls where contract like '%-%'") == [(0,)]
     # The spread does trade in every session, so it was a candidate that never won.
-    assert _query(week, "select count(distinct session_date) from bars_1min"
-                        " where symbol = 'ESH4-ESM4'") == [(5,)]
+    assert _query(
+        week, "select count(distinct session_date) from bars_1min where symbol = 'ESH4-ESM4'"
+    ) == [(5,)]
 
 
 @pytest.mark.parametrize("interval", ["1min", "5min"])
 def test_continuous_bars_given_sample_week_equal_the_chosen_outrights(week, interval):
     bars, continuous = f"bars_{interval}", f"bars_{interval}_continuous"
     mine = _query(week, f"select contract, {SHARED_COLUMNS} from {continuous} order by bar_start")
-    theirs = _query(week, f"""
-        select b.symbol, {', '.join('b.' + c.strip() for c in SHARED_COLUMNS.split(','))}
+    theirs = _query(
+        week,
+        f"""
+        select b.symbol, {", ".join("b." + c.strip() for c in SHARED_COLUMNS.split(","))}
         from {bars} b join rolls r
           on r.session_date = b.session_date and r.contract = b.symbol
          and r.instrument_id = b.instrument_id
-        order by b.bar_start""")
+        order by b.bar_start""",
+    )
     assert mine == theirs and len(mine) > 0
     assert {row[0] for row in mine} == {"ESH4", "ESM4"}
 
 
 def test_continuous_cumulative_delta_given_roll_continues_and_session_resets(week):
-    rows = _query(week, "select contract, session_date, delta, cumulative_delta,"
-                        " session_cumulative_delta, delta_open, delta_close"
-                        " from bars_1min_continuous order by bar_start")
+    rows = _query(
+        week,
+        "select contract, session_date, delta, cumulative_delta,"
+        " session_cumulative_delta, delta_open, delta_close"
+        " from bars_1min_continuous order by bar_start",
+    )
     running, previous_session, session_running, previous_close = 0, None, 0, 0
     for contract, session, delta, cumulative, session_cumulative, d_open, d_close in rows:
         running += delta
@@ -96,49 +112,76 @@ def test_continuous_cumulative_delta_given_roll_continues_and_session_resets(wee
         previous_session, previous_close = session, cumulative
     # At the roll the series keeps running: ESM4's first bar opens at ESH4's last close,
     # not at ESM4's own cumulative delta.
-    first_esm4 = _query(week, "select delta_open, cumulative_delta - delta from bars_1min_continuous"
-                              " where contract = 'ESM4' order by bar_start limit 1")[0]
-    last_esh4 = _query(week, "select cumulative_delta from bars_1min_continuous"
-                             " where contract = 'ESH4' order by bar_start desc limit 1")[0][0]
+    first_esm4 = _query(
+        week,
+        "select delta_open, cumulative_delta - delta from bars_1min_continuous"
+        " where contract = 'ESM4' order by bar_start limit 1",
+    )[0]
+    last_esh4 = _query(
+        week,
+        "select cumulative_delta from bars_1min_continuous"
+        " where contract = 'ESH4' order by bar_start desc limit 1",
+    )[0][0]
     assert first_esm4 == (last_esh4, last_esh4)
-    own = _query(week, "select cumulative_delta - delta from bars_1min where symbol = 'ESM4'"
-                       " and session_date = '2024-03-07' order by bar_start limit 1")[0][0]
+    own = _query(
+        week,
+        "select cumulative_delta - delta from bars_1min where symbol = 'ESM4'"
+        " and session_date = '2024-03-07' order by bar_start limit 1",
+    )[0][0]
     assert own != last_esh4
 
 
 def test_backtest_given_root_runs_on_continuous_series_and_never_spans_a_roll(week):
     result = run_backtest(week, BacktestParams(symbol="ES", threshold=50))
-    runs = _query(week, "select symbol, bars_relation from backtest_runs where run_id = $r",
-                  {"r": result.run_id})
+    runs = _query(
+        week,
+        "select symbol, bars_relation from backtest_runs where run_id = $r",
+        {"r": result.run_id},
+    )
     assert runs == [("ES", "bars_1min_continuous")]
     assert result.bar_count == _query(week, "select count(*) from bars_1min_continuous")[0][0]
-    spans = _query(week, """
+    spans = _query(
+        week,
+        """
         select t.exit_reason, e.contract, x.contract
         from backtest_trades t
         join bars_1min_continuous e on e.bar_start = t.entry_time
         join bars_1min_continuous x on x.bar_start = t.exit_time
-        where t.run_id = $r order by t.trade_no""", {"r": result.run_id})
+        where t.run_id = $r order by t.trade_no""",
+        {"r": result.run_id},
+    )
     assert spans and all(entry == exit_ for _, entry, exit_ in spans)
     # The last ESH4 bar closes any position held into the roll.
-    last_esh4 = _query(week, "select max(bar_start) from bars_1min_continuous"
-                             " where contract = 'ESH4'")[0][0]
-    assert all((reason == "roll") == (exit_time == last_esh4)
-               for reason, exit_time in _query(
-                   week, "select exit_reason, exit_time from backtest_trades where run_id = $r",
-                   {"r": result.run_id}))
+    last_esh4 = _query(
+        week, "select max(bar_start) from bars_1min_continuous where contract = 'ESH4'"
+    )[0][0]
+    assert all(
+        (reason == "roll") == (exit_time == last_esh4)
+        for reason, exit_time in _query(
+            week,
+            "select exit_reason, exit_time from backtest_trades where run_id = $r",
+            {"r": result.run_id},
+        )
+    )
 
 
 def test_futures_backtest_given_root_trades_contracts_and_exits_at_the_roll(week):
-    result = run_backtest(week, BacktestParams(symbol="ES", threshold=50, contracts=1,
-                                               side="both"))
-    assert _query(week, "select symbol, bars_relation, mode from backtest_runs where run_id = $r",
-                  {"r": result.run_id}) == [("ES", "bars_1min_continuous", "futures")]
-    trades = _query(week, """
+    result = run_backtest(week, BacktestParams(symbol="ES", threshold=50, contracts=1, side="both"))
+    assert _query(
+        week,
+        "select symbol, bars_relation, mode from backtest_runs where run_id = $r",
+        {"r": result.run_id},
+    ) == [("ES", "bars_1min_continuous", "futures")]
+    trades = _query(
+        week,
+        """
         select t.contract, e.contract, x.contract, t.exit_reason
         from backtest_trades t
         join bars_1min_continuous e on e.bar_start = t.entry_time
         join bars_1min_continuous x on x.bar_start = t.exit_time
-        where t.run_id = $r order by t.trade_no""", {"r": result.run_id})
+        where t.run_id = $r order by t.trade_no""",
+        {"r": result.run_id},
+    )
     assert trades and all(c == entry == exit_ for c, entry, exit_, _ in trades)
     assert {c for c, *_ in trades} == {"ESH4", "ESM4"}
     assert "roll" in {reason for *_, reason in trades}

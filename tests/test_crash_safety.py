@@ -119,7 +119,9 @@ def test_backtest_killed_while_writing_leaves_before_or_after(states, tmp_path, 
     state = fingerprint(settings.db_path)
     assert state["backtest_runs"] == (runs,)
     assert {k: v for k, v in state.items() if k != "backtest_runs"} == {
-        k: v for k, v in states["before"].items() if k != "backtest_runs"  # type: ignore[union-attr]
+        k: v
+        for k, v in states["before"].items()
+        if k != "backtest_runs"  # type: ignore[union-attr]
     }
     result = run_backtest(settings, BacktestParams(threshold=50))
     assert result.run_id == runs + 1

@@ -29,9 +29,17 @@ def test_sample_build_backtest_from_the_readme(settings, query):
         from bars_1min b join ohlcv_1m o
           on o.instrument_id = b.instrument_id and o.ts_event = b.bar_start
         """
-    ) == [(0, query("select count(*) from bars_1min")[0][0], query("select count(*) from bars_1min")[0][0])]
+    ) == [
+        (
+            0,
+            query("select count(*) from bars_1min")[0][0],
+            query("select count(*) from bars_1min")[0][0],
+        )
+    ]
     # Sessions: the synthetic week holds five trade dates, Monday to Friday.
-    assert query("select count(distinct session_date) from bars_1min where symbol = 'ESH4'") == [(5,)]
+    assert query("select count(distinct session_date) from bars_1min where symbol = 'ESH4'") == [
+        (5,)
+    ]
     # Each instrument's cumulative delta ends at its total delta.
     assert query(
         "select count(*) from (select symbol, sum(delta) d, max_by(cumulative_delta, bar_start) c"

@@ -87,20 +87,42 @@ class FakeTimeseries:
         the sample file and ignore ``path``.
     """
 
-    def __init__(self, files: dict[str, Path], errors: list[BaseException | None] | None = None,
-                 partial: bool = False, honour_path: bool = True) -> None:
+    def __init__(
+        self,
+        files: dict[str, Path],
+        errors: list[BaseException | None] | None = None,
+        partial: bool = False,
+        honour_path: bool = True,
+    ) -> None:
         self.files = files
         self.errors = list(errors or [])
         self.partial = partial
         self.honour_path = honour_path
         self.calls: list[dict[str, Any]] = []
 
-    def get_range(self, dataset: str, start: Any, end: Any = None, symbols: Any = None,
-                  schema: str = "trades", stype_in: str = "raw_symbol",
-                  stype_out: str = "instrument_id", limit: int | None = None,
-                  path: Any = None) -> databento.DBNStore:
-        self.calls.append({"dataset": dataset, "start": start, "end": end, "symbols": symbols,
-                           "schema": schema, "stype_in": stype_in, "path": path})
+    def get_range(
+        self,
+        dataset: str,
+        start: Any,
+        end: Any = None,
+        symbols: Any = None,
+        schema: str = "trades",
+        stype_in: str = "raw_symbol",
+        stype_out: str = "instrument_id",
+        limit: int | None = None,
+        path: Any = None,
+    ) -> databento.DBNStore:
+        self.calls.append(
+            {
+                "dataset": dataset,
+                "start": start,
+                "end": end,
+                "symbols": symbols,
+                "schema": schema,
+                "stype_in": stype_in,
+                "path": path,
+            }
+        )
         source = self.files[schema]
         error = self.errors.pop(0) if self.errors else None
         if error is not None:
@@ -119,8 +141,12 @@ class FakeTimeseries:
 class FakeMetadata:
     """``metadata.get_dataset_range`` and ``metadata.get_cost`` with fixed answers."""
 
-    def __init__(self, cost: float = 0.25, end: str = RANGE_END,
-                 errors: list[BaseException | None] | None = None) -> None:
+    def __init__(
+        self,
+        cost: float = 0.25,
+        end: str = RANGE_END,
+        errors: list[BaseException | None] | None = None,
+    ) -> None:
         self.cost = cost
         self.end = end
         self.errors = list(errors or [])
@@ -129,15 +155,35 @@ class FakeMetadata:
     def get_dataset_range(self, dataset: str) -> dict[str, Any]:
         self.calls.append(("get_dataset_range", {"dataset": dataset}))
         schema_range = {"start": "2017-05-21T00:00:00.000000000Z", "end": self.end}
-        return {"start": "2010-06-06T00:00:00.000000000Z", "end": self.end,
-                "schema": {"trades": schema_range, "ohlcv-1m": schema_range}}
+        return {
+            "start": "2010-06-06T00:00:00.000000000Z",
+            "end": self.end,
+            "schema": {"trades": schema_range, "ohlcv-1m": schema_range},
+        }
 
-    def get_cost(self, dataset: str, start: Any, end: Any = None, symbols: Any = None,
-                 schema: str = "trades", stype_in: str = "raw_symbol",
-                 limit: int | None = None) -> float:
-        self.calls.append(("get_cost", {"dataset": dataset, "start": start, "end": end,
-                                        "symbols": symbols, "schema": schema,
-                                        "stype_in": stype_in}))
+    def get_cost(
+        self,
+        dataset: str,
+        start: Any,
+        end: Any = None,
+        symbols: Any = None,
+        schema: str = "trades",
+        stype_in: str = "raw_symbol",
+        limit: int | None = None,
+    ) -> float:
+        self.calls.append(
+            (
+                "get_cost",
+                {
+                    "dataset": dataset,
+                    "start": start,
+                    "end": end,
+                    "symbols": symbols,
+                    "schema": schema,
+                    "stype_in": stype_in,
+                },
+            )
+        )
         error = self.errors.pop(0) if self.errors else None
         if error is not None:
             raise error
@@ -146,8 +192,13 @@ class FakeMetadata:
 
 #: instrument_id → raw symbol, as Databento resolves them (ESU4/NQU4: the real samples; ESH4,
 #: ESM4 and the spread: the ids of the DBN written by ``write_parent_trades``).
-RAW_SYMBOLS: dict[int, str] = {118: "ESU4", 4358: "NQU4", 17077: "ESH4", 5602: "ESM4",
-                               17111: "ESH4-ESM4"}
+RAW_SYMBOLS: dict[int, str] = {
+    118: "ESU4",
+    4358: "NQU4",
+    17077: "ESH4",
+    5602: "ESM4",
+    17111: "ESH4-ESM4",
+}
 
 
 class FakeSymbology:
@@ -162,17 +213,32 @@ class FakeSymbology:
         One entry per call, consumed in order: an exception to raise, or None to answer.
     """
 
-    def __init__(self, table: dict[int, Any] | None = None,
-                 errors: list[BaseException | None] | None = None) -> None:
+    def __init__(
+        self, table: dict[int, Any] | None = None, errors: list[BaseException | None] | None = None
+    ) -> None:
         self.table = RAW_SYMBOLS if table is None else table
         self.errors = list(errors or [])
         self.calls: list[dict[str, Any]] = []
 
-    def resolve(self, dataset: str, symbols: Any, stype_in: str, stype_out: str,
-                start_date: Any, end_date: Any = None) -> dict[str, Any]:
-        self.calls.append({"dataset": dataset, "symbols": list(symbols), "stype_in": stype_in,
-                           "stype_out": stype_out, "start_date": start_date,
-                           "end_date": end_date})
+    def resolve(
+        self,
+        dataset: str,
+        symbols: Any,
+        stype_in: str,
+        stype_out: str,
+        start_date: Any,
+        end_date: Any = None,
+    ) -> dict[str, Any]:
+        self.calls.append(
+            {
+                "dataset": dataset,
+                "symbols": list(symbols),
+                "stype_in": stype_in,
+                "stype_out": stype_out,
+                "start_date": start_date,
+                "end_date": end_date,
+            }
+        )
         error = self.errors.pop(0) if self.errors else None
         if error is not None:
             raise error
@@ -185,29 +251,53 @@ class FakeSymbology:
                 continue
             intervals = [(start_date, end_date, known)] if isinstance(known, str) else known
             result[symbol] = [{"d0": d0, "d1": d1, "s": s} for d0, d1, s in intervals]
-        return {"result": result, "symbols": list(symbols), "stype_in": stype_in,
-                "stype_out": stype_out, "start_date": start_date, "end_date": end_date,
-                "partial": [], "not_found": not_found, "message": "OK", "status": 0}
+        return {
+            "result": result,
+            "symbols": list(symbols),
+            "stype_in": stype_in,
+            "stype_out": stype_out,
+            "start_date": start_date,
+            "end_date": end_date,
+            "partial": [],
+            "not_found": not_found,
+            "message": "OK",
+            "status": 0,
+        }
 
 
 class FakeHistorical:
     """Stands in for ``databento.Historical``."""
 
-    def __init__(self, timeseries: FakeTimeseries | None = None,
-                 metadata: FakeMetadata | None = None,
-                 symbology: FakeSymbology | None = None) -> None:
+    def __init__(
+        self,
+        timeseries: FakeTimeseries | None = None,
+        metadata: FakeMetadata | None = None,
+        symbology: FakeSymbology | None = None,
+    ) -> None:
         self.timeseries = timeseries or FakeTimeseries(SAMPLES)
         self.metadata = metadata or FakeMetadata()
         self.symbology = symbology or FakeSymbology()
 
 
 # DBN trade records (48 bytes), laid out as databento_dbn decodes them.
-TRADE_DTYPE = np.dtype([
-    ("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
-    ("ts_event", "<u8"), ("price", "<i8"), ("size", "<u4"), ("action", "S1"), ("side", "S1"),
-    ("flags", "u1"), ("depth", "u1"), ("ts_recv", "<u8"), ("ts_in_delta", "<i4"),
-    ("sequence", "<u4"),
-])
+TRADE_DTYPE = np.dtype(
+    [
+        ("length", "u1"),
+        ("rtype", "u1"),
+        ("publisher_id", "<u2"),
+        ("instrument_id", "<u4"),
+        ("ts_event", "<u8"),
+        ("price", "<i8"),
+        ("size", "<u4"),
+        ("action", "S1"),
+        ("side", "S1"),
+        ("flags", "u1"),
+        ("depth", "u1"),
+        ("ts_recv", "<u8"),
+        ("ts_in_delta", "<i4"),
+        ("sequence", "<u4"),
+    ]
+)
 #: (instrument_id, ts_recv, price, size, side) of the trades in ``write_parent_trades``:
 #: front ESH4 (17077), next ESM4 (5602) and the ESH4-ESM4 calendar spread (17111) on two days.
 PARENT_TRADES = [
@@ -222,16 +312,23 @@ PARENT_TRADES = [
 def write_parent_trades(path: Path, symbol: str = "ES.FUT", stype_in: str = "parent") -> Path:
     """Write ``PARENT_TRADES`` as a zstd DBN whose metadata maps ``symbol`` to the three ids,
     as Databento does for a parent or continuous request over 2024-03-04..2024-03-09."""
+
     def ns(text: str) -> int:
         return int(np.datetime64(text, "ns").astype(np.int64))
 
     ids = sorted({row[0] for row in PARENT_TRADES})
-    intervals = [SimpleNamespace(start_date=date(2024, 3, 4), end_date=date(2024, 3, 9),
-                                 symbol=str(i)) for i in ids]
+    intervals = [
+        SimpleNamespace(start_date=date(2024, 3, 4), end_date=date(2024, 3, 9), symbol=str(i))
+        for i in ids
+    ]
     metadata = databento_dbn.Metadata(
-        dataset="GLBX.MDP3", start=ns("2024-03-04"), end=ns("2024-03-09"),
-        stype_in=databento_dbn.SType(stype_in), stype_out=databento_dbn.SType.INSTRUMENT_ID,
-        schema=databento_dbn.Schema.TRADES, symbols=[symbol],
+        dataset="GLBX.MDP3",
+        start=ns("2024-03-04"),
+        end=ns("2024-03-09"),
+        stype_in=databento_dbn.SType(stype_in),
+        stype_out=databento_dbn.SType.INSTRUMENT_ID,
+        schema=databento_dbn.Schema.TRADES,
+        symbols=[symbol],
         mappings=[SimpleNamespace(raw_symbol=symbol, intervals=intervals)],
     )
     records = np.zeros(len(PARENT_TRADES), dtype=TRADE_DTYPE)
@@ -261,8 +358,9 @@ def without_symbols(path: Path) -> list[str]:
     return [line.rsplit(",", 1)[0] for line in path.read_text().splitlines()]
 
 
-def http_error(status: int, message: str = "", headers: dict[str, str] | None = None
-               ) -> BentoClientError | BentoServerError:
+def http_error(
+    status: int, message: str = "", headers: dict[str, str] | None = None
+) -> BentoClientError | BentoServerError:
     """A Databento HTTP error as the client raises it."""
     cls = BentoServerError if status >= 500 else BentoClientError
     return cls(http_status=status, message=message or None, headers=headers)
@@ -315,11 +413,14 @@ def run_cli(settings: Settings, *args: str) -> Any:
 
 
 def fetch(settings: Settings, client: FakeHistorical, lines: list[str], **kwargs: Any) -> Any:
-    options: dict[str, Any] = {"symbols": ["ESU4"], "schemas": ["trades"],
-                               "start": "2024-07-01", "end": "2024-07-02"}
+    options: dict[str, Any] = {
+        "symbols": ["ESU4"],
+        "schemas": ["trades"],
+        "start": "2024-07-01",
+        "end": "2024-07-02",
+    }
     options.update(kwargs)
-    return fetch_data(settings, client=client, echo=lines.append, sleep=lambda s: None,
-                      **options)
+    return fetch_data(settings, client=client, echo=lines.append, sleep=lambda s: None, **options)
 
 
 # --- decoding path on real data -----------------------------------------------------------------
@@ -348,7 +449,11 @@ def test_fetch_given_esu4_trades_writes_csv_equal_to_databento_pretty_csv(
     assert all_files(settings.data_dir) == sorted([csv, dbn])
     [file] = report.files
     assert (file.symbol, file.schema, file.stype_in, file.status) == (
-        "ESU4", "trades", "raw_symbol", "written")
+        "ESU4",
+        "trades",
+        "raw_symbol",
+        "written",
+    )
     assert (file.records, file.nbytes, file.cost) == (120, 2153, 0.25)
     assert (report.records, report.nbytes, report.estimated_cost) == (120, 2153, 0.25)
     assert (report.start, report.end) == (date(2024, 7, 1), date(2024, 7, 2))
@@ -384,8 +489,9 @@ def test_fetch_given_ohlcv_1m_writes_seed_named_csv_equal_to_pretty_csv(
     csv = settings.data_dir / "ohlcv_1m_ESU4_2024-07-01_2024-07-02.csv"
     assert csv.read_bytes() == ESU4_OHLCV_CSV.read_bytes()
     assert report.files[0].records == 60
-    assert (settings.data_dir / "raw"
-            / "glbx-mdp3_ESU4_ohlcv-1m_2024-07-01_2024-07-02.dbn.zst").is_file()
+    assert (
+        settings.data_dir / "raw" / "glbx-mdp3_ESU4_ohlcv-1m_2024-07-01_2024-07-02.dbn.zst"
+    ).is_file()
 
 
 @needs_samples
@@ -396,17 +502,22 @@ def test_fetch_given_defaults_requests_es_fut_parent_last_7_days_both_schemas(
     client = FakeHistorical()
 
     # Act
-    report = fetch_data(settings, client=client, echo=lines.append, sleep=lambda s: None,
-                        today=date(2024, 7, 9))
+    report = fetch_data(
+        settings, client=client, echo=lines.append, sleep=lambda s: None, today=date(2024, 7, 9)
+    )
 
     # Assert
-    assert [(c["symbols"], c["schema"], c["stype_in"], c["start"], c["end"], c["dataset"])
-            for c in client.timeseries.calls] == [
+    assert [
+        (c["symbols"], c["schema"], c["stype_in"], c["start"], c["end"], c["dataset"])
+        for c in client.timeseries.calls
+    ] == [
         (["ES.FUT"], "trades", "parent", "2024-07-01", "2024-07-08", "GLBX.MDP3"),
         (["ES.FUT"], "ohlcv-1m", "parent", "2024-07-01", "2024-07-08", "GLBX.MDP3"),
     ]
     assert [f.csv_path.name for f in report.files] == [
-        "trades_ES.FUT_2024-07-01_2024-07-08.csv", "ohlcv_1m_ES.FUT_2024-07-01_2024-07-08.csv"]
+        "trades_ES.FUT_2024-07-01_2024-07-08.csv",
+        "ohlcv_1m_ES.FUT_2024-07-01_2024-07-08.csv",
+    ]
     assert sorted(p.name for p in (settings.data_dir / "raw").iterdir()) == [
         "glbx-mdp3_ES.FUT_ohlcv-1m_2024-07-01_2024-07-08.dbn.zst",
         "glbx-mdp3_ES.FUT_trades_2024-07-01_2024-07-08.dbn.zst",
@@ -422,7 +533,9 @@ def test_fetch_given_defaults_requests_es_fut_parent_last_7_days_both_schemas(
     # The real samples' ids resolve to ESU4 (118) and NQU4 (4358): the CSVs written through the
     # resolved map are byte-for-byte Databento's own pretty CSVs of the same DBNs.
     assert [(c["symbols"], c["start_date"], c["end_date"]) for c in client.symbology.calls] == [
-        (["118"], "2024-07-01", "2024-07-08"), (["118", "4358"], "2024-07-01", "2024-07-08")]
+        (["118"], "2024-07-01", "2024-07-08"),
+        (["118", "4358"], "2024-07-01", "2024-07-08"),
+    ]
     assert report.files[0].csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
     assert report.files[1].csv_path.read_bytes() == ESU4_OHLCV_CSV.read_bytes()
     assert re.fullmatch(
@@ -449,9 +562,17 @@ def test_fetch_given_days_and_only_end_counts_back_from_end(
 
 @pytest.mark.parametrize(
     ("symbol", "stype"),
-    [("ES.FUT", "parent"), ("NQ.FUT", "parent"), ("ES.OPT", "parent"),
-     ("ES.c.0", "continuous"), ("ES.v.0", "continuous"), ("ES.n.1", "continuous"),
-     ("ESU4", "raw_symbol"), ("ESU5-ESZ5", "raw_symbol"), ("ES.FUTX", "raw_symbol")],
+    [
+        ("ES.FUT", "parent"),
+        ("NQ.FUT", "parent"),
+        ("ES.OPT", "parent"),
+        ("ES.c.0", "continuous"),
+        ("ES.v.0", "continuous"),
+        ("ES.n.1", "continuous"),
+        ("ESU4", "raw_symbol"),
+        ("ESU5-ESZ5", "raw_symbol"),
+        ("ES.FUTX", "raw_symbol"),
+    ],
 )
 def test_infer_stype_given_symbol_returns_databento_symbology(symbol: str, stype: str) -> None:
     assert infer_stype(symbol) == stype
@@ -480,8 +601,9 @@ def fixture_parent_dbn(tmp_path: Path) -> Path:
     return write_parent_trades(tmp_path / "parent.trades.dbn.zst")
 
 
-def fetch_parent(settings: Settings, client: FakeHistorical, lines: list[str],
-                 symbol: str = "ES.FUT") -> Any:
+def fetch_parent(
+    settings: Settings, client: FakeHistorical, lines: list[str], symbol: str = "ES.FUT"
+) -> Any:
     return fetch(settings, client, lines, symbols=[symbol], start="2024-03-04", end="2024-03-09")
 
 
@@ -507,10 +629,16 @@ def test_fetch_given_parent_or_continuous_request_writes_each_rows_contract_symb
     assert csv_symbols(file.csv_path) == contracts
     assert file.dbn_path.read_bytes() == served.read_bytes()  # kept exactly as received
     assert (file.stype_in, file.records) == (stype, 5)
-    assert client.symbology.calls == [{
-        "dataset": "GLBX.MDP3", "symbols": ["5602", "17077", "17111"],
-        "stype_in": "instrument_id", "stype_out": "raw_symbol",
-        "start_date": "2024-03-04", "end_date": "2024-03-09"}]
+    assert client.symbology.calls == [
+        {
+            "dataset": "GLBX.MDP3",
+            "symbols": ["5602", "17077", "17111"],
+            "stype_in": "instrument_id",
+            "stype_out": "raw_symbol",
+            "start_date": "2024-03-04",
+            "end_date": "2024-03-09",
+        }
+    ]
     assert not [line for line in lines if "warning" in line]
 
 
@@ -518,8 +646,10 @@ def test_fetch_given_symbology_request_rejected_falls_back_to_requested_symbol_w
     settings: Settings, lines: list[str], parent_dbn: Path, tmp_path: Path
 ) -> None:
     # Arrange
-    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
-                            symbology=FakeSymbology(errors=[http_error(400, "bad request")]))
+    client = FakeHistorical(
+        FakeTimeseries({"trades": parent_dbn}),
+        symbology=FakeSymbology(errors=[http_error(400, "bad request")]),
+    )
     databento_csv = tmp_path / "databento.csv"
     databento.DBNStore.from_file(parent_dbn).to_csv(databento_csv)
 
@@ -527,10 +657,12 @@ def test_fetch_given_symbology_request_rejected_falls_back_to_requested_symbol_w
     [file] = fetch_parent(settings, client, lines).files
 
     # Assert: the CSV is written, exactly as Databento's mapping would have it
-    assert ("ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 5602, 17077, 17111 not "
-            "resolved to a raw symbol (Databento rejected the raw symbols of ES.FUT trades "
-            "2024-03-04..2024-03-09 (HTTP 400): bad request); those rows carry ES.FUT in the "
-            "symbol column") in lines
+    assert (
+        "ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 5602, 17077, 17111 not "
+        "resolved to a raw symbol (Databento rejected the raw symbols of ES.FUT trades "
+        "2024-03-04..2024-03-09 (HTTP 400): bad request); those rows carry ES.FUT in the "
+        "symbol column"
+    ) in lines
     assert file.csv_path.read_bytes() == databento_csv.read_bytes()
     assert csv_symbols(file.csv_path) == ["ES.FUT"] * 5
     assert (file.status, file.records) == ("written", 5)
@@ -542,8 +674,10 @@ def test_fetch_given_symbology_unavailable_after_retries_falls_back_with_warning
     settings: Settings, lines: list[str], parent_dbn: Path
 ) -> None:
     # Arrange
-    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
-                            symbology=FakeSymbology(errors=[http_error(503)] * 4))
+    client = FakeHistorical(
+        FakeTimeseries({"trades": parent_dbn}),
+        symbology=FakeSymbology(errors=[http_error(503)] * 4),
+    )
 
     # Act
     [file] = fetch_parent(settings, client, lines).files
@@ -551,12 +685,16 @@ def test_fetch_given_symbology_unavailable_after_retries_falls_back_with_warning
     # Assert: retried like every request, then the fallback; the data is not downloaded again
     assert len(client.symbology.calls) == 4
     assert len(client.timeseries.calls) == 1
-    assert ("the raw symbols of ES.FUT trades 2024-03-04..2024-03-09: retrying in 4s (HTTP 503), "
-            "attempt 4 of 4") in lines
-    assert ("ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 5602, 17077, 17111 not "
-            "resolved to a raw symbol (Databento request for the raw symbols of ES.FUT trades "
-            "2024-03-04..2024-03-09 still failing after 4 attempts (HTTP 503): try again later); "
-            "those rows carry ES.FUT in the symbol column") in lines
+    assert (
+        "the raw symbols of ES.FUT trades 2024-03-04..2024-03-09: retrying in 4s (HTTP 503), "
+        "attempt 4 of 4"
+    ) in lines
+    assert (
+        "ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 5602, 17077, 17111 not "
+        "resolved to a raw symbol (Databento request for the raw symbols of ES.FUT trades "
+        "2024-03-04..2024-03-09 still failing after 4 attempts (HTTP 503): try again later); "
+        "those rows carry ES.FUT in the symbol column"
+    ) in lines
     assert csv_symbols(file.csv_path) == ["ES.FUT"] * 5
 
 
@@ -564,15 +702,19 @@ def test_fetch_given_symbology_503_then_answer_retries_and_resolves(
     settings: Settings, lines: list[str], parent_dbn: Path
 ) -> None:
     # Arrange
-    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
-                            symbology=FakeSymbology(errors=[http_error(503), None]))
+    client = FakeHistorical(
+        FakeTimeseries({"trades": parent_dbn}),
+        symbology=FakeSymbology(errors=[http_error(503), None]),
+    )
 
     # Act
     [file] = fetch_parent(settings, client, lines).files
 
     # Assert
-    assert ("the raw symbols of ES.FUT trades 2024-03-04..2024-03-09: retrying in 1s (HTTP 503), "
-            "attempt 2 of 4") in lines
+    assert (
+        "the raw symbols of ES.FUT trades 2024-03-04..2024-03-09: retrying in 1s (HTTP 503), "
+        "attempt 2 of 4"
+    ) in lines
     assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
     assert len(client.timeseries.calls) == 1
     assert not [line for line in lines if "warning" in line]
@@ -583,8 +725,7 @@ def test_fetch_given_id_missing_from_symbology_answer_keeps_requested_symbol_for
 ) -> None:
     # Arrange: Databento does not know the spread's id
     table = {17077: "ESH4", 5602: "ESM4"}
-    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
-                            symbology=FakeSymbology(table))
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}), symbology=FakeSymbology(table))
 
     # Act
     [file] = fetch_parent(settings, client, lines).files
@@ -593,7 +734,8 @@ def test_fetch_given_id_missing_from_symbology_answer_keeps_requested_symbol_for
     assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ES.FUT", "ESH4", "ESM4"]
     assert [line for line in lines if "warning" in line] == [
         "ES.FUT trades 2024-03-04..2024-03-09: warning: instrument_id 17111 not resolved to a "
-        "raw symbol (not in Databento's answer); those rows carry ES.FUT in the symbol column"]
+        "raw symbol (not in Databento's answer); those rows carry ES.FUT in the symbol column"
+    ]
 
 
 def test_fetch_given_symbols_valid_on_different_dates_maps_each_row_by_its_date(
@@ -607,8 +749,7 @@ def test_fetch_given_symbols_valid_on_different_dates_maps_each_row_by_its_date(
         5602: [("2024-03-04", "2024-03-05", "ESM4")],
         17111: [("2024-03-06", "2024-03-09", "ESH4-ESM4")],
     }
-    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}),
-                            symbology=FakeSymbology(table))
+    client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}), symbology=FakeSymbology(table))
 
     # Act
     [file] = fetch_parent(settings, client, lines).files
@@ -641,8 +782,15 @@ def test_fetch_given_instrument_id_request_writes_raw_symbol(
     client = FakeHistorical(FakeTimeseries({"trades": served}))
 
     # Act
-    [file] = fetch(settings, client, lines, symbols=["17077"], stype_in="instrument_id",
-                   start="2024-03-04", end="2024-03-09").files
+    [file] = fetch(
+        settings,
+        client,
+        lines,
+        symbols=["17077"],
+        stype_in="instrument_id",
+        start="2024-03-04",
+        end="2024-03-09",
+    ).files
 
     # Assert
     assert file.csv_path.name == "trades_17077_2024-03-04_2024-03-09.csv"
@@ -653,8 +801,9 @@ def test_fetch_given_kept_parent_dbn_without_csv_resolves_symbols_without_downlo
     settings: Settings, lines: list[str], parent_dbn: Path
 ) -> None:
     # Arrange
-    [first] = fetch_parent(settings, FakeHistorical(FakeTimeseries({"trades": parent_dbn})),
-                           lines).files
+    [first] = fetch_parent(
+        settings, FakeHistorical(FakeTimeseries({"trades": parent_dbn})), lines
+    ).files
     written = first.csv_path.read_bytes()
     first.csv_path.unlink()
     client = FakeHistorical(FakeTimeseries({"trades": parent_dbn}))
@@ -713,11 +862,13 @@ def test_fetch_given_interrupt_mid_download_leaves_no_file(
 @needs_samples
 @pytest.mark.parametrize(
     ("error", "reason"),
-    [(http_error(503, "Service unavailable"), "HTTP 503"),
-     (http_error(429, "Too many requests"), "HTTP 429"),
-     (http_error(504), "HTTP 504"),
-     (ConnectionError("connection refused"), "connection error"),
-     (BentoError("Error streaming response: timed out"), "connection error")],
+    [
+        (http_error(503, "Service unavailable"), "HTTP 503"),
+        (http_error(429, "Too many requests"), "HTTP 429"),
+        (http_error(504), "HTTP 504"),
+        (ConnectionError("connection refused"), "connection error"),
+        (BentoError("Error streaming response: timed out"), "connection error"),
+    ],
 )
 def test_fetch_given_retryable_error_then_success_writes_one_good_file(
     settings: Settings, lines: list[str], error: BaseException, reason: str
@@ -727,14 +878,20 @@ def test_fetch_given_retryable_error_then_success_writes_one_good_file(
     waits: list[float] = []
 
     # Act
-    report = fetch_data(settings, client=client, echo=lines.append, sleep=waits.append,
-                        symbols=["ESU4"], schemas=["trades"], start="2024-07-01",
-                        end="2024-07-02")
+    report = fetch_data(
+        settings,
+        client=client,
+        echo=lines.append,
+        sleep=waits.append,
+        symbols=["ESU4"],
+        schemas=["trades"],
+        start="2024-07-01",
+        end="2024-07-02",
+    )
 
     # Assert
     assert waits == [1.0]
-    assert (f"ESU4 trades 2024-07-01..2024-07-02: retrying in 1s ({reason}), attempt 2 of 4"
-            in lines)
+    assert f"ESU4 trades 2024-07-01..2024-07-02: retrying in 1s ({reason}), attempt 2 of 4" in lines
     csv = settings.data_dir / "trades_ESU4_2024-07-01_2024-07-02.csv"
     dbn = settings.data_dir / "raw" / "glbx-mdp3_ESU4_trades_2024-07-01_2024-07-02.dbn.zst"
     assert all_files(settings.data_dir) == sorted([csv, dbn])
@@ -748,13 +905,25 @@ def test_fetch_given_repeated_5xx_backs_off_exponentially_and_honours_retry_afte
 ) -> None:
     # Arrange
     errors: list[BaseException | None] = [
-        http_error(500), http_error(502), http_error(429, headers={"Retry-After": "7"}), None]
+        http_error(500),
+        http_error(502),
+        http_error(429, headers={"Retry-After": "7"}),
+        None,
+    ]
     client = FakeHistorical(FakeTimeseries(SAMPLES, errors=errors))
     waits: list[float] = []
 
     # Act
-    fetch_data(settings, client=client, echo=lines.append, sleep=waits.append,
-               symbols=["ESU4"], schemas=["trades"], start="2024-07-01", end="2024-07-02")
+    fetch_data(
+        settings,
+        client=client,
+        echo=lines.append,
+        sleep=waits.append,
+        symbols=["ESU4"],
+        schemas=["trades"],
+        start="2024-07-01",
+        end="2024-07-02",
+    )
 
     # Assert
     assert waits == [1.0, 2.0, 7.0]
@@ -771,25 +940,40 @@ def test_fetch_given_cost_request_failing_transiently_retries_it(
         fetch(settings, client, lines)
 
     # Assert
-    assert ("the cost of ESU4 trades 2024-07-01..2024-07-02: retrying in 1s (HTTP 503), "
-            "attempt 2 of 4") in lines
+    assert (
+        "the cost of ESU4 trades 2024-07-01..2024-07-02: retrying in 1s (HTTP 503), attempt 2 of 4"
+    ) in lines
 
 
 @pytest.mark.parametrize(
     ("status", "message", "expected"),
     [
-        (401, "auth_invalid_key", "Databento rejected the API key (HTTP 401) while requesting "
-         "ESU4 trades 2024-07-01..2024-07-02: check DATABENTO_API_KEY (environment or .env) "
-         "or --api-key"),
-        (403, "license_required", "Databento refused ESU4 trades 2024-07-01..2024-07-02 "
-         "(HTTP 403): your API key's subscription or license does not cover GLBX.MDP3 for this "
-         "request; check your plan at https://databento.com/portal"),
-        (422, "symbology_invalid_symbol\nThe symbol 'ESU4' is not valid for 2024-07-01",
-         "Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 422): "
-         "symbology_invalid_symbol; The symbol 'ESU4' is not valid for 2024-07-01; check the "
-         "symbol 'ESU4' (stype_in=raw_symbol) and the dates 2024-07-01..2024-07-02"),
-        (400, "bad request", "Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 400): "
-         "bad request"),
+        (
+            401,
+            "auth_invalid_key",
+            "Databento rejected the API key (HTTP 401) while requesting "
+            "ESU4 trades 2024-07-01..2024-07-02: check DATABENTO_API_KEY (environment or .env) "
+            "or --api-key",
+        ),
+        (
+            403,
+            "license_required",
+            "Databento refused ESU4 trades 2024-07-01..2024-07-02 "
+            "(HTTP 403): your API key's subscription or license does not cover GLBX.MDP3 for this "
+            "request; check your plan at https://databento.com/portal",
+        ),
+        (
+            422,
+            "symbology_invalid_symbol\nThe symbol 'ESU4' is not valid for 2024-07-01",
+            "Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 422): "
+            "symbology_invalid_symbol; The symbol 'ESU4' is not valid for 2024-07-01; check the "
+            "symbol 'ESU4' (stype_in=raw_symbol) and the dates 2024-07-01..2024-07-02",
+        ),
+        (
+            400,
+            "bad request",
+            "Databento rejected ESU4 trades 2024-07-01..2024-07-02 (HTTP 400): bad request",
+        ),
     ],
 )
 def test_fetch_given_client_error_raises_one_line_message_without_retry(
@@ -801,8 +985,16 @@ def test_fetch_given_client_error_raises_one_line_message_without_retry(
 
     # Act
     with pytest.raises(FetchError) as excinfo:
-        fetch_data(settings, client=client, echo=lines.append, sleep=waits.append,
-                   symbols=["ESU4"], schemas=["trades"], start="2024-07-01", end="2024-07-02")
+        fetch_data(
+            settings,
+            client=client,
+            echo=lines.append,
+            sleep=waits.append,
+            symbols=["ESU4"],
+            schemas=["trades"],
+            start="2024-07-01",
+            end="2024-07-02",
+        )
 
     # Assert
     assert str(excinfo.value) == expected
@@ -832,8 +1024,10 @@ def test_fetch_given_empty_result_writes_nothing_and_says_market_may_be_closed(
         "the symbol may not exist in the dataset for these dates; check --symbol, --stype-in "
         "and --start/--end"
     )
-    assert lines[-1].startswith("ESU4 trades 2024-07-06..2024-07-07: no records, nothing "
-                                "written; the market may have been closed")
+    assert lines[-1].startswith(
+        "ESU4 trades 2024-07-06..2024-07-07: no records, nothing "
+        "written; the market may have been closed"
+    )
     assert all_files(settings.data_dir) == []
 
 
@@ -862,8 +1056,9 @@ def test_fetch_given_databento_warning_shows_it_as_a_line(
     # Arrange
     class WarningTimeseries(FakeTimeseries):
         def get_range(self, *args: Any, **kwargs: Any) -> databento.DBNStore:
-            warnings.warn(BentoWarning("The following symbols could not be resolved: ESZ9"),
-                          stacklevel=1)
+            warnings.warn(
+                BentoWarning("The following symbols could not be resolved: ESZ9"), stacklevel=1
+            )
             return super().get_range(*args, **kwargs)
 
     client = FakeHistorical(WarningTimeseries(SAMPLES))
@@ -886,8 +1081,9 @@ def test_fetch_given_start_before_dataset_begins_clamps_start(
         fetch(settings, client, lines, start="2017-05-01", end="2017-05-23")
 
     # Assert
-    assert "start 2017-05-01 is before GLBX.MDP3 begins (2017-05-21): using start 2017-05-21" \
-        in lines
+    assert (
+        "start 2017-05-01 is before GLBX.MDP3 begins (2017-05-21): using start 2017-05-21" in lines
+    )
     assert client.metadata.calls[1][1]["start"] == "2017-05-21"
 
 
@@ -969,15 +1165,31 @@ def test_fetch_given_kept_dbn_without_csv_decodes_it_without_download(
 # --- validation before any request --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("symbol", ["../x", "ES;drop", "", "ES FUT", "ES_FUT", "a/b", "..",
-                                    "-ES", "ES.", "ES..FUT", "A" * 33, "ES\n"])
+@pytest.mark.parametrize(
+    "symbol",
+    [
+        "../x",
+        "ES;drop",
+        "",
+        "ES FUT",
+        "ES_FUT",
+        "a/b",
+        "..",
+        "-ES",
+        "ES.",
+        "ES..FUT",
+        "A" * 33,
+        "ES\n",
+    ],
+)
 def test_validate_symbol_given_unsafe_symbol_raises_config_error(symbol: str) -> None:
     with pytest.raises(ConfigError, match="invalid --symbol"):
         validate_symbol(symbol)
 
 
-@pytest.mark.parametrize("symbol", ["ES.FUT", "ES.c.0", "ES.v.0", "ES.n.0", "ESU4", "ESU5-ESZ5",
-                                    "118", "MES.FUT"])
+@pytest.mark.parametrize(
+    "symbol", ["ES.FUT", "ES.c.0", "ES.v.0", "ES.n.0", "ESU4", "ESU5-ESZ5", "118", "MES.FUT"]
+)
 def test_validate_symbol_given_databento_symbol_accepts_it(symbol: str) -> None:
     assert validate_symbol(symbol) == symbol
 
@@ -1010,16 +1222,24 @@ def test_cli_fetch_given_invalid_symbol_refuses_before_any_request(
         ({"schemas": ["mbo"]}, "invalid --schema 'mbo': vcdwh fetches trades or ohlcv-1m"),
         ({"schemas": []}, "no --schema given: pass trades and/or ohlcv-1m"),
         ({"symbols": []}, "no --symbol given: pass at least one, e.g. --symbol ES.FUT"),
-        ({"dataset": "glbx/../x"},
-         "invalid --dataset 'glbx/../x': use a Databento dataset code such as GLBX.MDP3"),
-        ({"stype_in": "isin"},
-         "invalid --stype-in 'isin': use one of raw_symbol, parent, continuous, instrument_id"),
-        ({"stype_in": "instrument_id"},
-         "invalid --symbol 'ESU4' for --stype-in instrument_id: use a number"),
+        (
+            {"dataset": "glbx/../x"},
+            "invalid --dataset 'glbx/../x': use a Databento dataset code such as GLBX.MDP3",
+        ),
+        (
+            {"stype_in": "isin"},
+            "invalid --stype-in 'isin': use one of raw_symbol, parent, continuous, instrument_id",
+        ),
+        (
+            {"stype_in": "instrument_id"},
+            "invalid --symbol 'ESU4' for --stype-in instrument_id: use a number",
+        ),
         ({"start": "2024-13-01"}, "invalid --start '2024-13-01': use a date like 2024-07-01"),
         ({"end": "07/08/2024"}, "invalid --end '07/08/2024': use a date like 2024-07-01"),
-        ({"start": "2024-07-08", "end": "2024-07-01"},
-         "--start 2024-07-08 must be before --end 2024-07-01 (the end date is exclusive)"),
+        (
+            {"start": "2024-07-08", "end": "2024-07-01"},
+            "--start 2024-07-08 must be before --end 2024-07-01 (the end date is exclusive)",
+        ),
         ({"days": 0}, "invalid --days 0: use a whole number from 1 to 3660"),
         ({"days": 3}, "give --days or both --start and --end, not all three"),
         ({"max_cost": -1.0}, "invalid --max-cost -1.0: use a number of USD >= 0"),
@@ -1078,8 +1298,9 @@ def test_fetch_given_cost_above_cap_and_yes_downloads(
     factory["client"] = FakeHistorical(metadata=FakeMetadata(cost=3.5))
 
     # Act
-    result = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end",
-                     "2024-07-02", "--yes")
+    result = run_cli(
+        settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end", "2024-07-02", "--yes"
+    )
 
     # Assert
     assert result.exit_code == 0, result.output
@@ -1099,8 +1320,19 @@ def test_fetch_given_cost_under_raised_cap_downloads(
     factory["client"] = FakeHistorical(metadata=FakeMetadata(cost=3.5))
 
     # Act
-    result = run_cli(settings, "--symbol", "ESU4", "--schema", "trades", "--start",
-                     "2024-07-01", "--end", "2024-07-02", "--max-cost", "20")
+    result = run_cli(
+        settings,
+        "--symbol",
+        "ESU4",
+        "--schema",
+        "trades",
+        "--start",
+        "2024-07-01",
+        "--end",
+        "2024-07-02",
+        "--max-cost",
+        "20",
+    )
 
     # Assert
     assert result.exit_code == 0, result.output
@@ -1129,17 +1361,19 @@ def test_fetch_given_missing_key_exits_1_naming_env_var_and_dotenv(
 
 @needs_samples
 def test_fetch_given_key_in_env_never_shows_it_in_output_or_files(
-    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    factory: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     # Arrange
     monkeypatch.setenv("DATABENTO_API_KEY", KEY)
 
     # Act
-    result = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end",
-                     "2024-07-02")
-    retry = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end",
-                    "2024-07-02", "--refresh")
+    result = run_cli(settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end", "2024-07-02")
+    retry = run_cli(
+        settings, "--symbol", "ESU4", "--start", "2024-07-01", "--end", "2024-07-02", "--refresh"
+    )
 
     # Assert
     assert result.exit_code == 0, result.output
@@ -1160,8 +1394,17 @@ def test_fetch_given_key_only_in_dotenv_uses_it(
     (no_key_env / ".env").write_text(f"# vcdwh\nDATABENTO_API_KEY={KEY}\n")
 
     # Act
-    result = run_cli(settings, "--symbol", "ESU4", "--schema", "trades", "--start",
-                     "2024-07-01", "--end", "2024-07-02")
+    result = run_cli(
+        settings,
+        "--symbol",
+        "ESU4",
+        "--schema",
+        "trades",
+        "--start",
+        "2024-07-01",
+        "--end",
+        "2024-07-02",
+    )
 
     # Assert
     assert result.exit_code == 0, result.output
@@ -1188,12 +1431,24 @@ def test_fetch_given_server_message_echoing_the_key_scrubs_it(
     settings: Settings, factory: dict[str, Any], no_key_env: Path
 ) -> None:
     # Arrange: the last line of defence, should an error ever carry the key
-    factory["client"] = FakeHistorical(FakeTimeseries(
-        SAMPLES, errors=[http_error(400, f"key {KEY} is malformed")]))
+    factory["client"] = FakeHistorical(
+        FakeTimeseries(SAMPLES, errors=[http_error(400, f"key {KEY} is malformed")])
+    )
 
     # Act
-    result = run_cli(settings, "--api-key", KEY, "--symbol", "ESU4", "--schema", "trades",
-                     "--start", "2024-07-01", "--end", "2024-07-02")
+    result = run_cli(
+        settings,
+        "--api-key",
+        KEY,
+        "--symbol",
+        "ESU4",
+        "--schema",
+        "trades",
+        "--start",
+        "2024-07-01",
+        "--end",
+        "2024-07-02",
+    )
 
     # Assert
     assert result.exit_code == 1
@@ -1220,8 +1475,13 @@ def test_make_client_given_key_builds_databento_historical_without_network() -> 
 class FakeHttpResponse:
     """Just enough of ``requests.Response`` for the databento client."""
 
-    def __init__(self, status: int = 200, json_body: Any = None, body: bytes = b"",
-                 break_stream: bool = False) -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        json_body: Any = None,
+        body: bytes = b"",
+        break_stream: bool = False,
+    ) -> None:
         self.status_code = status
         self.headers: dict[str, str] = {}
         self._json = json_body
@@ -1251,16 +1511,19 @@ def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_go
     settings: Settings, lines: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Arrange: databento.Historical runs for real; only requests.get/post are faked
-    streams = [FakeHttpResponse(body=ESU4_TRADES_DBN.read_bytes(), break_stream=True),
-               FakeHttpResponse(status=503, json_body={"detail": "busy"}),
-               FakeHttpResponse(body=ESU4_TRADES_DBN.read_bytes())]
+    streams = [
+        FakeHttpResponse(body=ESU4_TRADES_DBN.read_bytes(), break_stream=True),
+        FakeHttpResponse(status=503, json_body={"detail": "busy"}),
+        FakeHttpResponse(body=ESU4_TRADES_DBN.read_bytes()),
+    ]
     auths: list[Any] = []
 
     def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
         auths.append(kwargs.get("auth"))
         assert url.endswith("/metadata.get_dataset_range"), url
-        return FakeHttpResponse(json_body={"start": "2010-06-06T00:00:00.000000000Z",
-                                           "end": RANGE_END})
+        return FakeHttpResponse(
+            json_body={"start": "2010-06-06T00:00:00.000000000Z", "end": RANGE_END}
+        )
 
     def fake_post(url: str, **kwargs: Any) -> FakeHttpResponse:
         auths.append(kwargs.get("auth"))
@@ -1275,14 +1538,23 @@ def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_go
     waits: list[float] = []
 
     # Act
-    report = fetch_data(settings, api_key=KEY, echo=lines.append, sleep=waits.append,
-                        symbols=["ESU4"], schemas=["trades"], start="2024-07-01",
-                        end="2024-07-02")
+    report = fetch_data(
+        settings,
+        api_key=KEY,
+        echo=lines.append,
+        sleep=waits.append,
+        symbols=["ESU4"],
+        schemas=["trades"],
+        start="2024-07-01",
+        end="2024-07-02",
+    )
 
     # Assert
     assert waits == [1.0, 2.0]
-    assert "ESU4 trades 2024-07-01..2024-07-02: retrying in 1s (connection error), attempt 2 of 4" \
+    assert (
+        "ESU4 trades 2024-07-01..2024-07-02: retrying in 1s (connection error), attempt 2 of 4"
         in lines
+    )
     assert "ESU4 trades 2024-07-01..2024-07-02: retrying in 2s (HTTP 503), attempt 3 of 4" in lines
     [file] = report.files
     assert file.csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
@@ -1299,8 +1571,9 @@ def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbolo
 
     def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
         assert url.endswith("/metadata.get_dataset_range"), url
-        return FakeHttpResponse(json_body={"start": "2010-06-06T00:00:00.000000000Z",
-                                           "end": RANGE_END})
+        return FakeHttpResponse(
+            json_body={"start": "2010-06-06T00:00:00.000000000Z", "end": RANGE_END}
+        )
 
     def fake_post(url: str, **kwargs: Any) -> FakeHttpResponse:
         posts.append((url.rsplit("/", 1)[1], dict(kwargs["data"])))
@@ -1309,25 +1582,46 @@ def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbolo
         if url.endswith("/timeseries.get_range"):
             return FakeHttpResponse(body=parent_dbn.read_bytes())
         assert url.endswith("/symbology.resolve"), url
-        return FakeHttpResponse(json_body=FakeSymbology().resolve(
-            kwargs["data"]["dataset"], kwargs["data"]["symbols"].split(","),
-            kwargs["data"]["stype_in"], kwargs["data"]["stype_out"],
-            kwargs["data"]["start_date"], kwargs["data"]["end_date"]))
+        return FakeHttpResponse(
+            json_body=FakeSymbology().resolve(
+                kwargs["data"]["dataset"],
+                kwargs["data"]["symbols"].split(","),
+                kwargs["data"]["stype_in"],
+                kwargs["data"]["stype_out"],
+                kwargs["data"]["start_date"],
+                kwargs["data"]["end_date"],
+            )
+        )
 
     monkeypatch.setattr(requests, "get", fake_get)
     monkeypatch.setattr(requests, "post", fake_post)
 
     # Act
-    report = fetch_data(settings, api_key=KEY, echo=lines.append, sleep=lambda s: None,
-                        symbols=["ES.FUT"], schemas=["trades"], start="2024-03-04",
-                        end="2024-03-09")
+    report = fetch_data(
+        settings,
+        api_key=KEY,
+        echo=lines.append,
+        sleep=lambda s: None,
+        symbols=["ES.FUT"],
+        schemas=["trades"],
+        start="2024-03-04",
+        end="2024-03-09",
+    )
 
     # Assert
     assert [name for name, _ in posts] == [
-        "metadata.get_cost", "timeseries.get_range", "symbology.resolve"]
-    assert posts[2][1] == {"dataset": "GLBX.MDP3", "symbols": "5602,17077,17111",
-                           "stype_in": "instrument_id", "stype_out": "raw_symbol",
-                           "start_date": "2024-03-04", "end_date": "2024-03-09"}
+        "metadata.get_cost",
+        "timeseries.get_range",
+        "symbology.resolve",
+    ]
+    assert posts[2][1] == {
+        "dataset": "GLBX.MDP3",
+        "symbols": "5602,17077,17111",
+        "stype_in": "instrument_id",
+        "stype_out": "raw_symbol",
+        "start_date": "2024-03-04",
+        "end_date": "2024-03-09",
+    }
     [file] = report.files
     assert csv_symbols(file.csv_path) == ["ESH4", "ESM4", "ESH4-ESM4", "ESH4", "ESM4"]
     assert file.dbn_path.read_bytes() == parent_dbn.read_bytes()
@@ -1335,23 +1629,37 @@ def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbolo
 
 @pytest.mark.parametrize(
     ("status", "start"),
-    [(401, "Databento rejected the API key (HTTP 401)"),
-     (403, "Databento refused the available range of GLBX.MDP3 (HTTP 403)")],
+    [
+        (401, "Databento rejected the API key (HTTP 401)"),
+        (403, "Databento refused the available range of GLBX.MDP3 (HTTP 403)"),
+    ],
 )
 def test_fetch_given_real_client_and_auth_failure_names_the_key_not_its_value(
-    settings: Settings, lines: list[str], monkeypatch: pytest.MonkeyPatch, status: int,
+    settings: Settings,
+    lines: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
     start: str,
 ) -> None:
     # Arrange
     body = {"detail": {"case": "auth_failed", "message": "Authentication failed.", "docs": None}}
-    monkeypatch.setattr(requests, "get",
-                        lambda url, **kwargs: FakeHttpResponse(status=status, json_body=body))
+    monkeypatch.setattr(
+        requests, "get", lambda url, **kwargs: FakeHttpResponse(status=status, json_body=body)
+    )
     monkeypatch.setattr(requests, "post", lambda url, **kwargs: pytest.fail("no POST expected"))
 
     # Act
     with pytest.raises(FetchError) as excinfo:
-        fetch_data(settings, api_key=KEY, echo=lines.append, sleep=lambda s: None,
-                   symbols=["ESU4"], schemas=["trades"], start="2024-07-01", end="2024-07-02")
+        fetch_data(
+            settings,
+            api_key=KEY,
+            echo=lines.append,
+            sleep=lambda s: None,
+            symbols=["ESU4"],
+            schemas=["trades"],
+            start="2024-07-01",
+            end="2024-07-02",
+        )
 
     # Assert
     assert str(excinfo.value).startswith(start)
@@ -1382,8 +1690,14 @@ def test_cli_fetch_help_has_example_and_does_not_import_databento() -> None:
     )
 
     # Act
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
 
     # Assert
     assert done.returncode == 0, done.stderr
@@ -1394,7 +1708,8 @@ def test_cli_fetch_help_has_example_and_does_not_import_databento() -> None:
 
 def live_enabled(config: pytest.Config) -> bool:
     return bool(config.getoption("--run-live", default=False)) or (
-        os.environ.get("VCDWH_LIVE") == "1")
+        os.environ.get("VCDWH_LIVE") == "1"
+    )
 
 
 @pytest.mark.live
@@ -1410,8 +1725,15 @@ def test_fetch_live_given_real_key_downloads_one_day_of_es_bars(
     lines: list[str] = []
 
     # Act
-    report = fetch_data(settings, symbols=["ES.c.0"], schemas=["ohlcv-1m"],
-                        start="2024-07-01", end="2024-07-02", max_cost=0.5, echo=lines.append)
+    report = fetch_data(
+        settings,
+        symbols=["ES.c.0"],
+        schemas=["ohlcv-1m"],
+        start="2024-07-01",
+        end="2024-07-02",
+        max_cost=0.5,
+        echo=lines.append,
+    )
 
     # Assert
     [file] = report.files
@@ -1434,11 +1756,18 @@ def test_fetch_then_build_reproduces_golden_esu4_bars_and_keeps_key_out_of_wareh
 
     # Act
     built = CliRunner().invoke(cli_module.cli, ["--data-dir", str(settings.data_dir), "build"])
-    bars = CliRunner().invoke(cli_module.cli, [
-        "--data-dir", str(settings.data_dir), "sql", "--format", "csv",
-        "select bar_start, symbol, open, high, low, close, volume, buy_volume, sell_volume, delta,"
-        " cumulative_delta, trades from bars_1min order by bar_start",
-    ])
+    bars = CliRunner().invoke(
+        cli_module.cli,
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "sql",
+            "--format",
+            "csv",
+            "select bar_start, symbol, open, high, low, close, volume, buy_volume, sell_volume, delta,"
+            " cumulative_delta, trades from bars_1min order by bar_start",
+        ],
+    )
 
     # Assert: the golden table of ../shared/data/README.md; Data/raw/ is not loaded twice.
     assert built.exit_code == 0, built.output

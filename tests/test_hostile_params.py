@@ -61,7 +61,9 @@ def invoke(settings, *args):
         ("select * from read_csv('/etc/passwd')", NO_FILES),
     ],
 )
-def test_sql_given_write_or_file_access_refuses_with_a_clear_line(loaded, tmp_path, statement, hint):
+def test_sql_given_write_or_file_access_refuses_with_a_clear_line(
+    loaded, tmp_path, statement, hint
+):
     before = snapshot(loaded.db_path)
     result = invoke(loaded, "sql", statement)
     assert result.exit_code == 1
@@ -74,7 +76,7 @@ def test_sql_given_write_or_file_access_refuses_with_a_clear_line(loaded, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "symbol", ["ESH4'; drop table trades; --", "ESH4\" or 1=1 --", "../../etc/passwd"]
+    "symbol", ["ESH4'; drop table trades; --", 'ESH4" or 1=1 --', "../../etc/passwd"]
 )
 def test_backtest_given_hostile_symbol_is_refused_as_unknown(loaded, symbol):
     before = snapshot(loaded.db_path)

@@ -13,22 +13,30 @@ from vcdwh.config import Settings
 from vcdwh.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
 
-MARTS = ("bars_1min", "bars_5min", "footprint_1min", "footprint_5min", "rolls",
-         "bars_1min_continuous", "bars_5min_continuous")
+MARTS = (
+    "bars_1min",
+    "bars_5min",
+    "footprint_1min",
+    "footprint_5min",
+    "rolls",
+    "bars_1min_continuous",
+    "bars_5min_continuous",
+)
 
 
 @pytest.fixture(name="parts", scope="module")
 def fixture_parts(tmp_path_factory) -> list[Path]:
     """The sample week's trades cut into three consecutive files (40% / 30% / 30% of rows)."""
     folder = tmp_path_factory.mktemp("parts")
-    report = generate_sample(folder / "whole", days=7, start=date(2024, 3, 3), seed=7,
-                             trades_per_day=3000)
+    report = generate_sample(
+        folder / "whole", days=7, start=date(2024, 3, 3), seed=7, trades_per_day=3000
+    )
     header, *rows = report.trades_path.read_text().splitlines(keepends=True)
     cuts = [0, int(len(rows) * 0.4), int(len(rows) * 0.7), len(rows)]
     paths = []
     for i in range(3):
         path = folder / f"part{i}.csv"
-        path.write_text(header + "".join(rows[cuts[i]:cuts[i + 1]]))
+        path.write_text(header + "".join(rows[cuts[i] : cuts[i + 1]]))
         paths.append(path)
     return paths
 

@@ -49,13 +49,15 @@ def fixture_esh4(tmp_path_factory):
     settings = Settings(folder, folder / "w.duckdb")
     build_warehouse(settings, [path])
     records = databento.DBNStore.from_file(path).to_ndarray()
-    trades = pd.DataFrame({
-        "ts_recv": pd.to_datetime(records["ts_recv"].astype("int64"), unit="ns", utc=True),
-        "sequence": records["sequence"].astype("int64"),
-        "price": records["price"].astype("int64") / 1e9,
-        "size": records["size"].astype("int64"),
-        "side": records["side"].astype(str),
-    })
+    trades = pd.DataFrame(
+        {
+            "ts_recv": pd.to_datetime(records["ts_recv"].astype("int64"), unit="ns", utc=True),
+            "sequence": records["sequence"].astype("int64"),
+            "price": records["price"].astype("int64") / 1e9,
+            "size": records["size"].astype("int64"),
+            "side": records["side"].astype(str),
+        }
+    )
     return settings, trades
 
 
@@ -77,9 +79,13 @@ def _pandas_candles(trades: pd.DataFrame, interval: str = "1min") -> pd.DataFram
     df["minute"] = df["ts_recv"].dt.floor(interval)
     df["in_bar"] = df.groupby("minute")["signed"].cumsum()
     bars = df.groupby("minute").agg(
-        close=("run", "last"), run_high=("run", "max"), run_low=("run", "min"),
-        first_run=("run", "first"), first_signed=("signed", "first"),
-        max_delta=("in_bar", "max"), min_delta=("in_bar", "min"),
+        close=("run", "last"),
+        run_high=("run", "max"),
+        run_low=("run", "min"),
+        first_run=("run", "first"),
+        first_signed=("signed", "first"),
+        max_delta=("in_bar", "max"),
+        min_delta=("in_bar", "min"),
     )
     bars["open"] = bars["first_run"] - bars["first_signed"]
     bars["high"] = bars[["open", "run_high"]].max(axis=1)
@@ -110,19 +116,26 @@ def test_delta_candles_given_esh4_session_match_hand_computation(esh4):
 def test_delta_candles_given_esh4_session_match_pandas_for_every_bar(esh4):
     settings, trades = esh4
     expected = _pandas_candles(trades)
-    rows = _query(settings, "select delta_open, delta_high, delta_low, delta_close, max_delta,"
-                            " min_delta, delta_pct, delta, volume from bars_1min order by bar_start")
+    rows = _query(
+        settings,
+        "select delta_open, delta_high, delta_low, delta_close, max_delta,"
+        " min_delta, delta_pct, delta, volume from bars_1min order by bar_start",
+    )
     assert len(rows) == len(expected) == 60
     for row, (_, bar) in zip(rows, expected.iterrows(), strict=True):
-        assert row[:6] == (bar["open"], bar["high"], bar["low"], bar["close"],
-                           bar["max_delta"], bar["min_delta"])
+        assert row[:6] == (
+            bar["open"],
+            bar["high"],
+            bar["low"],
+            bar["close"],
+            bar["max_delta"],
+            bar["min_delta"],
+        )
         assert row[6] == row[7] / row[8]
 
 
 @pytest.mark.parametrize("interval", ["30s", "90s", "5min"])
-def test_delta_candles_given_intervals_sharing_a_finer_grain_match_pandas(
-    esh4, tmp_path, interval
-):
+def test_delta_candles_given_intervals_sharing_a_finer_grain_match_pandas(esh4, tmp_path, interval):
     # Arrange: 30s, 90s and 5min are rolled up from 30-second grains.
     from tests.conftest import DATABENTO
     from vcdwh.config import Settings
@@ -133,13 +146,22 @@ def test_delta_candles_given_intervals_sharing_a_finer_grain_match_pandas(
     build_warehouse(settings, [path], frequencies=["30s", "90s", "5min"])
     expected = _pandas_candles(trades, interval)
     # Act
-    rows = _query(settings, "select delta_open, delta_high, delta_low, delta_close, max_delta,"
-                            f" min_delta from bars_{interval} order by bar_start")
+    rows = _query(
+        settings,
+        "select delta_open, delta_high, delta_low, delta_close, max_delta,"
+        f" min_delta from bars_{interval} order by bar_start",
+    )
     # Assert
     assert len(rows) == len(expected)
     for row, (_, bar) in zip(rows, expected.iterrows(), strict=True):
-        assert row == (bar["open"], bar["high"], bar["low"], bar["close"],
-                       bar["max_delta"], bar["min_delta"])
+        assert row == (
+            bar["open"],
+            bar["high"],
+            bar["low"],
+            bar["close"],
+            bar["max_delta"],
+            bar["min_delta"],
+        )
 
 
 def test_marts_given_a_finer_grain_equal_those_built_alone(esh4, tmp_path):
@@ -160,7 +182,9 @@ def test_marts_given_a_finer_grain_equal_those_built_alone(esh4, tmp_path):
 
 def test_footprint_given_esh4_session_sums_to_the_bars(esh4):
     settings, _ = esh4
-    assert _query(settings, """
+    assert _query(
+        settings,
+        """
         select count(*) from bars_1min b join (
             select bar_start, sum(ask_volume) ask, sum(bid_volume) bid, sum(unknown_volume) unk,
                    sum(trades) n, count(*) filter (where poc) pocs
@@ -168,15 +192,19 @@ def test_footprint_given_esh4_session_sums_to_the_bars(esh4):
         ) f using (bar_start)
         where f.ask = b.buy_volume and f.bid = b.sell_volume and f.unk = b.unknown_volume
           and f.n = b.trades and f.pocs = 1
-    """) == [(60,)]
+    """,
+    ) == [(60,)]
 
 
 def test_footprint_given_esh4_2300_bar_pins_levels_and_poc(esh4):
     settings, trades = esh4
     bar = trades[trades["ts_recv"] < pd.Timestamp("2023-12-25 23:01", tz="UTC")]
     by_price = bar.groupby("price")["size"].sum()
-    rows = _query(settings, "select price, volume, bid_volume, ask_volume, poc from footprint_1min"
-                            " where bar_start = '2023-12-25 23:00:00' order by price")
+    rows = _query(
+        settings,
+        "select price, volume, bid_volume, ask_volume, poc from footprint_1min"
+        " where bar_start = '2023-12-25 23:00:00' order by price",
+    )
     assert [(float(p), v) for p, v, *_ in rows] == list(by_price.astype(int).items())
     # Two levels share the most volume, 56 lots: 4801.50 and 4802.25; the lower price is the POC.
     assert [(p, v, b, a) for p, v, b, a, poc in rows if poc] == [
@@ -203,8 +231,10 @@ def test_footprint_given_crafted_levels_flags_diagonal_imbalances(settings, tmp_
     path = write_pretty_csv(tmp_path / "fp.csv", trades, {1: "ESH4"})
     # Act
     build_warehouse(settings, [path], ["1min"])
-    rows = query("select price, bid_volume, ask_volume, buy_imbalance, sell_imbalance, poc,"
-                 " tick_size from footprint_1min order by price")
+    rows = query(
+        "select price, bid_volume, ask_volume, buy_imbalance, sell_imbalance, poc,"
+        " tick_size from footprint_1min order by price"
+    )
     # Assert
     assert rows == [
         # 100.00: bid 10 vs ask 30 one tick up: 10 < 90, no sell imbalance
@@ -224,8 +254,11 @@ def test_footprint_given_crafted_levels_flags_diagonal_imbalances(settings, tmp_
 
 def test_footprint_given_unknown_root_uses_smallest_gap_in_the_bar(settings, tmp_path, query):
     # Symbol "1" has no root: the tick is the smallest gap between the bar's levels (0.5).
-    trades = [Trade(T0 + SECOND, 100.0, 10, "A"), Trade(T0 + 2 * SECOND, 100.5, 30, "B"),
-              Trade(T0 + 3 * SECOND, 101.5, 5, "B")]
+    trades = [
+        Trade(T0 + SECOND, 100.0, 10, "A"),
+        Trade(T0 + 2 * SECOND, 100.5, 30, "B"),
+        Trade(T0 + 3 * SECOND, 101.5, 5, "B"),
+    ]
     build_warehouse(settings, [write_raw_csv(tmp_path / "t.csv", trades)], ["1min"])
     assert query("select price, tick_size, buy_imbalance from footprint_1min order by price") == [
         (Decimal("100.000000000"), Decimal("0.500000000"), False),
@@ -255,8 +288,10 @@ TICK_SEQUENCE = [
 @pytest.mark.parametrize("policy", ["exclude", "tick-rule"])
 def test_unknown_side_given_crafted_ticks_classifies_side_n(settings, tmp_path, query, policy):
     # Arrange: one trade per second (sizes 1, 2, 4, ... make every trade's side visible).
-    trades = [Trade(T0 + i * SECOND, price, 2**i, side)
-              for i, (price, side, _) in enumerate(TICK_SEQUENCE)]
+    trades = [
+        Trade(T0 + i * SECOND, price, 2**i, side)
+        for i, (price, side, _) in enumerate(TICK_SEQUENCE)
+    ]
     path = write_raw_csv(tmp_path / "ticks.csv", trades)
     # Act
     build_warehouse(settings, [path], ["1s"], flow=FlowOverrides(unknown_side=policy))
@@ -278,8 +313,10 @@ def test_unknown_side_given_esh4_auction_print_under_tick_rule_stays_unknown(esh
     other = Settings(tmp_path, tmp_path / "tick.duckdb")
     path = _query(settings, "select path from loaded_files")[0][0]
     build_warehouse(other, [path], flow=FlowOverrides(unknown_side="tick-rule"))
-    assert _query(other, "select unknown_volume, buy_volume, sell_volume from bars_1min"
-                         " order by bar_start limit 1") == [(44, 329, 227)]
+    assert _query(
+        other,
+        "select unknown_volume, buy_volume, sell_volume from bars_1min order by bar_start limit 1",
+    ) == [(44, 329, 227)]
 
 
 # --------------------------------------------------------------------------- large lots
@@ -290,59 +327,84 @@ def test_large_lot_given_split_prints_sums_the_aggressor_event(settings, tmp_pat
     # a 25-lot sell printed as 20+5, and a 40-lot sell (above --max-size 35).
     t1, t2, t3, t4 = (T0 + k * SECOND for k in (1, 2, 3, 4))
     trades = [
-        Trade(t1, 100.00, 10, "B", sequence=7), Trade(t1, 100.25, 10, "B", sequence=7),
+        Trade(t1, 100.00, 10, "B", sequence=7),
+        Trade(t1, 100.25, 10, "B", sequence=7),
         Trade(t1, 100.50, 10, "B", sequence=7),
         Trade(t2, 100.50, 10, "B", sequence=8),
-        Trade(t3, 100.25, 20, "A", sequence=9), Trade(t3, 100.00, 5, "A", sequence=9),
+        Trade(t3, 100.25, 20, "A", sequence=9),
+        Trade(t3, 100.00, 5, "A", sequence=9),
         Trade(t4 + 60 * SECOND, 100.00, 40, "A", sequence=10),
     ]
     path = write_raw_csv(tmp_path / "split.csv", trades)
     # Act
     build_warehouse(settings, [path], ["1min"], flow=FlowOverrides(min_size=25, max_size=35))
-    rows = query("select buy_volume, sell_volume, large_buy_volume, large_sell_volume, large_delta,"
-                 " large_cumulative_delta from bars_1min order by bar_start")
+    rows = query(
+        "select buy_volume, sell_volume, large_buy_volume, large_sell_volume, large_delta,"
+        " large_cumulative_delta from bars_1min order by bar_start"
+    )
     # Assert: 30 counts (10+10+10), the lone 10 does not, 20+5 = 25 counts, 40 > 35 does not.
     assert rows == [(40, 25, 30, 25, 5, 5), (0, 40, 0, 0, 0, 5)]
     # A plain build keeps the stored filter; --min-size 0 turns the columns off.
     build_warehouse(settings, [])
     assert query("select large_buy_volume from bars_1min order by bar_start") == [(30,), (0,)]
     build_warehouse(settings, [], flow=FlowOverrides(min_size=0))
-    columns = [c for (c,) in query("select column_name from duckdb_columns()"
-                                   " where table_name = 'bars_1min'")]
+    columns = [
+        c
+        for (c,) in query("select column_name from duckdb_columns() where table_name = 'bars_1min'")
+    ]
     assert "large_delta" not in columns
     assert query("select key, value from build_settings where key like '%_size' order by key") == [
-        ("max_size", "off"), ("min_size", "off")]
+        ("max_size", "off"),
+        ("min_size", "off"),
+    ]
 
 
 # --------------------------------------------------------------------------- build settings
 
 
 def test_build_settings_given_options_are_kept_and_listed(settings, tmp_path):
-    write_raw_csv(settings.data_dir / "trades_ESH4_2024-03-07_2024-03-08.csv",
-                  [Trade(T0 + SECOND, 100.0, 5, "N"), Trade(T0 + 2 * SECOND, 100.25, 3, "N")])
+    write_raw_csv(
+        settings.data_dir / "trades_ESH4_2024-03-07_2024-03-08.csv",
+        [Trade(T0 + SECOND, 100.0, 5, "N"), Trade(T0 + 2 * SECOND, 100.25, 3, "N")],
+    )
     first = invoke(settings, "build", "--unknown-side", "tick-rule", "--min-size", "3")
     assert first.exit_code == 0, first.output
-    assert ("settings: unknown_side=tick-rule  min_size=3  max_size=off  imbalance_ratio=3.0"
-            in first.output)
+    assert (
+        "settings: unknown_side=tick-rule  min_size=3  max_size=off  imbalance_ratio=3.0"
+        in first.output
+    )
     again = invoke(settings, "build")
     assert "settings: unknown_side=tick-rule  min_size=3" in again.output
     listed = invoke(settings, "list").output
     assert "build settings:" in listed
-    assert [line.split()[:2] for line in listed.splitlines() if line.startswith("  unknown_side")
-            or line.startswith("  min_size")] == [["min_size", "3"], ["unknown_side", "tick-rule"]]
+    assert [
+        line.split()[:2]
+        for line in listed.splitlines()
+        if line.startswith("  unknown_side") or line.startswith("  min_size")
+    ] == [["min_size", "3"], ["unknown_side", "tick-rule"]]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--max-size", "5"], "Error: --max-size 5 needs --min-size: the large-lot filter is off; "
-                          "give --min-size N too\n"),
-    (["--min-size", "10", "--max-size", "5"],
-     "Error: --max-size 5 is below --min-size 10; raise it, or pass --max-size 0 for no upper bound\n"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--max-size", "5"],
+            "Error: --max-size 5 needs --min-size: the large-lot filter is off; "
+            "give --min-size N too\n",
+        ),
+        (
+            ["--min-size", "10", "--max-size", "5"],
+            "Error: --max-size 5 is below --min-size 10; raise it, or pass --max-size 0 for no upper bound\n",
+        ),
+    ],
+)
 def test_build_settings_given_bad_combination_changes_nothing(settings, tmp_path, args, message):
     from tests.conftest import snapshot
 
-    write_raw_csv(settings.data_dir / "trades_ESH4_2024-03-07_2024-03-08.csv",
-                  [Trade(T0 + SECOND, 100.0, 5, "B")])
+    write_raw_csv(
+        settings.data_dir / "trades_ESH4_2024-03-07_2024-03-08.csv",
+        [Trade(T0 + SECOND, 100.0, 5, "B")],
+    )
     assert invoke(settings, "build").exit_code == 0
     before = snapshot(settings.db_path)
     result = invoke(settings, "build", *args)
@@ -351,8 +413,10 @@ def test_build_settings_given_bad_combination_changes_nothing(settings, tmp_path
     assert snapshot(settings.db_path) == before
 
 
-@pytest.mark.parametrize(("option", "value"), [
-    ("--imbalance-ratio", "0.5"), ("--min-size", "-1"), ("--unknown-side", "guess")])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--imbalance-ratio", "0.5"), ("--min-size", "-1"), ("--unknown-side", "guess")],
+)
 def test_build_given_out_of_range_option_is_a_usage_error(settings, option, value):
     result = invoke(settings, "build", option, value)
     assert result.exit_code == 2
@@ -370,11 +434,25 @@ def test_flow_overrides_given_bad_values_name_the_option():
 # --------------------------------------------------------------------------- roots
 
 
-@pytest.mark.parametrize(("symbol", "root"), [
-    ("ESH4", "ES"), ("MESM4", "MES"), ("NQZ24", "NQ"), ("6EH4", "6E"), ("M2KU4", "M2K"),
-    ("ZNH4", "ZN"), ("CLF5", "CL"), ("ESH4-ESM4", None), ("ES.FUT", None), ("1", None),
-    ("ESH", None), ("ESH444", None), ("esh4", None), ("ESA4", None),
-])
+@pytest.mark.parametrize(
+    ("symbol", "root"),
+    [
+        ("ESH4", "ES"),
+        ("MESM4", "MES"),
+        ("NQZ24", "NQ"),
+        ("6EH4", "6E"),
+        ("M2KU4", "M2K"),
+        ("ZNH4", "ZN"),
+        ("CLF5", "CL"),
+        ("ESH4-ESM4", None),
+        ("ES.FUT", None),
+        ("1", None),
+        ("ESH", None),
+        ("ESH444", None),
+        ("esh4", None),
+        ("ESA4", None),
+    ],
+)
 def test_contract_root_given_symbol_matches_python_and_sql(symbol, root):
     assert contract_root(symbol) == root
     sql = render("macros/contract_root.sql", column="$symbol")

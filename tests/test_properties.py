@@ -131,8 +131,12 @@ def test_order_flow_invariants(trades, unknown_side, min_size):
     folder = Path(tempfile.mkdtemp(prefix="vcdwh-flow-"))
     path = write_pretty_csv(folder / "t.csv", trades, SYMBOLS)
     store = Settings(folder, folder / "w.duckdb")
-    build_warehouse(store, [path], ["1min", "1h"],
-                    flow=FlowOverrides(unknown_side=unknown_side, min_size=min_size or 0))
+    build_warehouse(
+        store,
+        [path],
+        ["1min", "1h"],
+        flow=FlowOverrides(unknown_side=unknown_side, min_size=min_size or 0),
+    )
     con = duckdb.connect(str(store.db_path), read_only=True)
     try:
         for interval in ("1min", "1h"):

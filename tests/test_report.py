@@ -20,16 +20,26 @@ from vcdwh.cli import cli
 from vcdwh.report import write_report
 from vcdwh.sweep import SweepSpec, run_sweep
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def plotly_figure(page: str) -> tuple[list[dict], dict]:
     """The traces and layout passed to Plotly.newPlot in the page."""
     start = page.index("Plotly.newPlot(")
     decoder = json.JSONDecoder()
-    rest = page[start + len("Plotly.newPlot("):]
+    rest = page[start + len("Plotly.newPlot(") :]
     _, used = decoder.raw_decode(rest.lstrip())
     rest = rest.lstrip()[used:].lstrip().lstrip(",").lstrip()
     traces, used = decoder.raw_decode(rest)
@@ -41,26 +51,37 @@ def plotly_figure(page: str) -> tuple[list[dict], dict]:
 def values(array):
     """A trace array: a plain JSON list, or plotly's typed-array encoding."""
     if isinstance(array, dict) and "bdata" in array:
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"])).tolist()
+        return np.frombuffer(
+            base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"])
+        ).tolist()
     return array
 
 
 @pytest.fixture(name="crafted_run")
 def fixture_crafted_run(build, settings):
     # cum delta 600 B, 700 B, -800 S, -900 S, 1100 B, 1200 B, 1250: long, short, long.
-    closes = [(600, 5000.0), (100, 5002.0), (-1500, 4998.0), (-100, 4995.0), (2000, 4990.0),
-              (100, 4992.0), (50, 4996.0)]
+    closes = [
+        (600, 5000.0),
+        (100, 5002.0),
+        (-1500, 4998.0),
+        (-100, 4995.0),
+        (2000, 4990.0),
+        (100, 4992.0),
+        (50, 4996.0),
+    ]
     crafted(settings.data_dir, "ESH4", closes)
     build()
-    return run_backtest(settings, BacktestParams(threshold=500, contracts=1, side="both",
-                                                 slippage_ticks=1))
+    return run_backtest(
+        settings, BacktestParams(threshold=500, contracts=1, side="both", slippage_ticks=1)
+    )
 
 
 @pytest.fixture(name="esh4_run")
 def fixture_esh4_run(shared, build, settings):
     build([shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"])
-    return run_backtest(settings, BacktestParams(threshold=100, contracts=1, side="both",
-                                                 slippage_ticks=1))
+    return run_backtest(
+        settings, BacktestParams(threshold=100, contracts=1, side="both", slippage_ticks=1)
+    )
 
 
 def test_report_of_a_run_holds_the_bars_trades_and_panels(crafted_run, settings, query, tmp_path):
@@ -73,27 +94,39 @@ def test_report_of_a_run_holds_the_bars_trades_and_panels(crafted_run, settings,
     assert "plotly.js v" in page or "plotly.js" in page
     traces, _ = plotly_figure(page)
     assert [(t["type"], t["name"]) for t in traces] == [
-        ("candlestick", "price"), ("scatter", "entries"), ("scatter", "exits"),
-        ("candlestick", "cumulative delta"), ("scatter", "equity"), ("scatter", "drawdown")]
+        ("candlestick", "price"),
+        ("scatter", "entries"),
+        ("scatter", "exits"),
+        ("candlestick", "cumulative delta"),
+        ("scatter", "equity"),
+        ("scatter", "drawdown"),
+    ]
     price = traces[0]
-    first, last = query("select (min_by(open, bar_start)::double, min(bar_start)::varchar),"
-                        " (max_by(close, bar_start)::double, max(bar_start)::varchar) from bars_1min")[0]
+    first, last = query(
+        "select (min_by(open, bar_start)::double, min(bar_start)::varchar),"
+        " (max_by(close, bar_start)::double, max(bar_start)::varchar) from bars_1min"
+    )[0]
     assert (values(price["open"])[0], price["x"][0]) == (first[0], first[1])
     assert (values(price["close"])[-1], price["x"][-1]) == (last[0], last[1])
     assert len(price["x"]) == 7
-    trades = query("select entry_time::varchar, entry_price, exit_time::varchar, exit_price,"
-                   " direction from backtest_trades order by trade_no")
+    trades = query(
+        "select entry_time::varchar, entry_price, exit_time::varchar, exit_price,"
+        " direction from backtest_trades order by trade_no"
+    )
     assert [t[4] for t in trades] == ["long", "short", "long"]
     entries, exits = traces[1], traces[2]
-    assert list(zip(entries["x"], values(entries["y"]), strict=True)) == [(t[0], t[1]) for t in trades]
+    assert list(zip(entries["x"], values(entries["y"]), strict=True)) == [
+        (t[0], t[1]) for t in trades
+    ]
     assert list(zip(exits["x"], values(exits["y"]), strict=True)) == [(t[2], t[3]) for t in trades]
     assert values(entries["marker"]["symbol"]) == [
-        "triangle-up" if t[4] == "long" else "triangle-down" for t in trades]
+        "triangle-up" if t[4] == "long" else "triangle-down" for t in trades
+    ]
     equity = query("select equity from backtest_equity order by bar_start")
     assert values(traces[4]["y"]) == pytest.approx([e for (e,) in equity])
     assert min(values(traces[5]["y"])) <= 0 and max(values(traces[5]["y"])) == 0
     # The trade table lists every trade; the metrics table the stored metrics.
-    table = page[page.index('<table id="trades">'):]
+    table = page[page.index('<table id="trades">') :]
     assert table.count("<tr>") == len(trades) + 1
     assert '<table id="metrics">' in page and "net_pnl" in page
 
@@ -104,16 +137,28 @@ def test_report_draws_the_bars_delta_candles(esh4_run, settings, query, tmp_path
     traces, _ = plotly_figure(out.read_text())
     delta = traces[3]
     assert (delta["type"], delta["name"]) == ("candlestick", "cumulative delta")
-    candles = query("select delta_open, delta_high, delta_low, delta_close from bars_1min"
-                    " order by bar_start")
-    assert list(zip(values(delta["open"]), values(delta["high"]), values(delta["low"]),
-                    values(delta["close"]), strict=True)) == [tuple(c) for c in candles]
+    candles = query(
+        "select delta_open, delta_high, delta_low, delta_close from bars_1min order by bar_start"
+    )
+    assert list(
+        zip(
+            values(delta["open"]),
+            values(delta["high"]),
+            values(delta["low"]),
+            values(delta["close"]),
+            strict=True,
+        )
+    ) == [tuple(c) for c in candles]
     assert values(delta["close"])[-1] == 796  # cumulative delta at 23:59 (README golden)
 
 
 def test_report_of_a_sweep_draws_one_heatmap_per_reset_and_segment(esh4_run, settings, tmp_path):
-    result = run_sweep(settings, SweepSpec((100.0, 300.0, 500.0), ("1min", "5min"),
-                                           ("none", "session"), split=0.7, by="net_pnl"))
+    result = run_sweep(
+        settings,
+        SweepSpec(
+            (100.0, 300.0, 500.0), ("1min", "5min"), ("none", "session"), split=0.7, by="net_pnl"
+        ),
+    )
     out = tmp_path / "sweep.html"
     written = write_report(settings, out, sweep_id=result.sweep_id, by="sharpe")
     assert written.summary == f"sweep {result.sweep_id}, 24 run(s), heatmap of sharpe"
@@ -123,10 +168,14 @@ def test_report_of_a_sweep_draws_one_heatmap_per_reset_and_segment(esh4_run, set
     page = out.read_text()
     traces, _ = plotly_figure(page)
     assert [t["type"] for t in traces] == ["heatmap"] * 4
-    assert [t["name"] for t in traces] == ["in_sample none", "in_sample session",
-                                           "out_of_sample none", "out_of_sample session"]
+    assert [t["name"] for t in traces] == [
+        "in_sample none",
+        "in_sample session",
+        "out_of_sample none",
+        "out_of_sample session",
+    ]
     assert traces[0]["x"] == ["100", "300", "500"] and traces[0]["y"] == ["1min", "5min"]
-    assert page[page.index('<table id="runs">'):].count("<tr>") == 25
+    assert page[page.index('<table id="runs">') :].count("<tr>") == 25
 
 
 def test_report_cli_errors_name_the_fix(esh4_run, settings, tmp_path):
@@ -135,8 +184,9 @@ def test_report_cli_errors_name_the_fix(esh4_run, settings, tmp_path):
     missing = runner.invoke(cli, [*base, "99"])
     assert missing.output == "Error: run 99 is not in backtest_runs; choose a run id up to 1\n"
     sweep = runner.invoke(cli, [*base, "--sweep", "sweep-9"])
-    assert sweep.output == ("Error: sweep 'sweep-9' is not in backtest_sweeps; "
-                            "run `vcdwh sweep` first\n")
+    assert sweep.output == (
+        "Error: sweep 'sweep-9' is not in backtest_sweeps; run `vcdwh sweep` first\n"
+    )
     both = runner.invoke(cli, [*base, "1", "--sweep", "sweep-1"])
     assert both.output == "Error: give a RUN_ID or --sweep SWEEP_ID, not both\n"
     assert not (tmp_path / "x.html").exists()
@@ -146,19 +196,34 @@ def test_report_cli_errors_name_the_fix(esh4_run, settings, tmp_path):
 
 def chromium(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", *args,
-         page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=15000",
+            *args,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def console_errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines()
-            if "CONSOLE" in line and ("rror" in line or "Uncaught" in line)]
+    return [
+        line
+        for line in stderr.splitlines()
+        if "CONSOLE" in line and ("rror" in line or "Uncaught" in line)
+    ]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)"
+)
 def test_report_renders_in_headless_chromium_without_console_errors(esh4_run, settings, tmp_path):
     out = tmp_path / "report.html"
     write_report(settings, out)

@@ -34,9 +34,7 @@ SHARED_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "databent
 TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z"
 PX = r"-?\d+\.\d{9}"
 SYMBOL = r"[A-Z0-9]+(?:-[A-Z0-9]+)?"
-TRADES_LINE = re.compile(
-    rf"{TS},{TS},\d+,\d+,\d+,T,[ABN],\d+,{PX},\d+,\d+,-?\d+,\d+,{SYMBOL}"
-)
+TRADES_LINE = re.compile(rf"{TS},{TS},\d+,\d+,\d+,T,[ABN],\d+,{PX},\d+,\d+,-?\d+,\d+,{SYMBOL}")
 OHLCV_LINE = re.compile(rf"{TS},3[2-5],\d+,\d+,{PX},{PX},{PX},{PX},\d+,{SYMBOL}")
 SMALL = 2_000  # trades per session for the quick tests
 
@@ -116,8 +114,9 @@ def fixture_default_trades(default_sample: SampleReport) -> pd.DataFrame:
 @pytest.fixture(name="dst_sample", scope="module")
 def fixture_dst_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleReport:
     """A window across the 2024-03-10 US daylight-saving change."""
-    return generate_sample(tmp_path_factory.mktemp("dst"), start=date(2024, 3, 7),
-                           trades_per_day=SMALL)
+    return generate_sample(
+        tmp_path_factory.mktemp("dst"), start=date(2024, 3, 7), trades_per_day=SMALL
+    )
 
 
 # --- layout -------------------------------------------------------------------------------------
@@ -162,11 +161,17 @@ def test_generate_sample_given_default_args_fills_constant_columns_like_databent
     # Arrange
     ohlcv = read_ohlcv(default_sample.ohlcv_path)
     # Act
-    constants = {c: set(default_trades[c]) for c in ("rtype", "publisher_id", "action", "depth",
-                                                        "flags")}
+    constants = {
+        c: set(default_trades[c]) for c in ("rtype", "publisher_id", "action", "depth", "flags")
+    }
     # Assert
-    assert constants == {"rtype": {"0"}, "publisher_id": {"1"}, "action": {"T"},
-                         "depth": {"0"}, "flags": {"0"}}
+    assert constants == {
+        "rtype": {"0"},
+        "publisher_id": {"1"},
+        "action": {"T"},
+        "depth": {"0"},
+        "flags": {"0"},
+    }
     assert set(ohlcv["rtype"]) == {"33"} and set(ohlcv["publisher_id"]) == {"1"}
     delta = default_trades["ts_in_delta"].astype("int64")
     assert delta.between(10_000, 25_000).all()
@@ -254,8 +259,9 @@ def test_generate_sample_given_default_args_ohlcv_reconciles_with_trades(
     assert_reconciles(default_sample)
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     seed=st.integers(0, 2**32),
     days=st.integers(1, 9),
@@ -264,12 +270,22 @@ def test_generate_sample_given_default_args_ohlcv_reconciles_with_trades(
     root=st.sampled_from(sorted(SPECS)),
 )
 def test_generate_sample_given_any_arguments_files_reconcile(
-    tmp_path_factory: pytest.TempPathFactory, seed: int, days: int, start: date,
-    trades_per_day: int, root: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    seed: int,
+    days: int,
+    start: date,
+    trades_per_day: int,
+    root: str,
 ) -> None:
     # Act
-    report = generate_sample(tmp_path_factory.mktemp("prop"), symbol=f"{root}.FUT", days=days,
-                             start=start, seed=seed, trades_per_day=trades_per_day)
+    report = generate_sample(
+        tmp_path_factory.mktemp("prop"),
+        symbol=f"{root}.FUT",
+        days=days,
+        start=start,
+        seed=seed,
+        trades_per_day=trades_per_day,
+    )
     # Assert
     assert_reconciles(report)
     if report.trades:
@@ -336,8 +352,11 @@ def test_generate_sample_given_default_args_orders_file_by_ts_recv_then_sequence
     # Assert
     assert default_trades["recv"].is_monotonic_increasing
     assert sequence.is_monotonic_increasing
-    assert default_trades.groupby("instrument_id")["event"].apply(
-        lambda s: s.is_monotonic_increasing).all()
+    assert (
+        default_trades.groupby("instrument_id")["event"]
+        .apply(lambda s: s.is_monotonic_increasing)
+        .all()
+    )
     assert latency.between(pd.Timedelta(0), pd.Timedelta(milliseconds=1)).all()
     assert latency.median() > pd.Timedelta(microseconds=100)
 
@@ -362,14 +381,19 @@ def test_generate_sample_given_default_args_order_flow_persists_and_moves_price(
     default_trades: pd.DataFrame,
 ) -> None:
     # Arrange: the front's 30-minute bars before the roll
-    front = default_trades[(default_trades["symbol"] == "ESH4")
-                           & (session_date(default_trades["recv"]) < date(2024, 3, 7))]
+    front = default_trades[
+        (default_trades["symbol"] == "ESH4")
+        & (session_date(default_trades["recv"]) < date(2024, 3, 7))
+    ]
     orders = front.drop_duplicates("sequence")
     signed = front["qty"].where(front["side"] == "B", -front["qty"]).where(front["side"] != "N", 0)
     # Act
     same_side = (orders["side"] == orders["side"].shift()).mean()
-    bars = front.assign(delta=signed).groupby(front["recv"].dt.floor("30min")).agg(
-        delta=("delta", "sum"), close=("px", "last"))
+    bars = (
+        front.assign(delta=signed)
+        .groupby(front["recv"].dt.floor("30min"))
+        .agg(delta=("delta", "sum"), close=("px", "last"))
+    )
     move = bars["close"].diff().iloc[1:]
     correlation = np.corrcoef(bars["delta"].iloc[1:], move)[0, 1]
     # Assert
@@ -433,10 +457,14 @@ def test_session_bounds_given_dst_change_keeps_17_ct_open() -> None:
     winter = session_bounds(date(2024, 3, 8))
     summer = session_bounds(date(2024, 3, 11))
     # Assert
-    assert [t.isoformat() for t in winter] == ["2024-03-07T23:00:00+00:00",
-                                               "2024-03-08T22:00:00+00:00"]
-    assert [t.isoformat() for t in summer] == ["2024-03-10T22:00:00+00:00",
-                                               "2024-03-11T21:00:00+00:00"]
+    assert [t.isoformat() for t in winter] == [
+        "2024-03-07T23:00:00+00:00",
+        "2024-03-08T22:00:00+00:00",
+    ]
+    assert [t.isoformat() for t in summer] == [
+        "2024-03-10T22:00:00+00:00",
+        "2024-03-11T21:00:00+00:00",
+    ]
     with pytest.raises(ValueError, match="weekend"):
         session_bounds(date(2024, 3, 9))
 
@@ -448,15 +476,21 @@ def test_generate_sample_given_default_args_switches_leader_at_the_roll_session(
     default_sample: SampleReport, default_trades: pd.DataFrame
 ) -> None:
     # Act
-    volume = default_trades.groupby([session_date(default_trades["recv"]), "symbol"])[
-        "qty"].sum().unstack()
+    volume = (
+        default_trades.groupby([session_date(default_trades["recv"]), "symbol"])["qty"]
+        .sum()
+        .unstack()
+    )
     leader = volume[["ESH4", "ESM4"]].idxmax(axis=1)
     # Assert
     assert default_sample.instruments == ("ESH4", "ESM4", "ESH4-ESM4")
     assert default_sample.roll_session == date(2024, 3, 7)
     assert leader.to_dict() == {
-        date(2024, 3, 4): "ESH4", date(2024, 3, 5): "ESH4", date(2024, 3, 6): "ESH4",
-        date(2024, 3, 7): "ESM4", date(2024, 3, 8): "ESM4",
+        date(2024, 3, 4): "ESH4",
+        date(2024, 3, 5): "ESH4",
+        date(2024, 3, 6): "ESH4",
+        date(2024, 3, 7): "ESM4",
+        date(2024, 3, 8): "ESM4",
     }
     share = volume.div(volume.sum(axis=1), axis=0)
     assert (share["ESH4-ESM4"] < 0.05).all()
@@ -557,7 +591,8 @@ def test_generate_sample_given_existing_files_replaces_them(tmp_path: Path) -> N
     # Assert
     assert first.trades_path == second.trades_path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [second.trades_path.name, second.ohlcv_path.name])
+        [second.trades_path.name, second.ohlcv_path.name]
+    )
     assert_reconciles(second)
 
 
@@ -581,7 +616,12 @@ def test_get_spec_given_known_roots_returns_contract_specs() -> None:
     assert (str(gc.tick_size), gc.months) == ("0.1", "GJMQVZ")
     assert (str(cl.tick_size), str(cl.multiplier), cl.months) == ("0.01", "1000", "FGHJKMNQUVXZ")
     assert [str(get_spec(r).multiplier) for r in ("NQ", "YM", "RTY", "MES", "MNQ")] == [
-        "20", "5", "50", "5", "2"]
+        "20",
+        "5",
+        "50",
+        "5",
+        "2",
+    ]
 
 
 def test_get_spec_given_unknown_root_raises_config_error_listing_roots() -> None:
@@ -607,4 +647,3 @@ def test_contract_calendar_given_march_2024_matches_cme() -> None:
     assert [c.symbol for c in front_and_next("ES", date(2024, 3, 15))] == ["ESM4", "ESU4"]
     assert [c.symbol for c in front_and_next("GC", date(2024, 12, 31))] == ["GCG5", "GCJ5"]
     assert [c.symbol for c in front_and_next("CL", date(2024, 3, 7))] == ["CLH4", "CLJ4"]
-

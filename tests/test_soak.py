@@ -67,7 +67,9 @@ print(json.dumps(stats))
 KINDS = ["fresh"] * 5 + ["sqlalchemy"] * 2 + ["held"]
 
 
-def test_soak_given_8_readers_and_5_builds_every_query_succeeds_and_is_consistent(tmp_path, settings):
+def test_soak_given_8_readers_and_5_builds_every_query_succeeds_and_is_consistent(
+    tmp_path, settings
+):
     # Arrange: a first day loaded, five more days to add, 8 readers started.
     days = [sample_day(tmp_path / f"in{d}", d, 4_000) for d in (4, 5, 6, 7, 8, 11)]
     build_warehouse(settings, [days[0]])

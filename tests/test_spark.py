@@ -91,7 +91,9 @@ def test_spark_bars_given_sample_parquet_equal_duckdb_bars(spark, parquet, frequ
 
 
 @pytest.mark.spark
-def test_spark_bars_given_real_repeated_fills_equal_duckdb_bars(spark, shared, build, settings, tmp_path):
+def test_spark_bars_given_real_repeated_fills_equal_duckdb_bars(
+    spark, shared, build, settings, tmp_path
+):
     """The ESH4 session: identical rows that are separate fills, sweeps sharing ts_recv."""
     build([shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"], ["1min"])
     out = tmp_path / "pq"
@@ -129,7 +131,9 @@ def test_validate_master_given_other_text_raises(master):
 
 
 @pytest.mark.spark
-def test_spark_bars_given_file_order_not_time_order_equal_duckdb_bars(spark, build, settings, tmp_path):
+def test_spark_bars_given_file_order_not_time_order_equal_duckdb_bars(
+    spark, build, settings, tmp_path
+):
     """Trade order is (ts_recv, sequence, position): a file written out of time order, and two
     fills sharing ts_recv whose sequence disagrees with their position, must not fool either side."""
     trades = [
@@ -143,9 +147,7 @@ def test_spark_bars_given_file_order_not_time_order_equal_duckdb_bars(spark, bui
     export_parquet(settings, out)
     expected = _duckdb_rows(out, "1min")
     # open: 15:00:05 sequence 8 (5000.50); close: 15:00:20 (4999.75); delta 1 - 2 + 3 - 4.
-    assert [(r[4], r[7], r[12]) for r in expected] == [
-        (Decimal("5000.5"), Decimal("4999.75"), -2)
-    ]
+    assert [(r[4], r[7], r[12]) for r in expected] == [(Decimal("5000.5"), Decimal("4999.75"), -2)]
     assert _spark_rows(spark, out, "1min") == expected
 
 
@@ -154,8 +156,16 @@ def test_spark_bars_cli_given_output_writes_parquet(spark, parquet, tmp_path):
     # The CLI stops the Spark session when done (the shared one too): keep this test last.
     result = CliRunner().invoke(
         cli,
-        ["spark-bars", str(parquet), "--frequency", "5min", "--master", "local[2]",
-         "--output", str(tmp_path / "bars")],
+        [
+            "spark-bars",
+            str(parquet),
+            "--frequency",
+            "5min",
+            "--master",
+            "local[2]",
+            "--output",
+            str(tmp_path / "bars"),
+        ],
     )
     assert result.exit_code == 0, result.output
     expected = len(_duckdb_rows(parquet, "5min"))

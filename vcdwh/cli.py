@@ -273,8 +273,11 @@ def build(
     )
     if report.first_ts is not None:
         click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
-    how = {"full": "rebuilt", "incremental": "updated where new trades landed",
-           "unchanged": "unchanged: no new trades"}[report.bars_mode]
+    how = {
+        "full": "rebuilt",
+        "incremental": "updated where new trades landed",
+        "unchanged": "unchanged: no new trades",
+    }[report.bars_mode]
     click.echo(f"bars: {', '.join(report.bar_relations)} ({how})  ({report.seconds:.2f} s)")
     click.echo(f"settings: {describe(report.options)}")
     rejected = sum(f.rows_rejected for f in report.files)

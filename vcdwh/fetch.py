@@ -276,11 +276,7 @@ def validate_symbol(symbol: object) -> str:
     ConfigError
         If it is not a string of 1-32 letters, digits and inner ``.``/``-`` (no ``..``).
     """
-    if (
-        not isinstance(symbol, str)
-        or not _SYMBOL_RE.fullmatch(symbol)
-        or ".." in symbol
-    ):
+    if not isinstance(symbol, str) or not _SYMBOL_RE.fullmatch(symbol) or ".." in symbol:
         raise ConfigError(
             f"invalid --symbol {symbol!r}: use 1-32 letters/digits with inner '.' or '-', "
             f"e.g. ES.FUT, ES.c.0, ESU4"
@@ -326,9 +322,7 @@ def _validate_schemas(schemas: Iterable[str] | str) -> tuple[str, ...]:
         raise ConfigError("no --schema given: pass trades and/or ohlcv-1m")
     for schema in checked:
         if schema not in SCHEMAS:
-            raise ConfigError(
-                f"invalid --schema {schema!r}: vcdwh fetches {' or '.join(SCHEMAS)}"
-            )
+            raise ConfigError(f"invalid --schema {schema!r}: vcdwh fetches {' or '.join(SCHEMAS)}")
     return checked
 
 
@@ -727,9 +721,14 @@ def _parse_timestamp(value: object) -> datetime:
         raise FetchError(f"unexpected dataset range from Databento: {value!r}")
     day = date.fromisoformat(match["date"])
     return datetime(
-        day.year, day.month, day.day,
-        int(match["h"] or 0), int(match["m"] or 0), int(match["s"] or 0),
-        int((match["frac"] or "0")[:6].ljust(6, "0")), tzinfo=UTC,
+        day.year,
+        day.month,
+        day.day,
+        int(match["h"] or 0),
+        int(match["m"] or 0),
+        int(match["s"] or 0),
+        int((match["frac"] or "0")[:6].ljust(6, "0")),
+        tzinfo=UTC,
     )
 
 
@@ -760,8 +759,9 @@ def _clamp(
     # Whole days only (file names are dates): the last usable exclusive end is the day the
     # published data reaches; the first usable start is the first whole day.
     last_day = last.date()
-    first_day = first.date() + (timedelta(days=1) if first.time() != datetime.min.time() else
-                                timedelta(0))
+    first_day = first.date() + (
+        timedelta(days=1) if first.time() != datetime.min.time() else timedelta(0)
+    )
     if end > last_day:
         say(
             f"end {end} is past the data Databento has published for {dataset} "
@@ -870,8 +870,10 @@ def fetch_data(
         schemas_t = _validate_schemas(schemas)
         dataset = _validate_dataset(dataset)
         stype_override = _validate_stype(stype_in, symbols_t)
-        if isinstance(max_cost, bool) or not isinstance(max_cost, int | float) or not (
-            max_cost >= 0
+        if (
+            isinstance(max_cost, bool)
+            or not isinstance(max_cost, int | float)
+            or not (max_cost >= 0)
         ):
             raise ConfigError(f"invalid --max-cost {max_cost!r}: use a number of USD >= 0")
         today = today or datetime.now(UTC).date()
@@ -884,8 +886,21 @@ def fetch_data(
             client = make_client(key)
 
         return _fetch(
-            settings, client, symbols_t, schemas_t, dataset, stype_override, start_d, end_d,
-            start_given, span, float(max_cost), assume_yes, refresh, say, sleep,
+            settings,
+            client,
+            symbols_t,
+            schemas_t,
+            dataset,
+            stype_override,
+            start_d,
+            end_d,
+            start_given,
+            span,
+            float(max_cost),
+            assume_yes,
+            refresh,
+            say,
+            sleep,
         )
     except VcdwhError as exc:
         message = str(exc)
@@ -922,10 +937,12 @@ def _fetch(
 
     payload = retrying(
         lambda: client.metadata.get_dataset_range(dataset=dataset),
-        f"the available range of {dataset}", None,
+        f"the available range of {dataset}",
+        None,
     )
-    start, end = _clamp(start, end, start_given, span, _available_range(payload, schemas),
-                        dataset, say)
+    start, end = _clamp(
+        start, end, start_given, span, _available_range(payload, schemas), dataset, say
+    )
     report = FetchReport(dataset=dataset, start=start, end=end)
 
     requests: list[_Request] = []
@@ -934,18 +951,25 @@ def _fetch(
         source = "from --stype-in" if stype_override else "inferred"
         say(f"{symbol}: stype_in={stype} {source} ({_STYPE_NOTES[stype]})")
         for schema in schemas:
-            requests.append(_Request(
-                symbol=symbol, schema=schema, stype_in=stype, start=start, end=end,
-                csv_path=csv_path(settings, symbol, schema, start, end),
-                dbn_path=dbn_path(settings, symbol, schema, start, end, dataset),
-            ))
+            requests.append(
+                _Request(
+                    symbol=symbol,
+                    schema=schema,
+                    stype_in=stype,
+                    start=start,
+                    end=end,
+                    csv_path=csv_path(settings, symbol, schema, start, end),
+                    dbn_path=dbn_path(settings, symbol, schema, start, end, dataset),
+                )
+            )
 
     # Reuse complete files; re-decode a kept DBN whose CSV is missing (no download, no cost).
     results: dict[_Request, FetchedFile] = {}
     pending: list[_Request] = []
     for req in requests:
-        cached = None if refresh else cached_paths(
-            settings, req.symbol, req.schema, start, end, dataset)
+        cached = (
+            None if refresh else cached_paths(settings, req.symbol, req.schema, start, end, dataset)
+        )
         if cached is not None:
             csv, dbn = cached
             results[req] = _fetched(req, csv, dbn, _count_records(csv), 0, 0.0, 0.0, "reused")
@@ -959,17 +983,24 @@ def _fetch(
     for req in pending:
         cost = retrying(
             lambda req=req: client.metadata.get_cost(
-                dataset=dataset, start=req.start.isoformat(), end=req.end.isoformat(),
-                symbols=[req.symbol], schema=req.schema, stype_in=req.stype_in,
+                dataset=dataset,
+                start=req.start.isoformat(),
+                end=req.end.isoformat(),
+                symbols=[req.symbol],
+                schema=req.schema,
+                stype_in=req.stype_in,
             ),
-            f"the cost of {req.label}", req,
+            f"the cost of {req.label}",
+            req,
         )
         costs[req] = float(cost)
         say(f"{req.label}: estimated cost ${costs[req]:.2f}")
     total = sum(costs.values())
     if pending:
-        say(f"estimated total: ${total:.2f} for {len(pending)} request(s) "
-            f"(--max-cost ${max_cost:.2f})")
+        say(
+            f"estimated total: ${total:.2f} for {len(pending)} request(s) "
+            f"(--max-cost ${max_cost:.2f})"
+        )
     if total > max_cost and not assume_yes:
         raise FetchError(
             f"estimated cost ${total:.2f} is above --max-cost ${max_cost:.2f}; nothing was "
@@ -980,17 +1011,18 @@ def _fetch(
     for req in pending:
         began = time.monotonic()
         records, nbytes = retrying(
-            lambda req=req: _download(client, req, dataset, mapper(req)), req.label, req)
+            lambda req=req: _download(client, req, dataset, mapper(req)), req.label, req
+        )
         seconds = time.monotonic() - began
         if records == 0:
             report.empty.append(req.label)
             say(f"{req.label}: no records, nothing written; {EMPTY_HINT}")
             continue
         report.estimated_cost += costs[req]
-        results[req] = _fetched(req, req.csv_path, req.dbn_path, records, nbytes, seconds,
-                                costs[req], "written")
-        say(f"{req.label}: {records:,} records, {nbytes:,} bytes, {seconds:.1f}s "
-            f"-> {req.csv_path}")
+        results[req] = _fetched(
+            req, req.csv_path, req.dbn_path, records, nbytes, seconds, costs[req], "written"
+        )
+        say(f"{req.label}: {records:,} records, {nbytes:,} bytes, {seconds:.1f}s -> {req.csv_path}")
 
     report.files = [results[req] for req in requests if req in results]
     if not report.files:
@@ -1002,13 +1034,28 @@ def _fetch(
 
 
 def _fetched(
-    req: _Request, csv: Path, dbn: Path | None, records: int, nbytes: int, seconds: float,
-    cost: float, status: Status,
+    req: _Request,
+    csv: Path,
+    dbn: Path | None,
+    records: int,
+    nbytes: int,
+    seconds: float,
+    cost: float,
+    status: Status,
 ) -> FetchedFile:
     return FetchedFile(
-        symbol=req.symbol, schema=req.schema, stype_in=req.stype_in, start=req.start,
-        end=req.end, csv_path=csv, dbn_path=dbn, records=records, nbytes=nbytes,
-        seconds=seconds, cost=cost, status=status,
+        symbol=req.symbol,
+        schema=req.schema,
+        stype_in=req.stype_in,
+        start=req.start,
+        end=req.end,
+        csv_path=csv,
+        dbn_path=dbn,
+        records=records,
+        nbytes=nbytes,
+        seconds=seconds,
+        cost=cost,
+        status=status,
     )
 
 
@@ -1027,8 +1074,13 @@ def _download(
     try:
         try:
             store = client.timeseries.get_range(
-                dataset=dataset, start=req.start.isoformat(), end=req.end.isoformat(),
-                symbols=[req.symbol], schema=req.schema, stype_in=req.stype_in, path=tmp_dbn,
+                dataset=dataset,
+                start=req.start.isoformat(),
+                end=req.end.isoformat(),
+                symbols=[req.symbol],
+                schema=req.schema,
+                stype_in=req.stype_in,
+                path=tmp_dbn,
             )
         except ValueError as exc:  # e.g. an empty body: the client cannot open a 0-byte file
             raise FetchError(f"Databento sent no usable data for {req.label}: {exc}") from exc
@@ -1039,8 +1091,7 @@ def _download(
         except OSError as exc:
             raise FetchError(f"could not write {req.csv_path}: {exc.strerror or exc}") from exc
         except (ValueError, RuntimeError) as exc:
-            raise FetchError(f"could not decode the Databento data for {req.label}: {exc}") \
-                from exc
+            raise FetchError(f"could not decode the Databento data for {req.label}: {exc}") from exc
         records = _count_records(tmp_csv)
         nbytes = tmp_dbn.stat().st_size
         if records:
@@ -1074,8 +1125,10 @@ def _rebuild_csv(req: _Request, say: Echo, mapper: SymbolMapper | None) -> Fetch
     finally:
         tmp_csv.unlink(missing_ok=True)
     seconds = time.monotonic() - began
-    say(f"{req.label}: {records:,} records decoded from {req.dbn_path} (no download) "
-        f"-> {req.csv_path}")
+    say(
+        f"{req.label}: {records:,} records decoded from {req.dbn_path} (no download) "
+        f"-> {req.csv_path}"
+    )
     return _fetched(req, req.csv_path, req.dbn_path, records, 0, seconds, 0.0, "rebuilt")
 
 
@@ -1100,17 +1153,23 @@ def _write_csv(store: Any, path: Path, symbol_map: SymbolMap | None) -> None:
         raise ValueError("a schema must be specified for mixed DBN data")
     with open(path, "wb") as output:
         transcoder = databento_dbn.Transcoder(
-            file=output, encoding=databento_dbn.Encoding.CSV,
-            compression=databento_dbn.Compression.NONE, pretty_px=True, pretty_ts=True,
-            map_symbols=True, has_metadata=True, symbol_interval_map=symbol_map,
+            file=output,
+            encoding=databento_dbn.Encoding.CSV,
+            compression=databento_dbn.Compression.NONE,
+            pretty_px=True,
+            pretty_ts=True,
+            map_symbols=True,
+            has_metadata=True,
+            symbol_interval_map=symbol_map,
             schema=store.schema,
         )
         reader = store.reader
         while chunk := reader.read(1 << 16):
             transcoder.write(chunk)
         if transcoder.buffer():
-            warnings.warn(BentoWarning("DBN file is truncated or contains an incomplete record"),
-                          stacklevel=2)
+            warnings.warn(
+                BentoWarning("DBN file is truncated or contains an incomplete record"), stacklevel=2
+            )
         transcoder.flush()
 
 
@@ -1146,7 +1205,8 @@ def _resolved_intervals(answer: Any) -> SymbolMap:
             symbol = entry.get("s") if isinstance(entry, dict) else None
             if symbol:
                 resolved.setdefault(instrument_id, []).append(
-                    (_resolve_day(entry.get("d0")), _resolve_day(entry.get("d1")), str(symbol)))
+                    (_resolve_day(entry.get("d0")), _resolve_day(entry.get("d1")), str(symbol))
+                )
     return resolved
 
 
@@ -1192,19 +1252,26 @@ def _raw_symbol_map(
     reason = "not in Databento's answer"
     try:
         for offset in range(0, len(ids), RESOLVE_BATCH):
-            batch = [str(i) for i in ids[offset:offset + RESOLVE_BATCH]]
+            batch = [str(i) for i in ids[offset : offset + RESOLVE_BATCH]]
             answer = retrying(
                 lambda batch=batch: client.symbology.resolve(
-                    dataset=dataset, symbols=batch, stype_in="instrument_id",
-                    stype_out="raw_symbol", start_date=req.start.isoformat(),
+                    dataset=dataset,
+                    symbols=batch,
+                    stype_in="instrument_id",
+                    stype_out="raw_symbol",
+                    start_date=req.start.isoformat(),
                     end_date=req.end.isoformat(),
                 ),
-                f"the raw symbols of {req.label}", req,
+                f"the raw symbols of {req.label}",
+                req,
             )
             resolved.update(_resolved_intervals(answer))
     except Exception as exc:  # the CSV is still written, with the fallback and a warning
-        reason = str(exc) if isinstance(exc, VcdwhError) else (
-            f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+        reason = (
+            str(exc)
+            if isinstance(exc, VcdwhError)
+            else (f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+        )
     # One day of slack past the exclusive end, for a record stamped on the end date.
     first, last = req.start, req.end + timedelta(days=1)
     symbol_map: SymbolMap = {}
@@ -1218,6 +1285,8 @@ def _raw_symbol_map(
     if missing:
         shown = ", ".join(str(i) for i in missing[:WARN_IDS])
         more = f" and {len(missing) - WARN_IDS} more" if len(missing) > WARN_IDS else ""
-        say(f"{req.label}: warning: instrument_id {shown}{more} not resolved to a raw symbol "
-            f"({reason}); those rows carry {req.symbol} in the symbol column")
+        say(
+            f"{req.label}: warning: instrument_id {shown}{more} not resolved to a raw symbol "
+            f"({reason}); those rows carry {req.symbol} in the symbol column"
+        )
     return symbol_map

@@ -114,8 +114,9 @@ class FlowOverrides:
                 f"{', '.join(UNKNOWN_SIDE_POLICIES)}"
             )
         for name, value in (("--min-size", self.min_size), ("--max-size", self.max_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 0):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
                 raise ConfigError(f"{name} {value} must be a whole number ≥ 0 (0 turns it off)")
         ratio = self.imbalance_ratio
         if ratio is not None and (not _finite(ratio) or ratio < 1):

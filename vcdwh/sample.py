@@ -46,11 +46,31 @@ SESSION_OPEN = time(17, 0)
 SESSION_CLOSE = time(16, 0)
 
 TRADES_COLUMNS = (
-    "ts_recv", "ts_event", "rtype", "publisher_id", "instrument_id", "action", "side", "depth",
-    "price", "size", "flags", "ts_in_delta", "sequence", "symbol",
+    "ts_recv",
+    "ts_event",
+    "rtype",
+    "publisher_id",
+    "instrument_id",
+    "action",
+    "side",
+    "depth",
+    "price",
+    "size",
+    "flags",
+    "ts_in_delta",
+    "sequence",
+    "symbol",
 )
 OHLCV_COLUMNS = (
-    "ts_event", "rtype", "publisher_id", "instrument_id", "open", "high", "low", "close", "volume",
+    "ts_event",
+    "rtype",
+    "publisher_id",
+    "instrument_id",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
     "symbol",
 )
 TRADES_RTYPE = 0
@@ -365,8 +385,9 @@ def generate_sample(
     for _, (front, next_) in plan:  # fix the file-wide instrument list before writing
         for name in (front.symbol, next_.symbol, f"{front.symbol}-{next_.symbol}"):
             state.index_of(name)
-    roll_session = next((s.trade_date for s, (front, _) in plan
-                         if s.trade_date == front.roll_date), None)
+    roll_session = next(
+        (s.trade_date for s, (front, _) in plan if s.trade_date == front.roll_date), None
+    )
     params: dict[str, list[Any]] = {"ids": state.instrument_ids, "symbols": state.symbols}
     trade_params = {**params, "sides": list(SIDE_CODES)}
     n_trades = n_bars = 0
@@ -393,10 +414,22 @@ def generate_sample(
                     traded.update(np.unique(trades["inst"]).tolist())
                     del trades, bars
                 if pending and (pending_rows >= FLUSH_ROWS or i == len(plan) - 1):
-                    _write_rows(con, "trades_chunk", _concat([t for t, _ in pending]),
-                                _TRADES_SQL, trade_params, trades_out)
-                    _write_rows(con, "ohlcv_chunk", _concat([b for _, b in pending]),
-                                _OHLCV_SQL, params, ohlcv_out)
+                    _write_rows(
+                        con,
+                        "trades_chunk",
+                        _concat([t for t, _ in pending]),
+                        _TRADES_SQL,
+                        trade_params,
+                        trades_out,
+                    )
+                    _write_rows(
+                        con,
+                        "ohlcv_chunk",
+                        _concat([b for _, b in pending]),
+                        _OHLCV_SQL,
+                        params,
+                        ohlcv_out,
+                    )
                     pending, pending_rows = [], 0
         os.replace(ohlcv_tmp, ohlcv_path)
         os.replace(trades_tmp, trades_path)
@@ -405,8 +438,9 @@ def generate_sample(
         for leftover in (trades_tmp, ohlcv_tmp):
             leftover.unlink(missing_ok=True)
     instruments = tuple(s for i, s in enumerate(state.symbols) if i in traded)
-    return SampleReport(trades_path, ohlcv_path, n_trades, n_bars, instruments, start, end,
-                        roll_session)
+    return SampleReport(
+        trades_path, ohlcv_path, n_trades, n_bars, instruments, start, end, roll_session
+    )
 
 
 def _temporary_file(folder: Path, name: str) -> Path:
@@ -414,8 +448,9 @@ def _temporary_file(folder: Path, name: str) -> Path:
     return folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
 
 
-def _validate(data_dir: Path, symbol: str, days: int, start: date, seed: int,
-              trades_per_day: int) -> tuple[InstrumentSpec, date, date]:
+def _validate(
+    data_dir: Path, symbol: str, days: int, start: date, seed: int, trades_per_day: int
+) -> tuple[InstrumentSpec, date, date]:
     """Check every argument up front; return the spec and the window."""
     root = parse_parent(symbol)
     try:
@@ -424,8 +459,11 @@ def _validate(data_dir: Path, symbol: str, days: int, start: date, seed: int,
         raise ConfigError(f"--symbol {symbol!r}: {exc}") from None
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise ConfigError(f"--days must be an integer in 1..{MAX_DAYS}, got {days!r}")
-    if (isinstance(trades_per_day, bool) or not isinstance(trades_per_day, int)
-            or trades_per_day < 1):
+    if (
+        isinstance(trades_per_day, bool)
+        or not isinstance(trades_per_day, int)
+        or trades_per_day < 1
+    ):
         raise ConfigError(f"--trades-per-day must be an integer >= 1, got {trades_per_day!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
@@ -520,8 +558,9 @@ def _simulate_session(
         state.spread_dev = 0.0
     state.pair = pair
     carry = _carry(spec, pair)
-    state.fair += (OVERNIGHT_GAP * session_vol * rng.standard_normal()
-                   - MEAN_REVERSION * (state.fair - level))
+    state.fair += OVERNIGHT_GAP * session_vol * rng.standard_normal() - MEAN_REVERSION * (
+        state.fair - level
+    )
     front, next_ = pair
     symbols = (front.symbol, next_.symbol, f"{front.symbol}-{next_.symbol}")
     file_index = np.array([state.index_of(s) for s in symbols], dtype=np.int32)
@@ -562,11 +601,14 @@ def _simulate_session(
     ts_event_auction = auction_event[auction_order]
     ts_recv = np.concatenate([ts_event_auction + latency[:n_auction], ts_recv_regular])
     ts_event = ts_recv - latency
-    inst = np.concatenate([
-        np.arange(n_auction)[auction_order],
-        np.searchsorted(np.cumsum(_shares(leader_is_next))[:-1], rng.random(n_regular),
-                        side="right"),
-    ])
+    inst = np.concatenate(
+        [
+            np.arange(n_auction)[auction_order],
+            np.searchsorted(
+                np.cumsum(_shares(leader_is_next))[:-1], rng.random(n_regular), side="right"
+            ),
+        ]
+    )
     for i in range(3):  # ts_event never goes backwards within an instrument
         mask = inst == i
         ts_event[mask] = np.maximum.accumulate(ts_event[mask])
@@ -581,13 +623,18 @@ def _simulate_session(
 
     # Fair prices: the front drifts with the signed outright flow plus noise; the spread wanders.
     outright_flow = np.where(inst < 2, sign, 0)
-    fair = (state.fair
-            + FLOW_IMPACT * session_vol * np.cumsum(outright_flow) / full_orders
-            + NOISE_SHARE * session_vol * np.cumsum(rng.standard_normal(n_orders))
-            / np.sqrt(full_orders))
+    fair = (
+        state.fair
+        + FLOW_IMPACT * session_vol * np.cumsum(outright_flow) / full_orders
+        + NOISE_SHARE
+        * session_vol
+        * np.cumsum(rng.standard_normal(n_orders))
+        / np.sqrt(full_orders)
+    )
     fair = np.maximum(fair, 0.05 * level)
     spread_dev = state.spread_dev + SPREAD_VOL_TICKS * np.cumsum(
-        rng.standard_normal(n_orders)) / np.sqrt(full_orders)
+        rng.standard_normal(n_orders)
+    ) / np.sqrt(full_orders)
     state.fair, state.spread_dev = float(fair[-1]), float(spread_dev[-1]) * 0.5
     instrument_fair = np.select(
         [inst == 0, inst == 1], [fair, fair + carry + spread_dev], -(carry + spread_dev)
@@ -635,8 +682,7 @@ def _carry(spec: InstrumentSpec, pair: tuple[Contract, Contract]) -> float:
     return float(round(spec.price_level * CARRY_PER_MONTH * months / float(spec.tick_size)))
 
 
-def _bars(trades: Chunk, instrument_ids: list[int], tick: float
-          ) -> Chunk:
+def _bars(trades: Chunk, instrument_ids: list[int], tick: float) -> Chunk:
     """Return the 1-minute OHLCV bars of a chunk of trades (bucketed on ``ts_recv``)."""
     minute = trades["ts_recv"] // MINUTE_NS
     inst = trades["inst"].astype(np.int64)
@@ -665,8 +711,14 @@ def _concat(chunks: list[Chunk]) -> Chunk:
     return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
 
-def _write_rows(con: duckdb.DuckDBPyConnection, name: str, chunk: Chunk,
-               sql: str, params: dict[str, list[Any]], out: BinaryIO) -> None:
+def _write_rows(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    chunk: Chunk,
+    sql: str,
+    params: dict[str, list[Any]],
+    out: BinaryIO,
+) -> None:
     """Format a chunk as CSV lines with DuckDB (in parallel) and append them to an open file.
 
     The query returns one ``line`` string per row, newline included; the bytes of each Arrow
@@ -684,6 +736,10 @@ def _string_bytes(lines: pa.Array) -> memoryview:
     """Return the concatenated bytes of an Arrow string array without copying."""
     width = 8 if pa.types.is_large_string(lines.type) else 4
     _, offsets, data = lines.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64 if width == 8 else np.int32,
-                           count=len(lines) + 1, offset=lines.offset * width)
-    return memoryview(data)[int(bounds[0]):int(bounds[-1])] if len(lines) else memoryview(b"")
+    bounds = np.frombuffer(
+        offsets,
+        dtype=np.int64 if width == 8 else np.int32,
+        count=len(lines) + 1,
+        offset=lines.offset * width,
+    )
+    return memoryview(data)[int(bounds[0]) : int(bounds[-1])] if len(lines) else memoryview(b"")

@@ -392,8 +392,9 @@ def format_sweep(result: SweepResult, top: int) -> str:
         table.append(cells)
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = [
-        "  ".join(c.ljust(w) if c.startswith("|") else c.rjust(w)
-                  for c, w in zip(r, widths, strict=True))
+        "  ".join(
+            c.ljust(w) if c.startswith("|") else c.rjust(w) for c, w in zip(r, widths, strict=True)
+        )
         for r in table
     ]
     split = (
