@@ -44,7 +44,7 @@ WALK_BARS = 1_000_000
 
 def _typed_read(path: Path) -> str:
     sys.path.insert(0, str(REPO))
-    from vcdwh.ingest import detect_layout
+    from vcdwh.load.stage import detect_layout
 
     layout = detect_layout(path)
     cols = ", ".join(f"'{n}': '{t}'" for n, t in layout.column_types())
@@ -114,7 +114,7 @@ def step_build_dbn(work: Path) -> dict[str, Any]:
 def step_dbn_decode(work: Path) -> dict[str, Any]:
     """Decode the ``.dbn.zst`` into the Arrow batches a build stages (no database)."""
     sys.path.insert(0, str(REPO))
-    from vcdwh.ingest import TRADES_COLUMNS, _dbn_batches, open_dbn
+    from vcdwh.load.stage import TRADES_COLUMNS, _dbn_batches, open_dbn
 
     path = next((work / "dbn").glob("*.dbn.zst"))
     rows = sum(b.num_rows for b in _dbn_batches(open_dbn(path), path, TRADES_COLUMNS))
@@ -225,7 +225,8 @@ def _walk_seconds(bars: int) -> float:
     """Median seconds to validate, walk and score ``bars`` synthetic 1-minute bars."""
     import numpy as np
 
-    from vcdwh.backtest import Signals, seed_metrics, validate_signals, walk_signals
+    from vcdwh.backtest.inputs import Signals, validate_signals
+    from vcdwh.backtest.seed import seed_metrics, walk_signals
 
     rng = np.random.default_rng(7)
     start = np.datetime64("2024-01-01T23:00", "ns")

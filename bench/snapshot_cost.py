@@ -1,7 +1,7 @@
 """What the copy-and-swap write costs on a large warehouse: extra time and peak disk.
 
 Every vcdwh write (build, backtest) copies the warehouse to a temporary file in the same
-folder, works on the copy and renames it over the warehouse (``vcdwh.warehouse.write_session``).
+folder, works on the copy and renames it over the warehouse (``vcdwh.warehouse.db.write_session``).
 This script measures, on one data folder (default: a 10-million-trade synthetic week):
 
 1. a clean build (no copy: the warehouse is new);
@@ -35,9 +35,10 @@ from typing import Any
 
 import duckdb
 
-from vcdwh import backtest as backtest_module
 from vcdwh import build as build_module
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest import run as backtest_module
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 from vcdwh.sample import generate_sample

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from vcdwh.backtest import BacktestParams
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.sweep import SweepSpec, parse_thresholds, run_sweep
 from vcdwh.config import Settings
-from vcdwh.sweep import SweepSpec, parse_thresholds, run_sweep
 
 
 def main(argv: list[str]) -> None:

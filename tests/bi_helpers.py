@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
-from vcdwh.orderflow import FlowOverrides
+from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
 
 # Small enough to build in well under a second; still three instruments over five sessions.

@@ -54,7 +54,7 @@ for line in sys.stdin:
 WRITER_HOLDER = r"""
 import sys
 from pathlib import Path
-from vcdwh.warehouse import write_session
+from vcdwh.warehouse.db import write_session
 with write_session(Path(sys.argv[1]), 5) as con:
     print("ready", flush=True)
     sys.stdin.read()

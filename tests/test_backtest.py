@@ -12,8 +12,10 @@ from click.testing import CliRunner
 
 from tests.conftest import ESH4_DERIVED
 from tests.helpers import Trade, write_raw_csv
-from vcdwh._stats import compute_stats
-from vcdwh.backtest import BacktestParams, run_backtest, walk_signals
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.seed import walk_signals
+from vcdwh.backtest.stats import compute_stats
 from vcdwh.cli import cli
 from vcdwh.errors import BacktestError
 

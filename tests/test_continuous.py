@@ -8,7 +8,9 @@ import duckdb
 import numpy as np
 import pytest
 
-from vcdwh.backtest import BacktestParams, run_backtest, walk_signals
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.seed import walk_signals
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 from vcdwh.sample import generate_sample

@@ -1,6 +1,6 @@
 """A build or backtest killed with SIGKILL at any point leaves the state before or after it.
 
-Writers are killed at each phase of the write (`VCDWH_KILL_AT`, see vcdwh.warehouse) and at
+Writers are killed at each phase of the write (`VCDWH_KILL_AT`, see vcdwh.warehouse.db) and at
 several moments of a larger build; then the warehouse must open and equal either the state
 before the command or a clean build's, and the next build must complete and equal a clean one.
 """
@@ -16,7 +16,8 @@ import duckdb
 import pytest
 
 from tests.procs import sample_day, vcdwh
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 

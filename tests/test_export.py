@@ -11,7 +11,7 @@ from vcdwh.cli import cli
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, WarehouseError
 from vcdwh.export import export_parquet
-from vcdwh.frequency import parse_frequency
+from vcdwh.marts.frequency import parse_frequency
 from vcdwh.spark import duckdb_bars_from_parquet
 
 

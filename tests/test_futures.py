@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from tests.conftest import ESU4_TRADES
 from tests.helpers import Trade, write_raw_csv
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest.futures import walk_futures
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
 from vcdwh.cli import cli
 from vcdwh.errors import BacktestError
-from vcdwh.futures import walk_futures
 
 B, S, _ = 1, -1, 0
 ES = {"tick_size": 0.25, "multiplier": 50.0}
@@ -427,7 +428,7 @@ def test_a_warehouse_without_the_new_columns_gains_them_and_runs(build, settings
 
 
 def test_calmar_is_none_on_fewer_than_twenty_sessions_and_computed_on_more():
-    from vcdwh._stats import compute_trade_stats
+    from vcdwh.backtest.stats import compute_trade_stats
 
     def stats(days):
         equity = 10_000 + np.concatenate([np.arange(days - 1) * 10.0, [(days - 2) * 10.0 - 50]])

@@ -17,7 +17,7 @@ from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError
-from vcdwh.sqlrender import identifier
+from vcdwh.warehouse.sqlrender import identifier
 
 READ_ONLY = "(vcdwh sql is read-only; use vcdwh build/backtest to change the warehouse)"
 NO_FILES = (

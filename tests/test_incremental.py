@@ -10,7 +10,7 @@ import pytest
 
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
-from vcdwh.orderflow import FlowOverrides
+from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
 
 MARTS = (

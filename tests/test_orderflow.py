@@ -15,8 +15,8 @@ from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import contract_root
-from vcdwh.orderflow import FlowOptions, FlowOverrides
-from vcdwh.sqlrender import render
+from vcdwh.marts.orderflow import FlowOptions, FlowOverrides
+from vcdwh.warehouse.sqlrender import render
 
 T0 = ns("2024-03-07 23:00:00")  # a session open (17:00 CT)
 SECOND = 1_000_000_000

@@ -126,7 +126,7 @@ flow_trades = st.lists(
 @given(flow_trades, st.sampled_from(["exclude", "tick-rule"]), st.sampled_from([None, 20]))
 def test_order_flow_invariants(trades, unknown_side, min_size):
     from tests.helpers import write_pretty_csv
-    from vcdwh.orderflow import FlowOverrides
+    from vcdwh.marts.orderflow import FlowOverrides
 
     folder = Path(tempfile.mkdtemp(prefix="vcdwh-flow-"))
     path = write_pretty_csv(folder / "t.csv", trades, SYMBOLS)

@@ -15,10 +15,11 @@ from click.testing import CliRunner
 
 from tests.conftest import ESH4_DERIVED
 from tests.test_futures import crafted
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.sweep import SweepSpec, run_sweep
 from vcdwh.cli import cli
 from vcdwh.report import write_report
-from vcdwh.sweep import SweepSpec, run_sweep
 
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

@@ -14,7 +14,7 @@ from tests.helpers import Trade, ns, write_raw_csv
 from vcdwh.cli import cli
 from vcdwh.errors import ConfigError
 from vcdwh.export import export_parquet
-from vcdwh.frequency import parse_frequency
+from vcdwh.marts.frequency import parse_frequency
 from vcdwh.spark import (
     duckdb_bars_from_parquet,
     spark_bar_grain_sql,

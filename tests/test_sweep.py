@@ -8,10 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import ESH4_DERIVED
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.sweep import SweepSpec, parse_thresholds, run_sweep
 from vcdwh.cli import cli
 from vcdwh.errors import BacktestError
-from vcdwh.sweep import SweepSpec, parse_thresholds, run_sweep
 
 # Every stored column but the ids and timestamps of the run.
 RUN_COLUMNS = (

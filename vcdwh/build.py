@@ -21,13 +21,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.catalog import publish as publish_catalog
 from vcdwh.config import Settings
-from vcdwh.contracts import check_relation, contract_for, load_contracts
-from vcdwh.definitions import DEFINITION, load_definitions
 from vcdwh.errors import BuildError, ConfigError, DataError, VcdwhError, error_line
-from vcdwh.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
-from vcdwh.ingest import (
+from vcdwh.instruments import SPECS
+from vcdwh.load.definitions import DEFINITION, load_definitions
+from vcdwh.load.stage import (
     BAD_ROW_POLICIES,
     OHLCV_1M,
     TRADE_IDENTITY,
@@ -46,15 +44,17 @@ from vcdwh.ingest import (
     stage_csv,
     stage_dbn,
 )
-from vcdwh.instruments import SPECS
-from vcdwh.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
-from vcdwh.sqlrender import identifier, render
-from vcdwh.warehouse import (
+from vcdwh.marts.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
+from vcdwh.marts.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
+from vcdwh.warehouse.catalog import publish as publish_catalog
+from vcdwh.warehouse.db import (
     DEFAULT_LOCK_TIMEOUT,
     ensure_tables,
     relation_exists,
     write_session,
 )
+from vcdwh.warehouse.schema import check_relation, contract_for, load_contracts
+from vcdwh.warehouse.sqlrender import identifier, render
 
 if TYPE_CHECKING:
     import duckdb
@@ -727,7 +727,7 @@ def build_warehouse(
     """Load every new file and rebuild the bars, in one transaction on a copy of the warehouse.
 
     The copy replaces the warehouse only when everything succeeded (see
-    :func:`vcdwh.warehouse.write_session`), so open readers are never blocked and a failed or
+    :func:`vcdwh.warehouse.db.write_session`), so open readers are never blocked and a failed or
     killed build leaves the warehouse exactly as it was (a new warehouse is not created).
 
     Parameters

@@ -43,7 +43,7 @@ def reports_errors(func: F) -> F:
 def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Validate bar intervals at parse time, so a bad one is a usage error (exit 2)."""
     from vcdwh.errors import ConfigError
-    from vcdwh.frequency import parse_frequency
+    from vcdwh.marts.frequency import parse_frequency
 
     for item in value if isinstance(value, tuple) else (value,):
         try:
@@ -250,7 +250,7 @@ def build(
         vcdwh build --on-bad-rows skip --lock-timeout 120
     """
     from vcdwh.build import build_warehouse
-    from vcdwh.orderflow import FlowOverrides, describe
+    from vcdwh.marts.orderflow import FlowOverrides, describe
 
     flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
     report = build_warehouse(
@@ -473,7 +473,9 @@ def backtest(
     """
     import json
 
-    from vcdwh.backtest import BacktestParams, describe_run, format_metrics, run_backtest
+    from vcdwh.backtest.params import BacktestParams
+    from vcdwh.backtest.run import run_backtest
+    from vcdwh.backtest.text import describe_run, format_metrics
 
     params = BacktestParams(
         symbol,
@@ -585,8 +587,14 @@ def sweep(
     """
     import json
 
-    from vcdwh.backtest import BacktestParams
-    from vcdwh.sweep import SweepSpec, format_sweep, parse_choices, parse_thresholds, run_sweep
+    from vcdwh.backtest.params import BacktestParams
+    from vcdwh.backtest.sweep import (
+        SweepSpec,
+        format_sweep,
+        parse_choices,
+        parse_thresholds,
+        run_sweep,
+    )
 
     base = BacktestParams(
         symbol,
@@ -795,7 +803,7 @@ def schema(settings: Settings, fmt: str) -> None:
         vcdwh schema
         vcdwh schema --format markdown > dictionary.md
     """
-    from vcdwh.catalog import data_dictionary, format_dictionary
+    from vcdwh.warehouse.catalog import data_dictionary, format_dictionary
 
     click.echo(format_dictionary(data_dictionary(settings.db_path), fmt))
 
@@ -871,7 +879,7 @@ def spark_bars(
         vcdwh spark-bars /data/pq -f 5min --output /data/spark-bars-5min
         vcdwh spark-bars /data/pq --show-sql
     """
-    from vcdwh.frequency import parse_frequency
+    from vcdwh.marts.frequency import parse_frequency
     from vcdwh.spark import run_spark_bars, spark_job_sql
 
     interval = parse_frequency(frequency)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, VcdwhError, WarehouseError, error_line
-from vcdwh.sqlrender import identifier, render
+from vcdwh.warehouse.sqlrender import identifier, render
 
 FORMATS = ("parquet",)
 PARTITIONS = ("root", "session_date")
@@ -96,7 +96,7 @@ def export_parquet(
     """
     import duckdb
 
-    from vcdwh.warehouse import connect, relation_exists
+    from vcdwh.warehouse.db import connect, relation_exists
 
     started = time.perf_counter()
     target = validate_export_dir(out_dir, overwrite)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.backtest import RESETS
+from vcdwh.backtest.params import RESETS
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, WarehouseError
-from vcdwh.sqlrender import identifier
-from vcdwh.warehouse import connect, relation_exists
+from vcdwh.warehouse.db import connect, relation_exists
+from vcdwh.warehouse.sqlrender import identifier
 
 if TYPE_CHECKING:
     import duckdb
@@ -338,7 +338,7 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
 
 
 def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None) -> tuple[str, str]:
-    from vcdwh.sweep import METRICS
+    from vcdwh.backtest.sweep import METRICS
 
     go, make_subplots = _plotly()
     sweeps = _rows(con, "select * from backtest_sweeps where sweep_id = $id", {"id": sweep_id})

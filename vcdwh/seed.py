@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vcdwh.backtest import BacktestParams, run_backtest
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
 from vcdwh.build import add_staged, build_bars, build_warehouse, discover
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, DataError
-from vcdwh.frequency import parse_frequency
-from vcdwh.ingest import TRADES, TRADES_COLUMNS, SourceFile, detect_layout, stage_csv
-from vcdwh.sqlrender import identifier, render
-from vcdwh.warehouse import connect, ensure_tables
+from vcdwh.load.stage import TRADES, TRADES_COLUMNS, SourceFile, detect_layout, stage_csv
+from vcdwh.marts.frequency import parse_frequency
+from vcdwh.warehouse.db import connect, ensure_tables
+from vcdwh.warehouse.sqlrender import identifier, render
 
 BAR_COLUMNS = (
     "close",
@@ -163,7 +164,7 @@ class VolumeCalculator:
             con.execute(f"create temp table stg_trades as {sql}")
             add_staged(con, SourceFile(Path("<DataFrame>"), "", 0, TRADES, "dataframe", None))
             build_bars(con, [interval])
-            from vcdwh.backtest import choose_instrument
+            from vcdwh.backtest.inputs import choose_instrument
 
             chosen, instrument_id = choose_instrument(con, interval.bars_relation, symbol)
             bars = con.execute(

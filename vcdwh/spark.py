@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import ConfigError, SparkError, VcdwhError, error_line
-from vcdwh.frequency import Frequency
-from vcdwh.sqlrender import render
+from vcdwh.marts.frequency import Frequency
+from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
     import duckdb

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
 from vcdwh.errors import ConfigError, WarehouseError, error_line
-from vcdwh.sqlrender import render, templates
+from vcdwh.warehouse.sqlrender import render, templates
 
 if TYPE_CHECKING:
     import duckdb

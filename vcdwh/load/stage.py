@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import DataError, error_line
-from vcdwh.sqlrender import render
+from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
     import duckdb

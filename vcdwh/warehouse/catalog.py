@@ -19,9 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vcdwh.contracts import check_relation, load_contracts
 from vcdwh.errors import ConfigError
-from vcdwh.sqlrender import identifier, render, sql_root, templates
+from vcdwh.warehouse.schema import check_relation, load_contracts
+from vcdwh.warehouse.sqlrender import identifier, render, sql_root, templates
 
 if TYPE_CHECKING:
     import duckdb

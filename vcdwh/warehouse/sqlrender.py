@@ -30,7 +30,7 @@ def sql_root() -> Path:
     packaged = Path(str(resources.files("vcdwh"))) / "sql"
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parent.parent / "sql"
+    checkout = Path(__file__).resolve().parents[2] / "sql"
     if checkout.is_dir():
         return checkout
     raise ConfigError("the SQL templates are missing from the vcdwh installation; reinstall vcdwh")

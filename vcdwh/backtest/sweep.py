@@ -19,21 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vcdwh.backtest import (
-    RESETS,
-    BacktestParams,
-    RunRecord,
-    Signals,
-    seed_metrics,
-    seed_record,
-    store_records,
-    validate_signals,
-    walk_signals,
-)
-from vcdwh.config import Settings
-from vcdwh.errors import BacktestError, WarehouseError
-from vcdwh.frequency import parse_frequency
-from vcdwh.futures import (
+from vcdwh.backtest.futures import (
     BarInputs,
     ContractSpec,
     futures_record,
@@ -42,7 +28,14 @@ from vcdwh.futures import (
     signal_from_delta,
     validate_bars,
 )
-from vcdwh.warehouse import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
+from vcdwh.backtest.inputs import Signals, validate_signals
+from vcdwh.backtest.params import RESETS, BacktestParams
+from vcdwh.backtest.seed import seed_metrics, seed_record, walk_signals
+from vcdwh.backtest.store import RunRecord, store_records
+from vcdwh.config import Settings
+from vcdwh.errors import BacktestError, WarehouseError
+from vcdwh.marts.frequency import parse_frequency
+from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
 
 if TYPE_CHECKING:
     import duckdb
@@ -304,7 +297,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run a sweep on the warehouse and store every run (one transaction).
 
-    Stored through :func:`vcdwh.warehouse.write_session`, like a build: open readers are not
+    Stored through :func:`vcdwh.warehouse.db.write_session`, like a build: open readers are not
     blocked and a failed or killed sweep leaves the warehouse as it was.
 
     Raises

@@ -27,24 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vcdwh._stats import compute_stats, compute_trade_stats
-from vcdwh.backtest import (
-    RESETS,
-    BacktestParams,
-    BacktestResult,
-    RunRecord,
-    _ts,
-    choose_instrument,
-    continuous_root,
-    run_row,
-    signal_codes,
-    store_records,
-)
+from vcdwh.backtest.inputs import choose_instrument, continuous_root, signal_codes
+from vcdwh.backtest.params import RESETS, BacktestParams, BacktestResult
+from vcdwh.backtest.stats import compute_stats, compute_trade_stats
+from vcdwh.backtest.store import RunRecord, run_row, store_records, ts_text
 from vcdwh.errors import BacktestError
-from vcdwh.frequency import parse_frequency
 from vcdwh.instruments import DEFAULT_COMMISSION
-from vcdwh.sqlrender import identifier, render
-from vcdwh.warehouse import relation_exists
+from vcdwh.marts.frequency import parse_frequency
+from vcdwh.warehouse.db import relation_exists
+from vcdwh.warehouse.sqlrender import identifier, render
 
 if TYPE_CHECKING:
     import duckdb
@@ -530,9 +521,9 @@ def run_futures_on_connection(
             "trade_no": t + 1,
             "direction": DIRECTIONS[int(walk.direction[t])],
             "contract": str(bars.contract[e]),
-            "entry_time": _ts(bars.bar_start[e]),
+            "entry_time": ts_text(bars.bar_start[e]),
             "entry_price": float(walk.entry_price[t]),
-            "exit_time": _ts(bars.bar_start[x]),
+            "exit_time": ts_text(bars.bar_start[x]),
             "exit_price": float(walk.exit_price[t]),
             "quantity": float(params.contracts or 0),
             "gross_pnl": float(walk.gross_pnl[t]),
@@ -552,8 +543,8 @@ def run_futures_on_connection(
         params=params,
         symbol=bars.symbol,
         instrument_id=bars.instrument_id,
-        data_start=_ts(bars.bar_start[0]),
-        data_end=_ts(bars.bar_start[-1]),
+        data_start=ts_text(bars.bar_start[0]),
+        data_end=ts_text(bars.bar_start[-1]),
         bar_count=len(bars),
         metrics=record.metrics,
         trades=trades,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vcdwh.errors import BuildError
-from vcdwh.sqlrender import identifier, sql_root
+from vcdwh.warehouse.sqlrender import identifier, sql_root
 
 if TYPE_CHECKING:
     import duckdb

@@ -11,12 +11,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import DataError, error_line
-from vcdwh.ingest import record_loaded_file
+from vcdwh.load.stage import record_loaded_file
 
 if TYPE_CHECKING:
     import duckdb
 
-    from vcdwh.ingest import SourceFile
+    from vcdwh.load.stage import SourceFile
 
 DEFINITION = "definition"
 FIXED = 1e-9  # Databento fixed-point prices and quantities are in units of 1e-9

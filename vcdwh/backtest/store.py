@@ -1,0 +1,104 @@
+"""Stored runs: the ``backtest_runs`` row of a run and one insert per results table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vcdwh import __version__
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.marts.frequency import parse_frequency
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def ts_text(value: np.datetime64) -> str:
+    return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
+
+
+@dataclass
+class RunRecord:
+    """One run ready to store: its ``backtest_runs`` row, trades, equity and metrics (no run id)."""
+
+    run: dict[str, Any]
+    trades: Any  # pandas.DataFrame
+    equity: Any  # pandas.DataFrame
+    metrics: dict[str, Any]
+
+
+def run_row(
+    params: BacktestParams,
+    symbol: str,
+    instrument_id: int,
+    bar_start: np.ndarray,
+    sweep_id: str | None,
+    bars_relation: str | None = None,
+    **futures: Any,
+) -> dict[str, Any]:
+    """The ``backtest_runs`` row of a run (without its run id)."""
+    import pandas as pd
+
+    return {
+        "created_at": datetime.now(UTC).replace(tzinfo=None),
+        "vcdwh_version": __version__,
+        "symbol": symbol,
+        "instrument_id": instrument_id,
+        "frequency": params.frequency,
+        "bars_relation": bars_relation or parse_frequency(params.frequency).bars_relation,
+        "reset": params.reset,
+        "threshold": params.threshold,
+        "position_size": params.position_size,
+        "initial_capital": params.initial_capital,
+        "data_start": pd.Timestamp(bar_start[0]),
+        "data_end": pd.Timestamp(bar_start[-1]),
+        "bar_count": len(bar_start),
+        "sweep_id": sweep_id,
+        "mode": "futures" if params.futures else "seed",
+        "side": params.side,
+        "contracts": params.contracts,
+        "commission": futures.get("commission", 0.0),
+        "slippage_ticks": params.slippage_ticks,
+        "flat_at_session_end": params.flat_at_session_end,
+        "tick_size": futures.get("tick_size"),
+        "multiplier": futures.get("multiplier"),
+        "spec_source": futures.get("spec_source"),
+        "segment": futures.get("segment"),
+    }
+
+
+def store_records(con: duckdb.DuckDBPyConnection, records: list[RunRecord]) -> list[int]:
+    """Insert runs with consecutive new run ids: one insert per table for all of them."""
+    import pandas as pd
+
+    if not records:
+        return []
+    [(first,)] = con.execute("select coalesce(max(run_id), 0) + 1 from backtest_runs").fetchall()
+    run_ids = [int(first) + k for k in range(len(records))]
+    runs = pd.DataFrame([{"run_id": rid, **r.run} for rid, r in zip(run_ids, records, strict=True)])
+    for column in ("data_start", "data_end"):
+        runs[column] = pd.to_datetime(runs[column]).astype("datetime64[ns]")
+    frames = {
+        "backtest_runs": runs,
+        "backtest_trades": pd.concat(
+            [r.trades.assign(run_id=rid) for rid, r in zip(run_ids, records, strict=True)],
+            ignore_index=True,
+        ),
+        "backtest_equity": pd.concat(
+            [r.equity.assign(run_id=rid) for rid, r in zip(run_ids, records, strict=True)],
+            ignore_index=True,
+        ),
+        "backtest_metrics": pd.DataFrame(
+            [{"run_id": rid, **r.metrics} for rid, r in zip(run_ids, records, strict=True)]
+        ),
+    }
+    for table, frame in frames.items():
+        con.register("frame", frame)
+        try:
+            con.execute(f"insert into {table} by name select * from frame")
+        finally:
+            con.unregister("frame")
+    return run_ids
