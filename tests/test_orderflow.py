@@ -465,19 +465,22 @@ def test_build_given_sessions_cut_into_small_pieces_equals_one_piece_per_session
     # Arrange: the real ESH4 hour, once with its session in pieces of ~100 trades (grains and
     # repeat numbering), once whole.
     from tests.conftest import DATABENTO
-    from vcdwh import build as build_module
     from vcdwh.config import Settings
+    from vcdwh.load import settle
+    from vcdwh.marts import bars
+    from vcdwh.warehouse import pieces as pieces_module
 
     path = DATABENTO / "derived" / f"{ESH4_DERIVED}.dbn.zst"
     whole = Settings(tmp_path / "a", tmp_path / "a.duckdb")
     cut = Settings(tmp_path / "b", tmp_path / "b.duckdb")
     build_warehouse(whole, [path], frequencies=["30s", "1min", "5min"])
     pieces = []
-    sized = build_module._sized_ranges
-    monkeypatch.setattr(build_module, "RANGE_ROWS", 100)
-    monkeypatch.setattr(
-        build_module, "_sized_ranges", lambda *a, **k: pieces.append(r := sized(*a, **k)) or r
-    )
+    sized = pieces_module.sized_ranges
+    monkeypatch.setattr(pieces_module, "RANGE_ROWS", 100)
+    for module in (settle, bars):
+        monkeypatch.setattr(
+            module, "sized_ranges", lambda *a, **k: pieces.append(r := sized(*a, **k)) or r
+        )
     # Act
     build_warehouse(cut, [path], frequencies=["30s", "1min", "5min"])
     # Assert: both passes really ran in many pieces, and nothing changed.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from vcdwh._version import __version__
 
 _SEED_NAMES = ("DatabentoFetcher", "VolumeCalculator", "run_full_backtest")
 

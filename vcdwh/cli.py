@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from vcdwh import __version__
+from vcdwh._version import __version__
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS, Settings
 from vcdwh.errors import VcdwhError, error_line
 

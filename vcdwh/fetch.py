@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from vcdwh.config import Settings
+from vcdwh.datafiles import SEED_PREFIXES, dbn_file_name, seed_file_name
 from vcdwh.errors import ConfigError, FetchError, VcdwhError
 
 __all__ = [
@@ -83,7 +84,7 @@ DEFAULT_DATASET = "GLBX.MDP3"
 DEFAULT_DAYS = 7
 DEFAULT_MAX_COST = 5.0
 #: Schemas vcdwh fetches, mapped to the prefix of the seed's CSV file name.
-SCHEMAS: dict[str, str] = {"trades": "trades", "ohlcv-1m": "ohlcv_1m"}
+SCHEMAS = SEED_PREFIXES
 #: Input symbologies accepted by ``stype_in``.
 STYPES: tuple[str, ...] = ("raw_symbol", "parent", "continuous", "instrument_id")
 RAW_DIRNAME = "raw"
@@ -408,8 +409,8 @@ def csv_path(settings: Settings, symbol: str, schema: str, start: date, end: dat
     pathlib.Path
     """
     validate_symbol(symbol)
-    prefix = SCHEMAS[_validate_schemas(schema)[0]]
-    return Path(settings.data_dir) / f"{prefix}_{symbol}_{start.isoformat()}_{end.isoformat()}.csv"
+    name = seed_file_name(_validate_schemas(schema)[0], symbol, start, end)
+    return Path(settings.data_dir) / name
 
 
 def dbn_path(
@@ -443,8 +444,7 @@ def dbn_path(
     """
     validate_symbol(symbol)
     schema = _validate_schemas(schema)[0]
-    stem = _validate_dataset(dataset).lower().replace(".", "-")
-    name = f"{stem}_{symbol}_{schema}_{start.isoformat()}_{end.isoformat()}.dbn.zst"
+    name = dbn_file_name(_validate_dataset(dataset), symbol, schema, start, end)
     return Path(settings.data_dir) / RAW_DIRNAME / name
 
 
@@ -805,60 +805,62 @@ def fetch_data(
 ) -> FetchReport:
     """Download Databento data for each symbol and schema into the seed's files.
 
-    Parameters
-    ----------
-    settings : Settings
-        ``settings.data_dir`` receives the CSVs; the DBNs go to ``<data_dir>/raw/``.
-    symbols : iterable of str or str, default ("ES.FUT",)
-        Symbols; each is checked by :func:`validate_symbol` and its ``stype_in`` inferred by
-        :func:`infer_stype` unless ``stype_in`` is given.
-    schemas : iterable of str or str, default ("trades", "ohlcv-1m")
-        Any of ``"trades"`` and ``"ohlcv-1m"``.
-    start, end : datetime.date or str (YYYY-MM-DD), optional
-        Inclusive start and exclusive end. Without ``start`` the range is the ``days`` before
-        ``end``; without ``end`` it ends today (UTC). The end is clamped to the published data.
-    days : int, optional
-        Length of the range when ``start`` or ``end`` is missing (default 7, the seed's
-        ``days_back``). Not allowed together with both ``start`` and ``end``.
-    dataset : str, default "GLBX.MDP3"
-        Databento dataset code.
-    stype_in : {"raw_symbol", "parent", "continuous", "instrument_id"}, optional
-        Overrides the inferred symbology for every symbol.
-    max_cost : float, default 5.0
-        Largest total cost estimate (USD) downloaded without ``assume_yes``.
-    assume_yes : bool, default False
-        Download even when the estimate is above ``max_cost``.
-    refresh : bool, default False
-        Download again even when complete files exist.
-    api_key : str, optional
-        Databento API key; else ``DATABENTO_API_KEY`` from the environment, else ``./.env``.
-        Ignored when ``client`` is given.
-    client : HistoricalClient, optional
-        A ready client (tests inject a fake); by default :func:`make_client` makes
-        ``databento.Historical(key)``.
-    echo : callable, default print
-        Receives each progress line (already scrubbed of the key).
-    sleep : callable, default time.sleep
-        Waits between retries.
-    today : datetime.date, optional
-        "Today" in UTC, for reproducible defaults.
+        Parameters
+        ----------
+        settings : Settings
+            ``settings.data_dir`` receives the CSVs; the DBNs go to ``<data_dir>/raw/``.
+        symbols : iterable of str or str, default ("ES.FUT",)
+            Symbols; each is checked by :func:`validate_symbol` and its ``stype_in`` inferred by
+            :func:`infer_stype` unless ``stype_in`` is given.
+        schemas : iterable of str or str, default ("trades", "ohlcv-1m")
+            Any of ``"trades"`` and ``"ohlcv-1m"``.
+        start, end : datetime.date or str (YYYY-MM-DD), optional
+            Inclusive start and exclusive end. Without ``start`` the range is the ``days`` before
+            ``end``; without ``end`` it ends today (UTC). The end is clamped to the published data.
+        days : int, optional
+            Length of the range when ``start`` or ``end`` is missing (default 7, the seed's
+            ``days_back``). Not allowed together with both ``start`` and ``end``.
+        dataset : str, default "GLBX.MDP3"
+            Databento dataset code.
+        stype_in : {"raw_symbol", "parent", "continuous", "instrument_id"}, optional
+            Overrides the inferred symbology for every symbol.
+        max_cost : float, default 5.0
+            Largest total cost estimate (USD) downloaded without ``assume_yes``.
+        assume_yes : bool, default False
+            Download even when the estimate is above ``max_cost``.
+        refresh : bool, default False
+            Download again even when complete files exist.
+        api_key : str, optional
+            Databento API key; else ``DATABENTO_API_KEY`` from the environment, else ``./.env``.
+            Ignored when ``client`` is given.
+        client : HistoricalClient, optional
+            A ready client (tests inject a fake); by default :func:`make_client` makes
+            ``databento.Historical(key)``.
+        echo : callable, default print
+            Receives each progress line (already scrubbed of the key).
+        sleep : callable, default time.sleep
+            Waits between retries.
+        today : datetime.date, optional
+            "Today" in UTC, for reproducible defaults.
 
-    Returns
-    -------
-    FetchReport
+        Returns
+        -------
+        FetchReport
 
-    Raises
-    ------
-    ConfigError
-        Invalid symbol, schema, dataset, stype or dates, or no API key; raised before any request.
-    FetchError
-        Cost above ``max_cost``, a Databento error, or no records at all.
+        Raises
+        ------
+        ConfigError
+            Invalid symbol, schema, dataset, stype or dates, or no API key; raised before any
+            request.
+        FetchError
+            Cost above ``max_cost``, a Databento error, or no records at all.
 
-    Examples
-    --------
-    >>> from vcdwh.config import Settings
-    >>> report = fetch_data(Settings.resolve(), symbols=["ES.c.0"], schemas=["trades"],
-    ...                     start="2024-07-01", end="2024-07-08")  # doctest: +SKIP
+        Examples
+        --------
+        >>> from vcdwh.config import Settings
+    from vcdwh.datafiles import SEED_PREFIXES, dbn_file_name, seed_file_name
+        >>> report = fetch_data(Settings.resolve(), symbols=["ES.c.0"], schemas=["trades"],
+        ...                     start="2024-07-01", end="2024-07-08")  # doctest: +SKIP
     """
     hidden: list[str] = [api_key] if api_key else []
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcdwh.build import discover
 from vcdwh.config import Settings
+from vcdwh.datafiles import discover
 from vcdwh.query import connect_read_only
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vcdwh.datafiles import seed_file_name
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import Contract, InstrumentSpec, front_and_next, get_spec, parse_parent
 
@@ -323,8 +324,10 @@ def sample_file_names(symbol: str, start: date, end: date) -> tuple[str, str]:
     tuple of str
         ``trades_{symbol}_{start}_{end}.csv`` and ``ohlcv_1m_{symbol}_{start}_{end}.csv``.
     """
-    suffix = f"{symbol}_{start.isoformat()}_{end.isoformat()}.csv"
-    return f"trades_{suffix}", f"ohlcv_1m_{suffix}"
+    return (
+        seed_file_name("trades", symbol, start, end),
+        seed_file_name("ohlcv-1m", symbol, start, end),
+    )
 
 
 def generate_sample(

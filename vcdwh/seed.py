@@ -17,10 +17,13 @@ import pandas as pd
 
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
-from vcdwh.build import add_staged, build_bars, build_warehouse, discover
+from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
+from vcdwh.datafiles import SourceFile, discover
 from vcdwh.errors import ConfigError, DataError
-from vcdwh.load.stage import TRADES, TRADES_COLUMNS, SourceFile, detect_layout, stage_csv
+from vcdwh.load.settle import add_staged
+from vcdwh.load.stage import TRADES, TRADES_COLUMNS, detect_layout, stage_csv
+from vcdwh.marts.bars import build_bars
 from vcdwh.marts.frequency import parse_frequency
 from vcdwh.warehouse.db import connect, ensure_tables
 from vcdwh.warehouse.sqlrender import identifier, render

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vcdwh import __version__
+from vcdwh._version import __version__
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.marts.frequency import parse_frequency
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from vcdwh.datafiles import record_loaded_file
 from vcdwh.errors import DataError, error_line
-from vcdwh.load.stage import record_loaded_file
 
 if TYPE_CHECKING:
     import duckdb
 
-    from vcdwh.load.stage import SourceFile
+    from vcdwh.datafiles import SourceFile
 
 DEFINITION = "definition"
 FIXED = 1e-9  # Databento fixed-point prices and quantities are in units of 1e-9

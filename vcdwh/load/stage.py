@@ -12,7 +12,6 @@ file, line and fix.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import re
 import tempfile
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vcdwh.datafiles import SourceFile
 from vcdwh.errors import DataError, error_line
 from vcdwh.warehouse.sqlrender import render
 
@@ -80,75 +80,12 @@ TRADE_IDENTITY = (
 _ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$")
 _INT = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
-_OUTRIGHT = re.compile(r"^[A-Z0-9]{1,6}[FGHJKMNQUVXZ]\d{1,2}$")
-_SEED_NAME = re.compile(
-    r"^(?:trades|ohlcv_1m)_(?P<symbol>.+?)_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$"
-)
-_HASH_CHUNK = 8 * 1024 * 1024
 # What a build does with a malformed record: stop (error) or keep it in rejected_rows (skip).
+_READ_CHUNK = 8 * 1024 * 1024
 BAD_ROW_POLICIES = ("error", "skip")
 _REJECTED = "stg_rejected"
 _DBN_SLICE_ROWS = 122_880
 DBN_CHUNK_ROWS = 1_000_000
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A file to load, with what was learned about it before staging."""
-
-    path: Path
-    content_hash: str
-    bytes: int
-    schema: str
-    layout: str  # "pretty", "raw" or "dbn"
-    file_symbol: str | None
-    mtime_ns: int | None = None
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes (identity of a file regardless of its name)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def record_loaded_file(
-    con: duckdb.DuckDBPyConnection, source: SourceFile, file_id: int, rows: int, added: int
-) -> None:
-    """Add a loaded file to ``loaded_files``: its path, content hash, schema, rows and size."""
-    con.execute(
-        "insert into loaded_files by name select $file_id as file_id, $path as path,"
-        " $hash as content_hash, $schema as schema, $layout as layout, $rows as rows,"
-        " $added as rows_added, $bytes as bytes, now()::timestamp as loaded_at,"
-        " $mtime_ns as mtime_ns",
-        {
-            "file_id": file_id,
-            "path": str(source.path),
-            "hash": source.content_hash,
-            "schema": source.schema,
-            "layout": source.layout,
-            "rows": rows,
-            "added": added,
-            "bytes": source.bytes,
-            "mtime_ns": source.mtime_ns,
-        },
-    )
-
-
-def is_dbn(path: Path) -> bool:
-    """True for ``.dbn`` and ``.dbn.zst`` files."""
-    name = path.name.lower()
-    return name.endswith(".dbn") or name.endswith(".dbn.zst")
-
-
-def seed_symbol(path: Path) -> str | None:
-    """The raw symbol named by a seed file name (``trades_ESU4_…``), if it is an outright."""
-    match = _SEED_NAME.match(path.name)
-    if match and _OUTRIGHT.match(match.group("symbol")):
-        return match.group("symbol")
-    return None
 
 
 # --------------------------------------------------------------------------- CSV
@@ -469,7 +406,7 @@ def _utf8_bad_lines(path: Path) -> set[int]:
     line = 1
     rest = b""
     with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
+        while chunk := handle.read(_READ_CHUNK):
             chunk = rest + chunk
             cut = chunk.rfind(b"\n") + 1
             block, rest = chunk[:cut], chunk[cut:]
@@ -688,7 +625,7 @@ def stage_dbn(
         )
     import pyarrow as pa
 
-    batches = _dbn_batches(store, source.path, columns)
+    batches = dbn_batches(store, source.path, columns)
     first = next(batches, None)
     if first is None:
         con.unregister("dbn_symbols")
@@ -717,7 +654,7 @@ def stage_dbn(
         con.unregister("dbn_symbols")
 
 
-def _dbn_batches(store: Any, path: Path, columns: tuple[str, ...]) -> Iterator[Any]:
+def dbn_batches(store: Any, path: Path, columns: tuple[str, ...]) -> Iterator[Any]:
     """The file's records as Arrow record batches (see :func:`_arrow_chunk`)."""
     offset = 0
     for records in _dbn_chunks(store, path):

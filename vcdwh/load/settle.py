@@ -1,0 +1,286 @@
+"""Settle a file's records in the warehouse.
+
+A trades file's records are in ``trades`` (or staged): they are checked, given their occurrence so
+identical records stay separate trades, compared with the trades already held (conflicts), given
+their symbol (symbology), and the records already held are removed so none is added twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.datafiles import SourceFile, next_file_id, record_loaded_file
+from vcdwh.errors import DataError
+from vcdwh.load.stage import TRADE_IDENTITY, TRADES, check_staged, rejected_count
+from vcdwh.warehouse.pieces import fill_by_ranges, midnight, sized_ranges
+from vcdwh.warehouse.sqlrender import identifier, render
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: Path
+    status: str  # "loaded" or "skipped"
+    schema: str = ""
+    layout: str = ""
+    rows: int = 0
+    rows_added: int = 0
+    reason: str = ""
+    rows_rejected: int = 0
+    rows_replaced: int = 0
+    rows_backfilled: int = 0
+
+
+def add_staged(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    on_bad_rows: str = "error",
+    replace: bool = False,
+) -> FileResult:
+    """Check the staged file, add its new records and record it in ``loaded_files``.
+
+    Trades are checked in the stage (``stg_trades``, where ``--on-bad-rows skip`` removes the
+    bad ones), added to ``trades`` and then handled as :func:`add_landed` does.
+    """
+    rows = check_staged(con, source, on_bad_rows)
+    if source.schema == TRADES:
+        file_id = next_file_id(con)
+        con.execute(
+            f"insert into trades {render('staging/file_trades.sql', from_stage=True)}",
+            {"file_id": file_id},
+        )
+        con.execute("drop table stg_trades")
+        return add_landed(con, source, file_id, on_bad_rows, replace, checked_rows=rows)
+    file_id = next_file_id(con)
+    file_symbol = source.file_symbol if _instrument_count(con, "stg_ohlcv_1m") == 1 else None
+    new = render("staging/new_ohlcv_1m.sql")
+    inserted = con.execute(
+        f"insert into ohlcv_1m {new}", {"file_id": file_id, "file_symbol": file_symbol}
+    ).fetchone()
+    added = int(inserted[0]) if inserted else 0
+    backfilled = _record_symbology(con, "stg_ohlcv_1m", "ts_event")
+    con.execute("drop table if exists stg_ohlcv_1m")
+    return _record_file(con, source, file_id, rows, added, on_bad_rows, backfilled=backfilled)
+
+
+def add_landed(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    file_id: int,
+    on_bad_rows: str = "error",
+    replace: bool = False,
+    checked_rows: int | None = None,
+) -> FileResult:
+    """Settle a trades file whose records were just added to ``trades`` under ``file_id``.
+
+    ``stg_trades`` becomes a view of those rows. They are checked (count and record rules)
+    unless ``checked_rows`` says they were checked in the stage already, compared with the
+    trades already held (a conflict stops the build unless ``replace``), given their
+    occurrence (``stg_trades_repeats``, in pieces of at most a day) and their symbol (the file
+    name for a single-instrument file without symbols, else any load that names it); the
+    records the warehouse already held are removed (``stg_trades_held``) and the file is
+    recorded in ``loaded_files``.
+    """
+    con.execute(
+        "create or replace temp view stg_trades as"
+        f" select * from trades where file_id = {int(file_id)}"
+    )
+    rows = check_staged(con, source) if checked_rows is None else checked_rows
+    overlap = _holds_trades_between(con, "stg_trades", file_id)
+    replaced = resolve_conflicts(con, source, replace, file_id) if overlap else 0
+    repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
+    days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
+    whole_days = [(midnight(day), midnight(day) + timedelta(days=1)) for (day,) in days]
+    ranges = sized_ranges(con, "stg_trades", whole_days, step_seconds=1)
+    pieces = [{"from_ts": start, "to_ts": end} for start, end in ranges]
+    fill_by_ranges(con, "stg_trades_repeats", repeats, pieces)
+    con.execute(
+        "update trades set occurrence = repeats.occurrence from stg_trades_repeats as repeats"
+        " where trades.file_id = $id and trades.position = repeats.position",
+        {"id": file_id},
+    )
+    con.execute("drop table stg_trades_repeats")
+    # Symbols from every record of the file, including those already held.
+    file_symbol = source.file_symbol if _instrument_count(con, "stg_trades") == 1 else None
+    backfilled = _record_symbology(con, "stg_trades", "ts_recv", file_id, file_symbol)
+    added = rows
+    if overlap:
+        held = render("staging/stg_trades_held.sql", identity=TRADE_IDENTITY)
+        deleted = con.execute(
+            f"delete from trades where file_id = $id and position in ({held})",
+            {"file_id": file_id, "id": file_id},
+        ).fetchone()
+        added -= int(deleted[0]) if deleted else 0
+    con.execute("drop view stg_trades")
+    return _record_file(
+        con, source, file_id, rows, added, on_bad_rows, replaced=replaced, backfilled=backfilled
+    )
+
+
+def _instrument_count(con: duckdb.DuckDBPyConnection, stage: str) -> int:
+    row = con.execute(f"select count(distinct instrument_id) from {identifier(stage)}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceFile,
+    file_id: int,
+    rows: int,
+    added: int,
+    on_bad_rows: str,
+    replaced: int = 0,
+    backfilled: int = 0,
+) -> FileResult:
+    """Add the file to ``loaded_files`` (and its rejected lines to ``rejected_rows``)."""
+    record_loaded_file(con, source, file_id, rows, added)
+    rejected = rejected_count(con) if on_bad_rows == "skip" else 0
+    if rejected:
+        con.execute(
+            "insert into rejected_rows select $file_id, $path, line, reason, raw, "
+            "now()::timestamp from stg_rejected order by line",
+            {"file_id": file_id, "path": str(source.path)},
+        )
+    return FileResult(
+        source.path,
+        "loaded",
+        source.schema,
+        source.layout,
+        rows,
+        added,
+        rows_rejected=rejected,
+        rows_replaced=replaced,
+        rows_backfilled=backfilled,
+    )
+
+
+def resolve_conflicts(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, replace: bool, file_id: int
+) -> int:
+    """Stop at the file's trades that contradict held ones, or (``replace``) drop the held ones.
+
+    The file's records are ``stg_trades`` (its rows of ``trades``, ``file_id``); held trades
+    are those of earlier files, and the caller found some within the file's time range.
+
+    With ``replace`` the held trades of the file's instruments within its time range are
+    deleted, so the file's records take their place. Returns how many were deleted.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the first conflicting record and both versions of it.
+    """
+    conflict = con.execute(
+        render("staging/stg_trades_conflicts.sql", identity=TRADE_IDENTITY), {"file_id": file_id}
+    ).fetchone()
+    if conflict is None:
+        return 0
+    if replace:
+        return int(
+            con.execute(
+                """
+                delete from trades
+                where file_id < $file_id
+                  and instrument_id in (select instrument_id from stg_trades)
+                  and ts_recv between (select min(ts_recv) from stg_trades)
+                                  and (select max(ts_recv) from stg_trades)
+                """,
+                {"file_id": file_id},
+            ).fetchone()[0]  # type: ignore[index]
+        )
+    position, instrument, ts_recv, sequence, side, size, price = conflict[:7]
+    held_side, held_size, held_price, held_file_id = conflict[7:]
+    held_path = con.execute(
+        "select path from loaded_files where file_id = $id", {"id": held_file_id}
+    ).fetchone()
+    where = f"line {position + 2}" if source.layout != "dbn" else f"record {position + 1}"
+    raise DataError(
+        f"{source.path}: {where}: conflicts with a trade already loaded from "
+        f"{held_path[0] if held_path else 'an earlier file'}: instrument {instrument} at "
+        f"{ts_recv} sequence {sequence} is {side} {size} @ {_price(price)} here but "
+        f"{held_side} {held_size} @ {_price(held_price)} there; if this file is the corrected "
+        "one, build again with --replace, otherwise remove it"
+    )
+
+
+def _price(value: Any) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str, file_id: int) -> bool:
+    """True when earlier files' trades lie inside the time range of ``stage`` (file ``file_id``)."""
+    row = con.execute(
+        f"""
+        select exists (
+            select 1 from trades
+            where file_id < $file_id
+              and ts_recv between (select min(ts_recv) from {identifier(stage)})
+                              and (select max(ts_recv) from {identifier(stage)})
+        )
+        """,
+        {"file_id": file_id},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _record_symbology(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    ts_column: str,
+    file_id: int | None = None,
+    file_symbol: str | None = None,
+) -> int:
+    """Remember which symbol each instrument carried in a file that names symbols.
+
+    For a trades file (``file_id``: its rows are already in ``trades``, those without a symbol
+    carrying their instrument_id) the rows without a symbol take ``file_symbol`` (the file
+    name's, for a single-instrument file), else the symbol learned from any load. Returns how
+    many trades of earlier files learned their symbol (their bars change).
+    """
+    ts = identifier(ts_column)
+    con.execute(
+        f"""
+        insert into symbology
+        select instrument_id, symbol, min({ts}), max({ts})
+        from {identifier(stage)}
+        where symbol is not null and symbol <> instrument_id::varchar
+        group by instrument_id, symbol
+        """
+    )
+    if file_id is not None and file_symbol is not None:
+        con.execute(
+            "update trades set symbol = $symbol"
+            " where file_id = $id and symbol = instrument_id::varchar",
+            {"symbol": file_symbol, "id": file_id},
+        )
+
+    # Rows without a symbol (raw CSV) learn it from any file that names it.
+    def learn(table: str, which: str = "") -> int:
+        updated = con.execute(
+            f"""
+            update {table} set symbol = named.symbol
+            from (
+                select instrument_id, arg_max(symbol, last_ts) as symbol
+                from symbology group by instrument_id
+            ) as named
+            where {table}.instrument_id = named.instrument_id
+              and {table}.symbol = {table}.instrument_id::varchar{which}
+            """
+        ).fetchone()
+        return int(updated[0]) if updated else 0
+
+    if file_id is None:
+        backfilled = learn("trades")
+    else:
+        learn("trades", f" and trades.file_id = {int(file_id)}")  # the file's own: not counted
+        backfilled = learn("trades", f" and trades.file_id <> {int(file_id)}")
+    learn("ohlcv_1m")
+    return backfilled

@@ -1,0 +1,217 @@
+"""The marts: sessions, grains, every ``bars_<interval>`` and ``footprint_<interval>``, rolls and
+continuous series, with their contracts checked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.instruments import SPECS
+from vcdwh.marts.frequency import Frequency
+from vcdwh.marts.orderflow import FlowOptions, stored_options
+from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges, sized_ranges
+from vcdwh.warehouse.schema import check_relation, contract_for, load_contracts
+from vcdwh.warehouse.sqlrender import identifier, render
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def build_bars(
+    con: duckdb.DuckDBPyConnection,
+    frequencies: Iterable[Frequency],
+    options: FlowOptions | None = None,
+    since_file_id: int | None = None,
+    rebuild: bool = True,
+) -> list[str]:
+    """Refresh the session calendar, the per-interval marts and rolls; check their contracts.
+
+    Every trade is placed in its session and given its effective side (``int_trade_flow``);
+    each session's trades are aggregated once into the finest bars and price levels the
+    intervals share (``int_bar_grain``, ``int_level_grain``: the greatest common divisor of
+    the intervals); each interval's ``bars_<interval>`` and ``footprint_<interval>`` roll
+    those up; ``rolls`` and ``bars_<interval>_continuous`` are built from the bars.
+
+    Parameters
+    ----------
+    con
+        An open connection inside the build's transaction.
+    frequencies
+        The bar intervals to build.
+    options
+        Unknown-side policy, large-lot filter and imbalance ratio (default: those stored in
+        ``build_settings``, or the defaults).
+    since_file_id
+        Incremental: the trades of files from this id on are new. Only the instruments they
+        touch are recomputed, from the session where their new trades start, continuing the
+        running sums of the bars before it (``sql/intermediate/int_affected.sql``).
+    rebuild
+        False when no trade changed: the marts are kept as they are.
+
+    Returns
+    -------
+    list of str
+        The ``bars_<interval>`` relations.
+    """
+    if options is None:
+        options = stored_options(con)
+    ordered = sorted(set(frequencies))
+    con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
+    if not rebuild:
+        return [f.bars_relation for f in ordered]
+    contracts = load_contracts()
+    partial = since_file_id is not None
+    if partial:
+        affected = render(
+            "intermediate/int_affected.sql",
+            bars=identifier(ordered[0].bars_relation),
+            large_lot=options.large_lot,
+        )
+        con.execute(
+            f"create or replace temp table affected as {affected}",
+            {"since_file_id": since_file_id},
+        )
+    _build_grains(con, ordered, options, partial)
+    checked: list[tuple[str, str]] = [("sessions", "sessions")]
+    roots = sorted(SPECS)
+    footprint_params = {
+        "roots": roots,
+        "tick_sizes": [str(SPECS[root].tick_size) for root in roots],
+        "imbalance_ratio": options.imbalance_ratio,
+    }
+    built = []
+    for frequency in ordered:
+        relation = identifier(frequency.bars_relation)
+        footprint = identifier(f"footprint_{frequency.name}")
+        bars_sql = render(
+            "marts/bars.sql",
+            interval_ns=frequency.nanoseconds,
+            large_lot=options.large_lot,
+            partial=partial,
+        )
+        footprint_sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
+        if partial:
+            for table in (relation, footprint):
+                con.execute(
+                    f"delete from {table} using affected"
+                    f" where {table}.instrument_id = affected.instrument_id"
+                    f" and {table}.symbol = affected.symbol"
+                    f" and {table}.bar_start >= affected.from_start"
+                )
+            con.execute(f"insert into {relation} {bars_sql}")
+            con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
+        else:
+            con.execute(f"create or replace table {relation} as {bars_sql}")
+            con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
+        con.execute(
+            "insert or replace into bar_intervals "
+            "values ($name, $seconds, $relation, now()::timestamp)",
+            {"name": frequency.name, "seconds": frequency.seconds, "relation": relation},
+        )
+        built.append(relation)
+        checked += [(relation, "bars"), (footprint, "footprint")]
+    for temporary in ("int_bar_grain", "int_level_grain", "affected"):
+        con.execute(f"drop table if exists {temporary}")
+    rolls = render("marts/rolls.sql", bars=identifier(built[0]))
+    con.execute(f"create or replace table rolls as {rolls}")
+    checked.append(("rolls", "rolls"))
+    for relation in built:
+        continuous = identifier(f"{relation}_continuous")
+        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
+        con.execute(f"create or replace table {continuous} as {sql}")
+        checked.append((continuous, "continuous"))
+    for relation, kind in checked:
+        contract = contract_for(relation, contracts)
+        if contract is not None:
+            check_relation(con, relation, contract)
+        if options.large_lot and kind in ("bars", "continuous"):
+            check_relation(con, relation, contracts["large_lot"].renamed(relation))
+    return built
+
+
+def grain_nanoseconds(frequencies: Iterable[Frequency]) -> int:
+    """The finest grain every interval is a whole number of: their greatest common divisor."""
+    return math.gcd(*(f.nanoseconds for f in frequencies))
+
+
+def _build_grains(
+    con: duckdb.DuckDBPyConnection,
+    frequencies: Sequence[Frequency],
+    options: FlowOptions,
+    partial: bool,
+) -> None:
+    """Fill the temporary ``int_bar_grain`` and ``int_level_grain``, a piece at a time.
+
+    ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
+    needs windows over an instrument's whole history: then it is a temporary table. Either way
+    each piece of a session (whole grains, about ``RANGE_ROWS`` trades) is aggregated by its own
+    statement, so a build sorts a bounded number of trades at once and its memory does not grow
+    with the history loaded.
+    """
+    whole_history = options.unknown_side == "tick-rule" or options.large_lot
+    if whole_history:
+        flow = render(
+            "intermediate/int_trade_flow.sql",
+            tick_rule=options.unknown_side == "tick-rule",
+            large_lot=options.large_lot,
+            partial=partial,
+            one_session=False,
+        )
+        con.execute(f"create or replace temp table int_trade_flow as {flow}")
+    grain = {
+        "grain_ns": grain_nanoseconds(frequencies),
+        "session_bounds": True,
+        "one_session": not whole_history,
+        "tick_rule": False,
+        "partial": partial,
+    }
+    bar_grain = render(
+        "intermediate/int_bar_grain.sql",
+        large_lot=options.large_lot,
+        has_max_size=options.max_size is not None,
+        **grain,
+    )
+    level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
+    bar_params: dict[str, Any] = {}
+    if options.large_lot:
+        bar_params["min_size"] = options.min_size
+        if options.max_size is not None:
+            bar_params["max_size"] = options.max_size
+    first = "select min(from_start) from affected" if partial else "select min(ts_recv) from trades"
+    sessions = con.execute(
+        f"""
+        with bounded as (
+            select
+                session_start,
+                coalesce(next_session_start, last.ts_recv + interval 1 second) as session_end,
+                session_date,
+                epoch_ns(session_start) as session_start_ns
+            from sessions, (select max(ts_recv) as ts_recv from trades) as last
+            where session_start <= last.ts_recv
+        )
+        select session_start, session_end, session_date, session_start_ns
+        from bounded
+        where session_end > ({first})
+        order by session_start
+        """
+    ).fetchall()
+    # Pieces of sessions that are whole grains, so no grain is split between two statements.
+    cut = sized_ranges(con, "trades", sessions, step_seconds=grain["grain_ns"] // 10**9)
+    pieces = [
+        {"from_ts": start, "to_ts": end}
+        | ({"session_date": day, "session_start_ns": start_ns} if not whole_history else {})
+        for start, end, day, start_ns in cut
+    ]
+    # A piece of one session names the session, which its statement places the trades in.
+    session = {} if whole_history else {"session_date": EPOCH.date(), "session_start_ns": 0}
+    fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, bar_params, session)
+    fill_by_ranges(con, "int_level_grain", level_grain, pieces, placeholders=session)
+    if whole_history:
+        con.execute("drop table int_trade_flow")
+
+
+def known_frequencies(con: duckdb.DuckDBPyConnection) -> list[Frequency]:
+    return [
+        Frequency(int(s)) for (s,) in con.execute("select seconds from bar_intervals").fetchall()
+    ]
