@@ -259,7 +259,7 @@ def _bars_mode(
     built = all(
         relation_exists(con, relation)
         for f in frequencies
-        for relation in (f.bars_relation, f"footprint_{f.name}", f"{f.bars_relation}_continuous")
+        for relation in (f.bars_relation, f.footprint_relation, f.continuous_relation)
     ) and relation_exists(con, "rolls")
     if report.options != before or frequencies != known or not built or rewritten:
         return "full"

@@ -54,6 +54,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from vcdwh.config import Settings
 from vcdwh.datafiles import SEED_PREFIXES, dbn_file_name, seed_file_name
 from vcdwh.errors import ConfigError, FetchError, VcdwhError
+from vcdwh.instruments import CONTINUOUS_SYMBOL_RE, PARENT_SYMBOL_RE
 
 __all__ = [
     "API_KEY_ENV",
@@ -111,8 +112,6 @@ EMPTY_HINT = (
 # Symbols go into requests and file names: letters/digits, with inner '.' and '-' only
 # (ES.FUT, ES.c.0, ESU4, ESU5-ESZ5, 118). No '_' (the file-name separator), no '/', no spaces.
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,30}[A-Za-z0-9])?")
-_PARENT_RE = re.compile(r"[A-Za-z0-9]+\.(?:FUT|OPT)")
-_CONTINUOUS_RE = re.compile(r"[A-Za-z0-9]+\.[cvn]\.[0-9]+")
 _INSTRUMENT_ID_RE = re.compile(r"[0-9]+")
 _DATASET_RE = re.compile(r"[A-Z][A-Z0-9]{1,15}\.[A-Z][A-Z0-9]{1,15}")
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -299,9 +298,9 @@ def infer_stype(symbol: str) -> str:
         ``"parent"`` for ``ES.FUT`` / ``ES.OPT``, ``"continuous"`` for ``ES.c.0``, ``ES.v.0`` and
         ``ES.n.0``, otherwise ``"raw_symbol"``.
     """
-    if _PARENT_RE.fullmatch(symbol):
+    if PARENT_SYMBOL_RE.fullmatch(symbol):
         return "parent"
-    if _CONTINUOUS_RE.fullmatch(symbol):
+    if CONTINUOUS_SYMBOL_RE.fullmatch(symbol):
         return "continuous"
     return "raw_symbol"
 

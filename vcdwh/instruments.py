@@ -26,6 +26,11 @@ MONTH_CODES = "FGHJKMNQUVXZ"
 """CME month codes, January (``F``) to December (``Z``)."""
 
 PARENT_RE = re.compile(r"^[A-Z0-9]{1,4}\.FUT$")
+"""A futures parent symbol vcdwh generates sample data for: ``ROOT.FUT``."""
+PARENT_SYMBOL_RE = re.compile(r"[A-Za-z0-9]+\.(?:FUT|OPT)")
+"""Any Databento parent symbol (every expiry of a product): ``ES.FUT``, ``ES.OPT``."""
+CONTINUOUS_SYMBOL_RE = re.compile(r"[A-Za-z0-9]+\.[cvn]\.[0-9]+")
+"""A Databento continuous symbol: ``ES.c.0`` (calendar), ``ES.v.0`` (volume), ``ES.n.0``."""
 """A Databento parent symbol: a root of 1-4 upper-case letters or digits, then ``.FUT``."""
 
 ROLL_DAYS_BEFORE_EXPIRY = 8
@@ -319,7 +324,7 @@ def contract_root(symbol: str) -> str | None:
     The root is everything before the CME month code (one of ``FGHJKMNQUVXZ``) and the 1-2
     digit year that end the symbol: ``ESH4`` → ``ES``, ``MESM4`` → ``MES``, ``NQZ24`` → ``NQ``.
     Calendar spreads (a ``-`` in the symbol) and anything else give None. The SQL macro
-    ``sql/macros/contract_root.sql`` applies the same rule.
+    ``contract_root`` of ``sql/macros/root.sql`` applies the same rule.
 
     Parameters
     ----------

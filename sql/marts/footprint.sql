@@ -1,3 +1,4 @@
+{% from 'macros/root.sql' import contract_root %}
 -- footprint_<interval>: one row per instrument, bar and exact price level: bid_volume (sell
 -- aggressor, side A), ask_volume (buy aggressor, side B), unknown_volume (side N left
 -- unclassified), delta = ask - bid, trades. Per bar the levels add up to the bar's buy, sell
@@ -44,7 +45,7 @@ levels as (
 symbols as (
     select
         symbol,
-        {% with column = 'symbol' %}{% include 'macros/contract_root.sql' %}{% endwith %}
+        {{ contract_root('symbol') }}
             as root
     from levels
     group by symbol

@@ -1,3 +1,4 @@
+{% from 'macros/root.sql' import contract_root %}
 -- rolls: the contract a continuous series uses, one row per futures root and CME session: the
 -- outright (no `-` in the symbol) with the most volume in that session. Ties go to the
 -- alphabetically first symbol. `rolled` is true on the first session of a new contract
@@ -20,7 +21,7 @@ session_volume as (
 roots as materialized (
     select
         symbol,
-        {% with column = 'symbol' %}{% include 'macros/contract_root.sql' %}{% endwith %}
+        {{ contract_root('symbol') }}
             as root
     from (select distinct symbol from session_volume)
 ),

@@ -1,3 +1,4 @@
+{% from 'macros/root.sql' import root %}
 -- instrument_spec: the contract specification of $symbol: its latest Databento definition record
 -- if one is loaded, else the row of its root in `instruments` (a root followed by a CME month code
 -- and year, e.g. ESH4, or a calendar spread ESH4-ESM4, or the bare root of a continuous series).
@@ -33,8 +34,7 @@ from_root as (
         commission_per_side,
         source
     from instruments
-    where $symbol = root
-        or regexp_full_match($symbol, root || '[FGHJKMNQUVXZ][0-9]{1,2}(-.*)?')
+    where root in ($symbol, {{ root('$symbol') }})
     qualify row_number() over (order by length(root) desc) = 1
 ),
 

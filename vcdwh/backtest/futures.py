@@ -180,12 +180,13 @@ def load_bars(
     BacktestError
         If the bars relation is not built, the symbol is unknown or there are no bars.
     """
-    bars = parse_frequency(frequency).bars_relation
+    interval = parse_frequency(frequency)
+    bars = interval.bars_relation
     if not relation_exists(con, bars):
         raise BacktestError(f"{bars} is not built; run `vcdwh build --frequency {frequency}` first")
     continuous = continuous_root(con, bars, symbol)
     if continuous:
-        bars = f"{bars}_continuous"
+        bars = interval.continuous_relation
         if not relation_exists(con, bars):
             raise BacktestError(f"{bars} is not built; run `vcdwh build` first")
         name, instrument_id = str(symbol), 0

@@ -9,7 +9,6 @@ import numpy as np
 
 from vcdwh.backtest.params import RESETS, BacktestParams
 from vcdwh.errors import BacktestError
-from vcdwh.marts.frequency import parse_frequency
 from vcdwh.warehouse.db import relation_exists
 from vcdwh.warehouse.sqlrender import identifier, render
 
@@ -89,7 +88,7 @@ def _load_continuous(
     con: duckdb.DuckDBPyConnection, bars: str, root: str, params: BacktestParams
 ) -> Signals:
     """A root's continuous series (``bars_<interval>_continuous``) with its signals."""
-    continuous = f"{bars}_continuous"
+    continuous = params.interval.continuous_relation
     if not relation_exists(con, continuous):
         raise BacktestError(f"{continuous} is not built; run `vcdwh build` first")
     sql = render(
@@ -117,7 +116,7 @@ def _load_continuous(
 
 def load_signals(con: duckdb.DuckDBPyConnection, params: BacktestParams) -> Signals:
     """Read one instrument's signal rows in time order, in one columnar query."""
-    bars = parse_frequency(params.frequency).bars_relation
+    bars = params.interval.bars_relation
     if not relation_exists(con, bars):
         raise BacktestError(
             f"{bars} is not built; run `vcdwh build --frequency {params.frequency}` first"

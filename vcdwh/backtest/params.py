@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vcdwh.errors import BacktestError
-from vcdwh.marts.frequency import parse_frequency
+from vcdwh.marts.frequency import Frequency, parse_frequency
 
 RESETS = {"none": "cumulative_delta", "session": "session_cumulative_delta"}
 
@@ -30,6 +30,11 @@ class BacktestParams:
     slippage_ticks: float = 0.0
     side: str = "long"
     flat_at_session_end: bool = False
+
+    @property
+    def interval(self) -> Frequency:
+        """The bar interval (``frequency`` parsed), which names the relations a run reads."""
+        return parse_frequency(self.frequency)
 
     @property
     def futures(self) -> bool:

@@ -21,7 +21,6 @@ from vcdwh.backtest.inputs import Signals
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.stats import compute_stats, compute_trade_stats
 from vcdwh.backtest.store import RunRecord, run_row
-from vcdwh.marts.frequency import parse_frequency
 
 
 @dataclass
@@ -141,10 +140,9 @@ def seed_metrics(
 
 def _bars_relation(params: BacktestParams, signals: Signals) -> str:
     """The relation a run read: a root's bars carry contracts other than the root itself."""
-    bars = parse_frequency(params.frequency).bars_relation
     contract = signals.contract
     continuous = contract is not None and len(contract) > 0 and contract[0] != signals.symbol
-    return f"{bars}_continuous" if continuous else bars
+    return params.interval.continuous_relation if continuous else params.interval.bars_relation
 
 
 def seed_record(

@@ -10,7 +10,6 @@ import numpy as np
 
 from vcdwh._version import __version__
 from vcdwh.backtest.params import BacktestParams
-from vcdwh.marts.frequency import parse_frequency
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,7 +47,7 @@ def run_row(
         "symbol": symbol,
         "instrument_id": instrument_id,
         "frequency": params.frequency,
-        "bars_relation": bars_relation or parse_frequency(params.frequency).bars_relation,
+        "bars_relation": bars_relation or params.interval.bars_relation,
         "reset": params.reset,
         "threshold": params.threshold,
         "position_size": params.position_size,

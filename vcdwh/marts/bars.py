@@ -83,7 +83,7 @@ def build_bars(
     built = []
     for frequency in ordered:
         relation = identifier(frequency.bars_relation)
-        footprint = identifier(f"footprint_{frequency.name}")
+        footprint = identifier(frequency.footprint_relation)
         bars_sql = render(
             "marts/bars.sql",
             interval_ns=frequency.nanoseconds,
@@ -116,8 +116,9 @@ def build_bars(
     rolls = render("marts/rolls.sql", bars=identifier(built[0]))
     con.execute(f"create or replace table rolls as {rolls}")
     checked.append(("rolls", "rolls"))
-    for relation in built:
-        continuous = identifier(f"{relation}_continuous")
+    for frequency in ordered:
+        relation = identifier(frequency.bars_relation)
+        continuous = identifier(frequency.continuous_relation)
         sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
         con.execute(f"create or replace table {continuous} as {sql}")
         checked.append((continuous, "continuous"))

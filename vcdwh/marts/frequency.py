@@ -41,6 +41,16 @@ class Frequency:
         """Name of the bars relation for this interval, e.g. ``bars_5min``."""
         return f"bars_{self.name}"
 
+    @property
+    def footprint_relation(self) -> str:
+        """Name of the footprint relation for this interval, e.g. ``footprint_5min``."""
+        return f"footprint_{self.name}"
+
+    @property
+    def continuous_relation(self) -> str:
+        """Name of the roots' continuous bars for this interval, e.g. ``bars_5min_continuous``."""
+        return f"{self.bars_relation}_continuous"
+
 
 def parse_frequency(text: str) -> Frequency:
     """Parse a bar interval such as ``1min``, ``5min``, ``30s`` or ``1h``.

@@ -12,23 +12,20 @@ later only need an entry in ``sql/schema.toml``.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vcdwh.errors import ConfigError
-from vcdwh.warehouse.schema import check_relation, load_contracts
-from vcdwh.warehouse.sqlrender import identifier, render, sql_root, templates
+from vcdwh.warehouse.schema import check_relation, load_contracts, match_relation, read_schema
+from vcdwh.warehouse.sqlrender import identifier, render, templates
 
 if TYPE_CHECKING:
     import duckdb
 
 VIEW_FOLDER = "views"
 FORMATS = ("table", "markdown")
-_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
 @dataclass(frozen=True)
@@ -62,29 +59,18 @@ class RelationEntry:
 @cache
 def load_docs() -> dict[str, RelationDoc]:
     """Read the descriptions of ``sql/schema.toml``, keyed by relation name or pattern."""
-    with (sql_root() / "schema.toml").open("rb") as handle:
-        data = tomllib.load(handle)
+    data = read_schema()
     return {
         name: RelationDoc(name, spec.get("description", ""), dict(spec.get("columns", {})))
         for name, spec in data.get("relations", {}).items()
     }
 
 
-def _pattern(name: str) -> re.Pattern[str]:
-    parts = _PLACEHOLDER.split(name)
-    return re.compile("^" + "[a-z0-9]+".join(re.escape(p) for p in parts) + "$")
-
-
 def doc_for(relation: str, docs: dict[str, RelationDoc] | None = None) -> RelationDoc | None:
     """The description entry of a relation: its own name, else the longest matching pattern."""
     docs = load_docs() if docs is None else docs
-    if relation in docs:
-        return docs[relation]
-    patterns = sorted((n for n in docs if _PLACEHOLDER.search(n)), key=len, reverse=True)
-    for name in patterns:
-        if _pattern(name).match(relation):
-            return docs[name]
-    return None
+    name = match_relation(relation, docs)
+    return docs[name] if name is not None else None
 
 
 def _literal(text: str) -> str:

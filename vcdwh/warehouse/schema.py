@@ -1,10 +1,14 @@
-"""Check the contracts in ``sql/schema.toml`` (grain, not-null columns, row rules)."""
+"""``sql/schema.toml``, read here only: the contracts (grain, not-null columns, row rules) it
+states, checked after a build, and the descriptions the catalog publishes."""
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import BuildError
 from vcdwh.warehouse.sqlrender import identifier, sql_root
@@ -28,14 +32,40 @@ class Contract:
         return Contract(name, self.description, self.grain, self.not_null, self.rules)
 
 
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+@cache
+def read_schema() -> dict[str, Any]:
+    """The parsed ``sql/schema.toml``: ``relations`` and ``column_sets`` sections."""
+    with (sql_root() / "schema.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def match_relation(relation: str, names: Iterable[str]) -> str | None:
+    """The entry of ``names`` that describes ``relation``: its own name, else a pattern.
+
+    A ``{placeholder}`` in a pattern (``bars_{interval}``) stands for one word of lowercase
+    letters and digits; when several patterns match, the longest (most specific) wins.
+    """
+    names = list(names)
+    if relation in names:
+        return relation
+    patterns = sorted((n for n in names if _PLACEHOLDER.search(n)), key=len, reverse=True)
+    for name in patterns:
+        parts = _PLACEHOLDER.split(name)
+        if re.fullmatch("[a-z0-9]+".join(re.escape(p) for p in parts), relation):
+            return name
+    return None
+
+
 def load_contracts() -> dict[str, Contract]:
     """Read ``sql/schema.toml`` into contracts keyed by relation name (or name pattern).
 
     Column sets (``[column_sets.<name>]``: checks of columns that only some builds add, such
     as the large-lot columns) are included under their own name.
     """
-    with (sql_root() / "schema.toml").open("rb") as handle:
-        data = tomllib.load(handle)
+    data = read_schema()
     sections = {**data.get("relations", {}), **data.get("column_sets", {})}
     return {
         name: Contract(
@@ -50,24 +80,9 @@ def load_contracts() -> dict[str, Contract]:
 
 
 def contract_for(relation: str, contracts: dict[str, Contract]) -> Contract | None:
-    """The contract of a relation, matching ``bars_{interval}`` style patterns.
-
-    When several patterns match (``bars_{interval}`` and ``bars_{interval}_continuous`` both
-    match ``bars_1min_continuous``), the most specific one (longest fixed text) wins.
-    """
-    if relation in contracts:
-        return contracts[relation]
-    matches = []
-    for name, contract in contracts.items():
-        prefix, found, suffix = name.partition("{interval}")
-        if (
-            found
-            and len(relation) > len(prefix) + len(suffix)
-            and relation.startswith(prefix)
-            and relation.endswith(suffix)
-        ):
-            matches.append((len(prefix) + len(suffix), contract))
-    return max(matches, key=lambda item: item[0])[1] if matches else None
+    """The contract of a relation, matching ``bars_{interval}`` style patterns."""
+    name = match_relation(relation, contracts)
+    return contracts[name] if name is not None else None
 
 
 def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Contract) -> None:
