@@ -115,7 +115,8 @@ def test_changelog_version_matches_package_version():
     changelog = (REPO / "CHANGELOG.md").read_text()
     heading = next(line for line in changelog.splitlines() if line.startswith("## "))
     assert heading.startswith(f"## {__version__} - ")
-    assert f'version = "{__version__}"' in (REPO / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in (REPO / "pyproject.toml").read_text()
+    assert f'__version__ = "{__version__}"' in (REPO / "vcdwh" / "_version.py").read_text()
 
 
 def test_build_runs_from_another_directory(shared, tmp_path):

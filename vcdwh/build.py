@@ -163,78 +163,70 @@ def build_warehouse(
         ThreadPoolExecutor(max_workers=1) as hasher,
         write_session(db_path, lock_timeout, settings.storage_version) as con,
     ):
-        con.execute("begin transaction")
-        try:
-            ensure_tables(con)
-            before = stored_options(con)
-            report.options = overrides.apply(before)
-            store_options(con, report.options)
-            first_new_file = next_file_id(con)
-            known_hashes = {
-                h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
-            }
-            unchanged = {
-                (p, b, m): s
-                for p, b, m, s in con.execute(
-                    "select path, bytes, mtime_ns, schema from loaded_files"
-                ).fetchall()
-            }
-            known_sizes = {b for (b,) in con.execute("select bytes from loaded_files").fetchall()}
-            for path in paths:
-                stat = path.stat()
-                schema = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
-                if schema is not None:
-                    result = FileResult(
-                        path, "skipped", schema, reason="already loaded (unchanged)"
-                    )
-                    report.files.append(result)
-                    if echo:
-                        echo(_file_line(result))
-                    continue
-                pending_hash = None
-                if stat.st_size in known_sizes:
-                    source, detail = identify(path)
-                else:
-                    # No file of this size was loaded, so its content is new: it is hashed
-                    # (for loaded_files) while it loads.
-                    source, detail = identify(path, hashed=False)
-                    pending_hash = hasher.submit(content_hash, path)
-                if pending_hash is None and source.content_hash in known_hashes:
-                    result = FileResult(
-                        path, "skipped", source.schema, source.layout, reason="already loaded"
-                    )
-                elif source.schema not in LOADABLE_SCHEMAS:
-                    result = FileResult(
-                        path,
-                        "skipped",
-                        source.schema,
-                        source.layout,
-                        reason=f"schema {source.schema} is not loaded "
-                        "(only trades, ohlcv-1m and definition)",
-                    )
-                else:
-                    result = load_file(con, source, detail, on_bad_rows, replace, pending_hash)
-                    known_hashes.add(pending_hash.result() if pending_hash else source.content_hash)
-                    known_sizes.add(stat.st_size)
+        ensure_tables(con)
+        before = stored_options(con)
+        report.options = overrides.apply(before)
+        store_options(con, report.options)
+        first_new_file = next_file_id(con)
+        known_hashes = {
+            h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
+        }
+        unchanged = {
+            (p, b, m): s
+            for p, b, m, s in con.execute(
+                "select path, bytes, mtime_ns, schema from loaded_files"
+            ).fetchall()
+        }
+        known_sizes = {b for (b,) in con.execute("select bytes from loaded_files").fetchall()}
+        for path in paths:
+            stat = path.stat()
+            schema = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
+            if schema is not None:
+                result = FileResult(path, "skipped", schema, reason="already loaded (unchanged)")
                 report.files.append(result)
                 if echo:
                     echo(_file_line(result))
-            known = set(known_frequencies(con))
-            frequencies_to_build = set(wanted) | known
-            report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
-            report.bar_relations = build_bars(
-                con,
-                frequencies_to_build,
-                report.options,
-                since_file_id=first_new_file if report.bars_mode == "incremental" else None,
-                rebuild=report.bars_mode != "unchanged",
-            )
-            publish_catalog(con)
-            _summarise(con, report)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+                continue
+            pending_hash = None
+            if stat.st_size in known_sizes:
+                source, detail = identify(path)
+            else:
+                # No file of this size was loaded, so its content is new: it is hashed
+                # (for loaded_files) while it loads.
+                source, detail = identify(path, hashed=False)
+                pending_hash = hasher.submit(content_hash, path)
+            if pending_hash is None and source.content_hash in known_hashes:
+                result = FileResult(
+                    path, "skipped", source.schema, source.layout, reason="already loaded"
+                )
+            elif source.schema not in LOADABLE_SCHEMAS:
+                result = FileResult(
+                    path,
+                    "skipped",
+                    source.schema,
+                    source.layout,
+                    reason=f"schema {source.schema} is not loaded "
+                    "(only trades, ohlcv-1m and definition)",
+                )
+            else:
+                result = load_file(con, source, detail, on_bad_rows, replace, pending_hash)
+                known_hashes.add(pending_hash.result() if pending_hash else source.content_hash)
+                known_sizes.add(stat.st_size)
+            report.files.append(result)
+            if echo:
+                echo(_file_line(result))
+        known = set(known_frequencies(con))
+        frequencies_to_build = set(wanted) | known
+        report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
+        report.bar_relations = build_bars(
+            con,
+            frequencies_to_build,
+            report.options,
+            since_file_id=first_new_file if report.bars_mode == "incremental" else None,
+            rebuild=report.bars_mode != "unchanged",
+        )
+        publish_catalog(con)
+        _summarise(con, report)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -96,12 +96,12 @@ def export_parquet(
     """
     import duckdb
 
-    from vcdwh.warehouse.db import connect, relation_exists
+    from vcdwh.warehouse.db import connect_read_only, relation_exists
 
     started = time.perf_counter()
     target = validate_export_dir(out_dir, overwrite)
-    con = connect(settings.db_path, read_only=True)
     staging = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    con = connect_read_only(settings.db_path, allowed_directories=[staging])
     report = ExportReport(out_dir=target)
     try:
         if not relation_exists(con, "trades") or not relation_exists(con, "bar_intervals"):

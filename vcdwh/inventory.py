@@ -8,7 +8,7 @@ from typing import Any
 
 from vcdwh.config import Settings
 from vcdwh.datafiles import discover
-from vcdwh.query import connect_read_only
+from vcdwh.warehouse.db import connect_read_only
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcdwh.errors import QueryError, WarehouseError, error_line
+from vcdwh.errors import QueryError
+from vcdwh.warehouse.db import connect_read_only
 
 FORMATS = ("table", "csv", "json")
 _INTEGER_TYPES = (
@@ -43,25 +44,6 @@ class QueryResult:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def connect_read_only(db_path: Path) -> Any:
-    """A read-only connection that cannot reach files, other databases or extensions."""
-    import duckdb
-
-    if not Path(db_path).exists():
-        raise WarehouseError(f"no warehouse at {db_path}; run `vcdwh build` first")
-    try:
-        con = duckdb.connect(str(db_path), read_only=True, config={"enable_external_access": False})
-    except duckdb.Error as exc:
-        first_line = error_line(exc)
-        if "lock" in first_line.lower():
-            raise WarehouseError(
-                f"{db_path} is locked by a writer; wait for it to finish and try again"
-            ) from exc
-        raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
-    con.execute("set lock_configuration = true")
-    return con
 
 
 def run_query(db_path: Path, query: str) -> QueryResult:

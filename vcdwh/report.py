@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from vcdwh.backtest.params import RESETS
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, WarehouseError
-from vcdwh.warehouse.db import connect, relation_exists
+from vcdwh.warehouse.db import connect_read_only, relation_exists
 from vcdwh.warehouse.sqlrender import identifier
 
 if TYPE_CHECKING:
@@ -470,7 +470,7 @@ def write_report(
     """
     if run_id is not None and sweep_id is not None:
         raise ConfigError("give a RUN_ID or --sweep SWEEP_ID, not both")
-    con = connect(settings.db_path, read_only=True)
+    con = connect_read_only(settings.db_path)
     try:
         if not relation_exists(con, "backtest_runs"):
             raise WarehouseError("no backtest runs yet; run `vcdwh backtest` first")

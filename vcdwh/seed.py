@@ -25,7 +25,7 @@ from vcdwh.load.settle import add_staged
 from vcdwh.load.stage import TRADES, TRADES_COLUMNS, detect_layout, stage_csv
 from vcdwh.marts.bars import build_bars
 from vcdwh.marts.frequency import parse_frequency
-from vcdwh.warehouse.db import connect, ensure_tables
+from vcdwh.warehouse.db import connect_read_only, ensure_tables
 from vcdwh.warehouse.sqlrender import identifier, render
 
 BAR_COLUMNS = (
@@ -265,7 +265,7 @@ def run_full_backtest(
         settings,
         BacktestParams(symbol, frequency, threshold, position_size, initial_capital, "none"),
     )
-    con = connect(settings.db_path, read_only=True)
+    con = connect_read_only(settings.db_path)
     try:
         bars = (
             con.execute(

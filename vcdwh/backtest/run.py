@@ -10,7 +10,6 @@ from vcdwh.backtest.params import BacktestParams, BacktestResult
 from vcdwh.backtest.seed import Walk, seed_metrics, seed_record, walk_signals
 from vcdwh.backtest.store import store_records, ts_text
 from vcdwh.config import Settings
-from vcdwh.errors import WarehouseError
 from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
 
 if TYPE_CHECKING:
@@ -101,14 +100,5 @@ def run_backtest(
         No warehouse yet, or it is locked.
     """
     params.validated()
-    if not settings.db_path.exists():
-        raise WarehouseError(f"no warehouse at {settings.db_path}; run `vcdwh build` first")
-    with write_session(settings.db_path, lock_timeout) as con:
-        con.execute("begin transaction")
-        try:
-            result = run_on_connection(con, params, sweep_id)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    return result
+    with write_session(settings.db_path, lock_timeout, existing=True) as con:
+        return run_on_connection(con, params, sweep_id)

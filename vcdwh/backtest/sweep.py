@@ -33,7 +33,7 @@ from vcdwh.backtest.params import RESETS, BacktestParams
 from vcdwh.backtest.seed import seed_metrics, seed_record, walk_signals
 from vcdwh.backtest.store import RunRecord, store_records
 from vcdwh.config import Settings
-from vcdwh.errors import BacktestError, WarehouseError
+from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import parse_frequency
 from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
 
@@ -307,17 +307,8 @@ def run_sweep(
     WarehouseError
         No warehouse yet, or it is locked.
     """
-    if not settings.db_path.exists():
-        raise WarehouseError(f"no warehouse at {settings.db_path}; run `vcdwh build` first")
-    with write_session(settings.db_path, lock_timeout) as con:
-        con.execute("begin transaction")
-        try:
-            result = run_sweep_on_connection(con, spec)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    return result
+    with write_session(settings.db_path, lock_timeout, existing=True) as con:
+        return run_sweep_on_connection(con, spec)
 
 
 # --------------------------------------------------------------------------- output

@@ -219,7 +219,7 @@ def data_dictionary(db_path: Path) -> list[RelationEntry]:
     WarehouseError
         If there is no warehouse at ``db_path`` or it cannot be opened.
     """
-    from vcdwh.query import connect_read_only
+    from vcdwh.warehouse.db import connect_read_only
 
     con = connect_read_only(db_path)
     try:

@@ -13,7 +13,7 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,44 +55,77 @@ def new_database_config(storage_version: str | None = None) -> dict[str, str]:
     return {"storage_compatibility_version": version}
 
 
-def connect(
-    db_path: Path, *, read_only: bool = False, storage_version: str | None = None
-) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, turning DuckDB's lock and I/O errors into one-line messages.
-
-    A file that does not exist yet is created with ``storage_version`` (see
-    :func:`new_database_config`); an existing file keeps the version it was written with.
+def require_warehouse(db_path: Path) -> None:
+    """Stop with the one message every reader and run gives when there is no warehouse yet.
 
     Raises
     ------
     WarehouseError
-        If the file is missing (read-only), locked by another process or unreadable.
-    ConfigError
-        If ``storage_version`` is not supported.
+        If ``db_path`` does not exist.
     """
+    if not Path(db_path).exists():
+        raise WarehouseError(f"no warehouse at {db_path}; run `vcdwh build` first")
+
+
+def _open(db_path: Path, *, read_only: bool, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` with its lock and I/O errors turned into one-line messages."""
     import duckdb
 
-    if read_only and not Path(db_path).exists():
-        raise WarehouseError(f"no warehouse at {db_path}; run `vcdwh build` first")
-    config: dict[str, str] = {}
-    if not read_only:
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        if not Path(db_path).exists():
-            config = new_database_config(storage_version)
     try:
         return duckdb.connect(str(db_path), read_only=read_only, config=config)
-    except duckdb.IOException as exc:
+    except duckdb.Error as exc:
         message = str(exc)
-        if "lock" in message.lower():
+        if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
             raise WarehouseError(
                 f"{db_path} is locked by another process{_holder(message)}; close that program's "
                 "connection (or open it read-only) and try again"
             ) from exc
-        first_line = error_line(exc)
-        raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
-    except duckdb.Error as exc:
-        first_line = error_line(exc)
-        raise WarehouseError(f"cannot open {db_path}: {first_line}") from exc
+        raise WarehouseError(f"cannot open {db_path}: {error_line(exc)}") from exc
+
+
+def connect(db_path: Path, *, storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse read-write in place (creating it), for tools and tests.
+
+    vcdwh's own writes go through :func:`write_session` instead. A file that does not exist
+    yet is created with ``storage_version`` (see :func:`new_database_config`); an existing file
+    keeps the version it was written with.
+
+    Raises
+    ------
+    WarehouseError
+        If the file is locked by another process or unreadable.
+    ConfigError
+        If ``storage_version`` is not supported.
+    """
+    config: dict[str, Any] = {}
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    if not Path(db_path).exists():
+        config = new_database_config(storage_version)
+    return _open(db_path, read_only=False, config=config)
+
+
+def connect_read_only(
+    db_path: Path, *, allowed_directories: Sequence[Path] = ()
+) -> duckdb.DuckDBPyConnection:
+    """The one read-only connection: it reads the warehouse and nothing else.
+
+    External access is off (no files, URLs, other databases or extensions) except for the
+    ``allowed_directories`` a command writes its output to (``vcdwh export``), and the
+    configuration is locked, so a query cannot turn either back on.
+
+    Raises
+    ------
+    WarehouseError
+        If there is no warehouse yet, or it cannot be opened.
+    """
+    require_warehouse(db_path)
+    con = _open(db_path, read_only=True, config={})
+    if allowed_directories:
+        folders = [str(Path(folder).resolve()) + os.sep for folder in allowed_directories]
+        con.execute("set allowed_directories = $folders", {"folders": folders})
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+    return con
 
 
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -273,8 +306,14 @@ def write_session(
     db_path: Path,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     storage_version: str | None = None,
+    *,
+    existing: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to a private copy of the warehouse, swapped in on success.
+    """One transaction on a private copy of the warehouse, swapped in on success.
+
+    The body runs inside ``begin transaction``; it is committed when the body returns and
+    rolled back when it raises. ``existing``: the warehouse must exist already (a run needs
+    the bars a build made), otherwise the one "no warehouse" message is raised.
 
     The life cycle of every vcdwh write (build, backtest):
 
@@ -300,6 +339,8 @@ def write_session(
     import duckdb
 
     db_path = Path(db_path)
+    if existing:
+        require_warehouse(db_path)
     new_config = new_database_config(storage_version)  # checked before anything is touched
     with writer_lock(db_path, lock_timeout):
         _fault_point("locked")
@@ -321,7 +362,13 @@ def write_session(
                 first_line = error_line(exc)
                 raise WarehouseError(f"cannot open a copy of {db_path}: {first_line}") from exc
             try:
-                yield con
+                con.execute("begin transaction")
+                try:
+                    yield con
+                    con.execute("commit")
+                except BaseException:
+                    con.execute("rollback")
+                    raise
                 _fault_point("before_checkpoint")
                 con.execute("checkpoint")
             finally:
