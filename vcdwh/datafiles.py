@@ -120,5 +120,5 @@ def discover(data_dir: Path) -> list[Path]:
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
     """The ``file_id`` the next loaded file gets in ``loaded_files``."""
-    row = con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchone()
-    return int(row[0]) if row else 1
+    [(file_id,)] = con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchall()
+    return int(file_id)

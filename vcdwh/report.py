@@ -19,7 +19,7 @@ from vcdwh.backtest.params import RESETS
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, WarehouseError
 from vcdwh.warehouse.db import connect_read_only, relation_exists
-from vcdwh.warehouse.sqlrender import identifier
+from vcdwh.warehouse.sqlrender import identifier, render
 
 if TYPE_CHECKING:
     import duckdb
@@ -172,27 +172,20 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
     prefix = "session_" if run["reset"] == "session" else ""
     delta_candles = all(f"{prefix}{c}" in columns for c in DELTA_CANDLE_COLUMNS)
     delta_column = identifier(RESETS[run["reset"]])
-    extra = (
-        ", " + ", ".join(f"{prefix}{c}::double as {c}" for c in DELTA_CANDLE_COLUMNS)
-        if delta_candles
-        else ""
-    )
     # A root's continuous series is selected by its root; an instrument by id and symbol.
     continuous = "root" in columns
-    where = (
-        "root = $symbol" if continuous else "instrument_id = $instrument_id and symbol = $symbol"
-    )
     params = {"symbol": run["symbol"], "start": run["data_start"], "end": run["data_end"]}
     if not continuous:
         params["instrument_id"] = run["instrument_id"]
-    bars = con.execute(
-        f"select bar_start, open::double as open, high::double as high, low::double as low,"
-        f" close::double as close,"
-        f" {delta_column}::double as delta{extra}"
-        f" from {bars_relation}"
-        f" where {where} and bar_start between $start and $end order by bar_start",
-        params,
-    ).fetchnumpy()
+    sql = render(
+        "queries/report_bars.sql",
+        bars=bars_relation,
+        delta_column=delta_column,
+        candle_columns=DELTA_CANDLE_COLUMNS if delta_candles else (),
+        candle_prefix=prefix,
+        continuous=continuous,
+    )
+    bars = con.execute(sql, params).fetchnumpy()
     trades = _rows(
         con,
         "select * from backtest_trades where run_id = $id order by trade_no",
@@ -359,12 +352,7 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
         raise ConfigError(f"--by {metric!r} must be one of: {', '.join(METRICS)}")
     runs = _rows(
         con,
-        "select r.run_id, r.frequency, r.reset, r.threshold,"
-        " coalesce(r.segment, 'all') as segment,"
-        f" m.total_trades, m.net_pnl, m.win_rate_pct, m.profit_factor, m.sharpe, m.max_drawdown,"
-        f" m.{identifier(metric)} as metric_value"
-        " from backtest_runs r join backtest_metrics m using (run_id)"
-        " where r.sweep_id = $id order by r.run_id",
+        render("queries/report_sweep_runs.sql", metric=identifier(metric)),
         {"id": sweep_id},
     )
     thresholds = sorted({r["threshold"] for r in runs})

@@ -39,6 +39,7 @@ import pyarrow as pa
 from vcdwh.datafiles import seed_file_name
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import Contract, InstrumentSpec, front_and_next, get_spec, parse_parent
+from vcdwh.warehouse.sqlrender import render
 
 CHICAGO = ZoneInfo("America/Chicago")
 """CME Globex session times are defined in Chicago local time."""
@@ -123,46 +124,6 @@ INTENSITY_PROFILE = (
     (17 * 60 + 15, 1.2),
 )
 
-_TS_SQL = "strftime(make_timestamp_ns({col}), '%Y-%m-%dT%H:%M:%S.%nZ')"
-_PX_SQL = "cast(cast({col} as decimal(18, 9)) as varchar)"
-_TRADES_SQL = f"""
-with formatted as (
-select
-    {_TS_SQL.format(col="ts_recv")} as ts_recv,
-    {_TS_SQL.format(col="ts_event")} as ts_event,
-    {TRADES_RTYPE} as rtype,
-    {GLBX_PUBLISHER_ID} as publisher_id,
-    $ids[inst + 1] as instrument_id,
-    'T' as action,
-    $sides[side + 1] as side,
-    0 as depth,
-    {_PX_SQL.format(col="price")} as price,
-    size,
-    0 as flags,
-    ts_in_delta,
-    sequence,
-    $symbols[inst + 1] as symbol
-from trades_chunk
-)
-select concat_ws(',', {", ".join(TRADES_COLUMNS)}) || chr(10) as line from formatted
-"""
-_OHLCV_SQL = f"""
-with formatted as (
-select
-    {_TS_SQL.format(col="ts_event")} as ts_event,
-    {OHLCV_1M_RTYPE} as rtype,
-    {GLBX_PUBLISHER_ID} as publisher_id,
-    $ids[inst + 1] as instrument_id,
-    {_PX_SQL.format(col="open")} as open,
-    {_PX_SQL.format(col="high")} as high,
-    {_PX_SQL.format(col="low")} as low,
-    {_PX_SQL.format(col="close")} as close,
-    volume,
-    $symbols[inst + 1] as symbol
-from ohlcv_chunk
-)
-select concat_ws(',', {", ".join(OHLCV_COLUMNS)}) || chr(10) as line from formatted
-"""
 SIDE_CODES = ("A", "B", "N")
 _SELL, _BUY, _NO_SIDE = 0, 1, 2
 
@@ -391,7 +352,11 @@ def generate_sample(
     roll_session = next(
         (s.trade_date for s, (front, _) in plan if s.trade_date == front.roll_date), None
     )
-    params: dict[str, list[Any]] = {"ids": state.instrument_ids, "symbols": state.symbols}
+    params: dict[str, Any] = {
+        "ids": state.instrument_ids,
+        "symbols": state.symbols,
+        "publisher_id": GLBX_PUBLISHER_ID,
+    }
     trade_params = {**params, "sides": list(SIDE_CODES)}
     n_trades = n_bars = 0
     traded: set[int] = set()
@@ -421,16 +386,16 @@ def generate_sample(
                         con,
                         "trades_chunk",
                         _concat([t for t, _ in pending]),
-                        _TRADES_SQL,
-                        trade_params,
+                        render("sample/sample_trades_csv.sql", columns=TRADES_COLUMNS),
+                        trade_params | {"rtype": TRADES_RTYPE},
                         trades_out,
                     )
                     _write_rows(
                         con,
                         "ohlcv_chunk",
                         _concat([b for _, b in pending]),
-                        _OHLCV_SQL,
-                        params,
+                        render("sample/sample_ohlcv_csv.sql", columns=OHLCV_COLUMNS),
+                        params | {"rtype": OHLCV_1M_RTYPE},
                         ohlcv_out,
                     )
                     pending, pending_rows = [], 0
@@ -719,7 +684,7 @@ def _write_rows(
     name: str,
     chunk: Chunk,
     sql: str,
-    params: dict[str, list[Any]],
+    params: dict[str, Any],
     out: BinaryIO,
 ) -> None:
     """Format a chunk as CSV lines with DuckDB (in parallel) and append them to an open file.

@@ -10,8 +10,9 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.datafiles import record_loaded_file
+from vcdwh.datafiles import next_file_id, record_loaded_file
 from vcdwh.errors import DataError, error_line
+from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
     import duckdb
@@ -86,39 +87,16 @@ def load_definitions(
             "expiration": expiration.where((expiration > 0) & (expiration < UNDEFINED)),
         }
     )
-    [(file_id,)] = con.execute("select coalesce(max(file_id), 0) + 1 from loaded_files").fetchall()
+    file_id = next_file_id(con)
     con.register("definition_records", records)
     try:
-        con.execute(
-            """
-            create or replace temp table new_definitions as
-            select
-                make_timestamp_ns(ts_recv) as ts_recv,
-                instrument_id::uinteger as instrument_id,
-                symbol,
-                root,
-                instrument_class,
-                (tick_units::decimal(38, 0) / 1000000000)::decimal(18, 9) as tick_size,
-                (multiplier_units::decimal(38, 0) / 1000000000)::decimal(18, 9) as multiplier,
-                currency,
-                exchange,
-                make_timestamp_ns(expiration::bigint) as expiration,
-                $file_id as file_id
-            from definition_records
-            """,
+        inserted = con.execute(
+            "insert into instrument_definitions by name"
+            f" {render('staging/stg_instrument_definitions.sql')}",
             {"file_id": file_id},
-        )
+        ).fetchone()
     finally:
         con.unregister("definition_records")
-    key = "ts_recv, instrument_id, symbol, tick_size, multiplier"
-    added = con.execute(
-        f"""
-        insert into instrument_definitions
-        select * from new_definitions
-        where ({key}) not in (select ({key}) from instrument_definitions)
-        returning 1
-        """
-    ).fetchall()
-    con.execute("drop table if exists new_definitions")
-    record_loaded_file(con, source, file_id, len(records), len(added))
-    return len(records), len(added)
+    added = int(inserted[0]) if inserted else 0
+    record_loaded_file(con, source, file_id, len(records), added)
+    return len(records), added

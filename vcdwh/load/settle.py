@@ -183,18 +183,13 @@ def resolve_conflicts(
     if conflict is None:
         return 0
     if replace:
-        return int(
-            con.execute(
-                """
-                delete from trades
-                where file_id < $file_id
-                  and instrument_id in (select instrument_id from stg_trades)
-                  and ts_recv between (select min(ts_recv) from stg_trades)
-                                  and (select max(ts_recv) from stg_trades)
-                """,
-                {"file_id": file_id},
-            ).fetchone()[0]  # type: ignore[index]
-        )
+        replaced = con.execute(
+            "delete from trades using"
+            f" ({render('staging/stg_trades_replaced.sql')}) as replaced"
+            " where trades.file_id = replaced.file_id and trades.position = replaced.position",
+            {"file_id": file_id},
+        ).fetchone()
+        return int(replaced[0]) if replaced else 0
     position, instrument, ts_recv, sequence, side, size, price = conflict[:7]
     held_side, held_size, held_price, held_file_id = conflict[7:]
     held_path = con.execute(
@@ -218,15 +213,7 @@ def _price(value: Any) -> str:
 def _holds_trades_between(con: duckdb.DuckDBPyConnection, stage: str, file_id: int) -> bool:
     """True when earlier files' trades lie inside the time range of ``stage`` (file ``file_id``)."""
     row = con.execute(
-        f"""
-        select exists (
-            select 1 from trades
-            where file_id < $file_id
-              and ts_recv between (select min(ts_recv) from {identifier(stage)})
-                              and (select max(ts_recv) from {identifier(stage)})
-        )
-        """,
-        {"file_id": file_id},
+        render("staging/stg_trades_overlap.sql", stage=identifier(stage)), {"file_id": file_id}
     ).fetchone()
     return bool(row and row[0])
 
@@ -245,16 +232,8 @@ def _record_symbology(
     name's, for a single-instrument file), else the symbol learned from any load. Returns how
     many trades of earlier files learned their symbol (their bars change).
     """
-    ts = identifier(ts_column)
-    con.execute(
-        f"""
-        insert into symbology
-        select instrument_id, symbol, min({ts}), max({ts})
-        from {identifier(stage)}
-        where symbol is not null and symbol <> instrument_id::varchar
-        group by instrument_id, symbol
-        """
-    )
+    named = render("staging/stg_symbology.sql", stage=identifier(stage), ts=identifier(ts_column))
+    con.execute(f"insert into symbology by name {named}")
     if file_id is not None and file_symbol is not None:
         con.execute(
             "update trades set symbol = $symbol"
@@ -264,16 +243,11 @@ def _record_symbology(
 
     # Rows without a symbol (raw CSV) learn it from any file that names it.
     def learn(table: str, which: str = "") -> int:
+        learned = render("intermediate/int_learned_symbols.sql")
         updated = con.execute(
-            f"""
-            update {table} set symbol = named.symbol
-            from (
-                select instrument_id, arg_max(symbol, last_ts) as symbol
-                from symbology group by instrument_id
-            ) as named
-            where {table}.instrument_id = named.instrument_id
-              and {table}.symbol = {table}.instrument_id::varchar{which}
-            """
+            f"update {table} set symbol = named.symbol from ({learned}) as named"
+            f" where {table}.instrument_id = named.instrument_id"
+            f" and {table}.symbol = {table}.instrument_id::varchar{which}"
         ).fetchone()
         return int(updated[0]) if updated else 0
 

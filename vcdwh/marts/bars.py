@@ -179,23 +179,8 @@ def _build_grains(
         bar_params["min_size"] = options.min_size
         if options.max_size is not None:
             bar_params["max_size"] = options.max_size
-    first = "select min(from_start) from affected" if partial else "select min(ts_recv) from trades"
     sessions = con.execute(
-        f"""
-        with bounded as (
-            select
-                session_start,
-                coalesce(next_session_start, last.ts_recv + interval 1 second) as session_end,
-                session_date,
-                epoch_ns(session_start) as session_start_ns
-            from sessions, (select max(ts_recv) as ts_recv from trades) as last
-            where session_start <= last.ts_recv
-        )
-        select session_start, session_end, session_date, session_start_ns
-        from bounded
-        where session_end > ({first})
-        order by session_start
-        """
+        render("intermediate/int_session_pieces.sql", partial=partial)
     ).fetchall()
     # Pieces of sessions that are whole grains, so no grain is split between two statements.
     cut = sized_ranges(con, "trades", sessions, step_seconds=grain["grain_ns"] // 10**9)
