@@ -27,7 +27,13 @@ from vcdwh.load.settle import FileResult
 from vcdwh.load.stage import BAD_ROW_POLICIES, OHLCV_1M, TRADES
 from vcdwh.marts.bars import build_bars, known_frequencies
 from vcdwh.marts.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
-from vcdwh.marts.orderflow import FlowOptions, FlowOverrides, store_options, stored_options
+from vcdwh.marts.orderflow import (
+    FlowOptions,
+    FlowOverrides,
+    describe,
+    store_options,
+    stored_options,
+)
 from vcdwh.warehouse.catalog import publish as publish_catalog
 from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, relation_exists, write_session
 
@@ -100,7 +106,7 @@ def build_warehouse(
     settings: Settings,
     files: Sequence[str | Path] = (),
     frequencies: Sequence[str] | None = None,
-    echo: Callable[[str], Any] | None = None,
+    on_file: Callable[[FileResult], Any] | None = None,
     flow: FlowOverrides | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -121,8 +127,9 @@ def build_warehouse(
         Extra files to load besides those discovered in the data folder.
     frequencies
         Bar intervals to build (default 1min and 5min); intervals built before are refreshed too.
-    echo
-        Called with a progress line per file.
+    on_file
+        Called with each file's result as soon as it is loaded or skipped
+        (:func:`format_file_line` turns it into the line ``vcdwh build`` prints).
     flow
         Changes to the stored build settings (unknown-side policy, large-lot filter,
         imbalance ratio); what it leaves None keeps its stored value.
@@ -184,8 +191,8 @@ def build_warehouse(
             if schema is not None:
                 result = FileResult(path, "skipped", schema, reason="already loaded (unchanged)")
                 report.files.append(result)
-                if echo:
-                    echo(_file_line(result))
+                if on_file:
+                    on_file(result)
                 continue
             pending_hash = None
             if stat.st_size in known_sizes:
@@ -213,8 +220,8 @@ def build_warehouse(
                 known_hashes.add(pending_hash.result() if pending_hash else source.content_hash)
                 known_sizes.add(stat.st_size)
             report.files.append(result)
-            if echo:
-                echo(_file_line(result))
+            if on_file:
+                on_file(result)
         known = set(known_frequencies(con))
         frequencies_to_build = set(wanted) | known
         report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
@@ -272,7 +279,8 @@ def _build_errors() -> Iterator[None]:
         raise BuildError(f"build failed: {first_line}") from exc
 
 
-def _file_line(result: FileResult) -> str:
+def format_file_line(result: FileResult) -> str:
+    """One line per file of a build: loaded (rows, new, skipped, replaced) or skipped (why)."""
     if result.status == "loaded":
         return (
             f"loaded  {result.path.name}: {result.schema} ({result.layout}), "
@@ -289,3 +297,29 @@ def _file_line(result: FileResult) -> str:
             )
         )
     return f"skipped {result.path.name}: {result.reason}"
+
+
+def format_build(report: BuildReport) -> str:
+    """The summary ``vcdwh build`` prints after the per-file lines."""
+    lines = [
+        f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
+        f"warehouse {report.db_path}",
+        f"trades: {report.trades:,}  ohlcv_1m bars: {report.ohlcv_bars:,}  "
+        f"instruments: {', '.join(report.instruments) or '-'}",
+    ]
+    if report.first_ts is not None:
+        lines.append(f"time range: {report.first_ts} → {report.last_ts} UTC")
+    how = {
+        "full": "rebuilt",
+        "incremental": "updated where new trades landed",
+        "unchanged": "unchanged: no new trades",
+    }[report.bars_mode]
+    lines.append(f"bars: {', '.join(report.bar_relations)} ({how})  ({report.seconds:.2f} s)")
+    lines.append(f"settings: {describe(report.options)}")
+    rejected = sum(f.rows_rejected for f in report.files)
+    if rejected:
+        lines.append(
+            f'{rejected:,} bad row(s) skipped; see them with: vcdwh sql "select * from '
+            'rejected_rows order by file_id, line"'
+        )
+    return "\n".join(lines)

@@ -133,7 +133,7 @@ def sample(
         vcdwh sample --symbol NQ.FUT --start 2024-03-07 --days 7 --seed 1
         vcdwh sample --trades-per-day 2000000      # ~10M trades for benchmarks
     """
-    from vcdwh.sample import generate_sample
+    from vcdwh.sample import format_sample, generate_sample
 
     report = generate_sample(
         settings.data_dir,
@@ -143,12 +143,7 @@ def sample(
         seed=seed,
         trades_per_day=trades_per_day,
     )
-    click.echo(
-        f"wrote {report.trades:,} trades ({', '.join(report.instruments)}) to {report.trades_path}"
-    )
-    click.echo(f"wrote {report.ohlcv_bars:,} ohlcv-1m bars to {report.ohlcv_path}")
-    if report.roll_session:
-        click.echo(f"roll session: {report.roll_session}")
+    click.echo(format_sample(report))
 
 
 def _lock_timeout_option(func: F) -> F:
@@ -249,43 +244,21 @@ def build(
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
         vcdwh build --on-bad-rows skip --lock-timeout 120
     """
-    from vcdwh.build import build_warehouse
-    from vcdwh.marts.orderflow import FlowOverrides, describe
+    from vcdwh.build import build_warehouse, format_build, format_file_line
+    from vcdwh.marts.orderflow import FlowOverrides
 
     flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
     report = build_warehouse(
         settings,
         files,
         frequencies or None,
-        echo=click.echo,
+        on_file=lambda result: click.echo(format_file_line(result)),
         flow=flow,
         lock_timeout=lock_timeout,
         on_bad_rows=on_bad_rows,
         replace=replace,
     )
-    click.echo(
-        f"{len(report.loaded)} file(s) loaded, {len(report.skipped)} skipped; "
-        f"warehouse {report.db_path}"
-    )
-    click.echo(
-        f"trades: {report.trades:,}  ohlcv_1m bars: {report.ohlcv_bars:,}  "
-        f"instruments: {', '.join(report.instruments) or '-'}"
-    )
-    if report.first_ts is not None:
-        click.echo(f"time range: {report.first_ts} → {report.last_ts} UTC")
-    how = {
-        "full": "rebuilt",
-        "incremental": "updated where new trades landed",
-        "unchanged": "unchanged: no new trades",
-    }[report.bars_mode]
-    click.echo(f"bars: {', '.join(report.bar_relations)} ({how})  ({report.seconds:.2f} s)")
-    click.echo(f"settings: {describe(report.options)}")
-    rejected = sum(f.rows_rejected for f in report.files)
-    if rejected:
-        click.echo(
-            f'{rejected:,} bad row(s) skipped; see them with: vcdwh sql "select * from '
-            'rejected_rows order by file_id, line"'
-        )
+    click.echo(format_build(report))
 
 
 @cli.command()
@@ -323,35 +296,9 @@ def list_(settings: Settings) -> None:
     Example:
         vcdwh list
     """
-    from vcdwh.inventory import take_inventory
+    from vcdwh.inventory import format_inventory, take_inventory
 
-    inv = take_inventory(settings)
-    click.echo(f"data folder: {inv.data_dir}")
-    if not inv.files:
-        click.echo("  (no trades_*/ohlcv_1m_* CSV or DBN files)")
-    for item in inv.files:
-        state = "loaded" if item.loaded else "new"
-        click.echo(f"  {item.name}  {item.bytes / 1_048_576:,.2f} MB  [{state}]")
-    if not inv.warehouse_exists:
-        click.echo(f"warehouse: {inv.db_path} (not built yet; run `vcdwh build`)")
-        return
-    click.echo(
-        f"warehouse: {inv.db_path} ({inv.loaded_files} file(s) loaded, "
-        f"{inv.backtest_runs} backtest run(s))"
-    )
-    for row in inv.instruments:
-        click.echo(
-            f"  {row['symbol']:<12} id {row['instrument_id']:<10} "
-            f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
-            f"{row['first_trade']} → {row['last_trade']}"
-        )
-    if inv.build_settings:
-        click.echo("build settings:")
-        for key, value, set_at in inv.build_settings:
-            click.echo(f"  {key:<16} {value:<10} (set {set_at})")
-    click.echo("relations:")
-    for name, count in inv.relations:
-        click.echo(f"  {name:<24} {count:>12,} rows")
+    click.echo(format_inventory(take_inventory(settings)))
 
 
 def futures_options(func: F) -> F:
@@ -475,7 +422,7 @@ def backtest(
 
     from vcdwh.backtest.params import BacktestParams
     from vcdwh.backtest.run import run_backtest
-    from vcdwh.backtest.text import describe_run, format_metrics
+    from vcdwh.backtest.text import format_run
 
     params = BacktestParams(
         symbol,
@@ -494,8 +441,7 @@ def backtest(
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
-    click.echo(describe_run(result, chosen_by_default=symbol is None))
-    click.echo(format_metrics(result))
+    click.echo(format_run(result, chosen_by_default=symbol is None))
 
 
 @cli.command()
@@ -832,12 +778,9 @@ def export(settings: Settings, out_dir: str, fmt: str, overwrite: bool) -> None:
         vcdwh export --format parquet /data/vcdwh-parquet
         vcdwh export --overwrite /data/vcdwh-parquet
     """
-    from vcdwh.export import export_parquet
+    from vcdwh.export import export_parquet, format_export
 
-    report = export_parquet(settings, out_dir, overwrite=overwrite)
-    for relation, rows in report.relations.items():
-        click.echo(f"{relation:<12} {rows:>14,} rows")
-    click.echo(f"wrote {report.files} Parquet file(s) to {report.out_dir} ({report.seconds:.2f} s)")
+    click.echo(format_export(export_parquet(settings, out_dir, overwrite=overwrite)))
 
 
 @cli.command(name="spark-bars")
@@ -880,15 +823,10 @@ def spark_bars(
         vcdwh spark-bars /data/pq --show-sql
     """
     from vcdwh.marts.frequency import parse_frequency
-    from vcdwh.spark import run_spark_bars, spark_job_sql
+    from vcdwh.spark import format_spark_bars, run_spark_bars, spark_job_sql
 
     interval = parse_frequency(frequency)
     if show_sql:
         click.echo(spark_job_sql(interval))
         return
-    report = run_spark_bars(parquet_dir, interval, master, output)
-    where = f"; written to {report.output}" if report.output else ""
-    click.echo(
-        f"bars_{report.frequency}: {report.rows:,} bars with Spark {report.master} "
-        f"in {report.seconds:.2f} s{where}"
-    )
+    click.echo(format_spark_bars(run_spark_bars(parquet_dir, interval, master, output)))

@@ -137,3 +137,12 @@ def export_parquet(
 def _count(con: object, relation: str) -> int:
     rows = con.execute(f"select count(*) from {identifier(relation)}").fetchall()  # type: ignore[attr-defined]
     return int(rows[0][0])
+
+
+def format_export(report: ExportReport) -> str:
+    """What ``vcdwh export`` prints: rows per relation, then the files written."""
+    lines = [f"{relation:<12} {rows:>14,} rows" for relation, rows in report.relations.items()]
+    lines.append(
+        f"wrote {report.files} Parquet file(s) to {report.out_dir} ({report.seconds:.2f} s)"
+    )
+    return "\n".join(lines)

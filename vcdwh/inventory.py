@@ -83,3 +83,34 @@ def take_inventory(settings: Settings) -> Inventory:
         size = path.stat().st_size
         inventory.files.append(DataFile(path.name, size, (path.name, size) in loaded))
     return inventory
+
+
+def format_inventory(inv: Inventory) -> str:
+    """What ``vcdwh list`` prints: the data files, the warehouse, its instruments and relations."""
+    lines = [f"data folder: {inv.data_dir}"]
+    if not inv.files:
+        lines.append("  (no trades_*/ohlcv_1m_* CSV or DBN files)")
+    for item in inv.files:
+        state = "loaded" if item.loaded else "new"
+        lines.append(f"  {item.name}  {item.bytes / 1_048_576:,.2f} MB  [{state}]")
+    if not inv.warehouse_exists:
+        lines.append(f"warehouse: {inv.db_path} (not built yet; run `vcdwh build`)")
+        return "\n".join(lines)
+    lines.append(
+        f"warehouse: {inv.db_path} ({inv.loaded_files} file(s) loaded, "
+        f"{inv.backtest_runs} backtest run(s))"
+    )
+    for row in inv.instruments:
+        lines.append(
+            f"  {row['symbol']:<12} id {row['instrument_id']:<10} "
+            f"{row['trades']:>12,} trades {row['volume']:>12,} volume  "
+            f"{row['first_trade']} → {row['last_trade']}"
+        )
+    if inv.build_settings:
+        lines.append("build settings:")
+        for key, value, set_at in inv.build_settings:
+            lines.append(f"  {key:<16} {value:<10} (set {set_at})")
+    lines.append("relations:")
+    for name, count in inv.relations:
+        lines.append(f"  {name:<24} {count:>12,} rows")
+    return "\n".join(lines)

@@ -711,3 +711,14 @@ def _string_bytes(lines: pa.Array) -> memoryview:
         offset=lines.offset * width,
     )
     return memoryview(data)[int(bounds[0]) : int(bounds[-1])] if len(lines) else memoryview(b"")
+
+
+def format_sample(report: SampleReport) -> str:
+    """What ``vcdwh sample`` wrote: the files, their rows and the roll session."""
+    lines = [
+        f"wrote {report.trades:,} trades ({', '.join(report.instruments)}) to {report.trades_path}",
+        f"wrote {report.ohlcv_bars:,} ohlcv-1m bars to {report.ohlcv_path}",
+    ]
+    if report.roll_session:
+        lines.append(f"roll session: {report.roll_session}")
+    return "\n".join(lines)

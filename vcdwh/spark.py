@@ -275,3 +275,12 @@ def duckdb_bars_from_parquet(
     )
     con.execute(f"create or replace temp view int_bar_grain as {grain}")
     return con.sql(render("marts/bars.sql", interval_ns=frequency.nanoseconds, **BARS_CONTEXT))
+
+
+def format_spark_bars(report: SparkBarsReport) -> str:
+    """What ``vcdwh spark-bars`` prints: the bars built, where, how fast."""
+    where = f"; written to {report.output}" if report.output else ""
+    return (
+        f"bars_{report.frequency}: {report.rows:,} bars with Spark {report.master} "
+        f"in {report.seconds:.2f} s{where}"
+    )

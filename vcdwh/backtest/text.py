@@ -101,3 +101,8 @@ def describe_run(result: BacktestResult, chosen_by_default: bool) -> str:
         f"threshold ±{p.threshold:g} on {RESETS[p.reset]}, {result.bar_count:,} bars "
         f"{result.data_start} → {result.data_end}"
     )
+
+
+def format_run(result: BacktestResult, chosen_by_default: bool) -> str:
+    """What ``vcdwh backtest`` prints: the run's line, then its metrics."""
+    return describe_run(result, chosen_by_default) + "\n" + format_metrics(result)
