@@ -41,6 +41,7 @@ module is cheap and a test can inject a fake client.
 from __future__ import annotations
 
 import os
+import functools
 import re
 import secrets
 import time
@@ -561,7 +562,7 @@ def make_client(key: str) -> HistoricalClient:
     import databento
 
     try:
-        return databento.Historical(key)  # type: ignore[no-any-return]
+        return databento.Historical(key)
     except ValueError:
         raise ConfigError(
             f"Databento did not accept the API key: check {API_KEY_ENV} (environment or .env)"
@@ -613,7 +614,7 @@ def _transient_reason(exc: BaseException) -> str | None:
 def _retry_delay(exc: BaseException, attempt: int) -> float:
     headers = getattr(exc, "headers", None) or {}
     try:
-        retry_after = float(headers.get("Retry-After", headers.get("retry-after")))
+        retry_after = float(headers.get("Retry-After", headers.get("retry-after")))  # type: ignore[arg-type]
     except (TypeError, ValueError, AttributeError):
         retry_after = None
     if retry_after is not None and retry_after >= 0:
@@ -983,7 +984,8 @@ def _fetch(
     costs: dict[_Request, float] = {}
     for req in pending:
         cost = retrying(
-            lambda req=req: client.metadata.get_cost(
+            functools.partial(
+                client.metadata.get_cost,
                 dataset=dataset,
                 start=req.start.isoformat(),
                 end=req.end.isoformat(),
@@ -1011,9 +1013,11 @@ def _fetch(
 
     for req in pending:
         began = time.monotonic()
-        records, nbytes = retrying(
-            lambda req=req: _download(client, req, dataset, mapper(req)), req.label, req
-        )
+
+        def download(req: _Request = req) -> tuple[int, int]:
+            return _download(client, req, dataset, mapper(req))
+
+        records, nbytes = retrying(download, req.label, req)
         seconds = time.monotonic() - began
         if records == 0:
             report.empty.append(req.label)
@@ -1155,8 +1159,9 @@ def _write_csv(store: Any, path: Path, symbol_map: SymbolMap | None) -> None:
     with open(path, "wb") as output:
         transcoder = databento_dbn.Transcoder(
             file=output,
-            encoding=databento_dbn.Encoding.CSV,
-            compression=databento_dbn.Compression.NONE,
+            # databento_dbn's stubs type the enum members as str.
+            encoding=databento_dbn.Encoding.CSV,  # type: ignore[arg-type]
+            compression=databento_dbn.Compression.NONE,  # type: ignore[arg-type]
             pretty_px=True,
             pretty_ts=True,
             map_symbols=True,
@@ -1255,7 +1260,8 @@ def _raw_symbol_map(
         for offset in range(0, len(ids), RESOLVE_BATCH):
             batch = [str(i) for i in ids[offset : offset + RESOLVE_BATCH]]
             answer = retrying(
-                lambda batch=batch: client.symbology.resolve(
+                functools.partial(
+                    client.symbology.resolve,
                     dataset=dataset,
                     symbols=batch,
                     stype_in="instrument_id",

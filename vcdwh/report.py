@@ -301,7 +301,7 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
         if run.get("mode") == "futures"
         else f"seed: {run['position_size']:g} of capital per position, long only"
     )
-    params = (
+    summary = (
         f"{run['symbol']} {run['frequency']} bars {run['data_start']} → {run['data_end']} "
         f"({run['bar_count']:,} bars); threshold ±{run['threshold']:g} on {delta_column}; "
         f"{mode}; initial capital ${run['initial_capital']:,.2f}"
@@ -316,7 +316,7 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
     trade_columns = tuple(c for c in TRADE_COLUMNS if c in (trades[0] if trades else {}))
     page = _page(
         f"vcdwh backtest run {run_id}",
-        params,
+        summary,
         _figure_html(fig),
         [
             ("Metrics", _table(metric_rows, ("metric", "value"), "metrics")),
@@ -400,7 +400,7 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
     )
     fig.update_xaxes(title_text="threshold", type="category")
     ranked = sorted(runs, key=lambda r: (r["metric_value"] is None, -(r["metric_value"] or 0)))
-    columns = (
+    columns: tuple[str, ...] = (
         "run_id",
         "segment",
         "frequency",

@@ -462,7 +462,9 @@ def _minute_weights(session: Session) -> tuple[IntArray, FloatArray]:
     starts = session.open_ns + np.arange(n_minutes, dtype=np.int64) * MINUTE_NS
     offsets = {_chicago(t).utcoffset() for t in (session.open_ns, session.close_ns)}
     if len(offsets) == 1:  # always so on the US calendar: clocks change on Sunday at 02:00
-        offset_minutes = int(_chicago(session.open_ns).utcoffset() / timedelta(minutes=1))
+        (offset,) = offsets
+        assert offset is not None  # a zoneinfo time always has an offset
+        offset_minutes = int(offset / timedelta(minutes=1))
         local = (starts // MINUTE_NS + offset_minutes) % 1440
     else:
         local = np.array([_chicago(int(t)).hour * 60 + _chicago(int(t)).minute for t in starts])

@@ -106,7 +106,7 @@ def _to_spark(template: str, **context: Any) -> str:
 
     tree = sqlglot.parse_one(render(template, **context), "duckdb")
 
-    def rewrite(node: exp.Expression) -> exp.Expression:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
             condition = exp.and_(
                 exp.condition("trades.session_date = sessions.session_date"),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 TRADING_DAYS = 252
 # Annualising a return over fewer sessions than about a month gives meaningless Calmar ratios.
@@ -14,8 +14,8 @@ CALMAR_MIN_SESSIONS = 20
 
 
 def compute_stats(
-    pnls: Sequence[float],
-    bars_held: Sequence[int],
+    pnls: npt.ArrayLike,
+    bars_held: npt.ArrayLike,
     equity: np.ndarray,
     closes: np.ndarray,
     session_dates: np.ndarray,
@@ -88,7 +88,7 @@ def compute_stats(
         "sharpe": sharpe,
         "expectancy": float(pnl.mean()) if len(pnl) else 0.0,
         "exposure_pct": float(held.mean() * 100) if len(held) else 0.0,
-        "avg_bars_held": float(np.mean(bars_held)) if len(bars_held) else 0.0,
+        "avg_bars_held": float(np.mean(bars)) if len(bars := np.asarray(bars_held)) else 0.0,
         "largest_win": float(wins.max()) if len(wins) else 0.0,
         "largest_loss": float(losses.min()) if len(losses) else 0.0,
         "buy_hold_return_pct": buy_hold,
@@ -113,19 +113,19 @@ def _daily_sharpe(
 
 
 def compute_trade_stats(
-    pnls: Sequence[float],
-    gross_pnls: Sequence[float],
-    commissions: Sequence[float],
-    slippages: Sequence[float],
+    pnls: npt.ArrayLike,
+    gross_pnls: npt.ArrayLike,
+    commissions: npt.ArrayLike,
+    slippages: npt.ArrayLike,
     entry_ns: np.ndarray,
     exit_ns: np.ndarray,
     equity: np.ndarray,
     bar_ns: np.ndarray,
     session_dates: np.ndarray,
     initial_capital: float,
-    pnl_ticks: Sequence[float] | None = None,
-    mae: Sequence[float] | None = None,
-    mfe: Sequence[float] | None = None,
+    pnl_ticks: npt.ArrayLike | None = None,
+    mae: npt.ArrayLike | None = None,
+    mfe: npt.ArrayLike | None = None,
 ) -> dict[str, Any]:
     """Compute the futures figures that complete :func:`compute_stats`.
 
@@ -204,12 +204,13 @@ def compute_trade_stats(
     durations = (np.asarray(exit_ns, np.int64) - np.asarray(entry_ns, np.int64)) / 1e9
     stats["avg_trade_duration_s"] = float(durations.mean()) if len(durations) else 0.0
     for name, values, pick in (("mae", mae, np.min), ("mfe", mfe, np.max)):
-        if values is None or len(values) == 0:
-            stats[f"avg_{name}"] = None if values is None else 0.0
+        array = None if values is None else np.asarray(values, dtype=float)
+        if array is None or len(array) == 0:
+            stats[f"avg_{name}"] = None if array is None else 0.0
             stats["worst_mae" if name == "mae" else "best_mfe"] = stats[f"avg_{name}"]
         else:
-            stats[f"avg_{name}"] = float(np.mean(values))
-            stats["worst_mae" if name == "mae" else "best_mfe"] = float(pick(values))
+            stats[f"avg_{name}"] = float(np.mean(array))
+            stats["worst_mae" if name == "mae" else "best_mfe"] = float(pick(array))
     return stats
 
 

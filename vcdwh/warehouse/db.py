@@ -356,7 +356,9 @@ def write_session(
                     _copy_file(old_wal, temp_wal)
             _fault_point("copied")
             try:
-                config = writer_config() if guard is not None else {**writer_config(), **new_config}
+                config: dict[str, Any] = (
+                    writer_config() if guard is not None else {**writer_config(), **new_config}
+                )
                 con = duckdb.connect(str(temp), config=config)
             except duckdb.Error as exc:
                 first_line = error_line(exc)
