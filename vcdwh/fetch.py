@@ -40,8 +40,8 @@ module is cheap and a test can inject a fake client.
 
 from __future__ import annotations
 
-import os
 import functools
+import os
 import re
 import secrets
 import time
