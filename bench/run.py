@@ -38,6 +38,8 @@ FRONT = "ESH4"
 SESSION = "2024-03-05"
 WARM_REPEATS = 20
 WALK_BARS = 1_000_000
+# In RESULTS.md everything from this marker on was measured by hand; --write keeps it.
+KEPT_MARKER = "<!-- measured by hand: kept by bench/run.py --write -->"
 
 # --------------------------------------------------------------------------- steps (child side)
 
@@ -459,7 +461,17 @@ def main() -> None:
     text = "\n".join(report).replace("MACHINE", machine())
     print(text)
     if args.write:
-        (BENCH / "RESULTS.md").write_text(text + "\n")
+        write_results(BENCH / "RESULTS.md", text)
+
+
+def write_results(path: Path, text: str) -> None:
+    """Write the generated tables to ``path``, keeping its hand-measured part (from KEPT_MARKER)."""
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        if KEPT_MARKER in old:
+            kept = "\n" + old[old.index(KEPT_MARKER) :]
+    path.write_text(text + "\n" + kept)
 
 
 def render(
