@@ -75,7 +75,7 @@ def open(
     >>> import vcdwh
     >>> wh = vcdwh.open("Data")
     >>> wh.sql("select count(*) from trades").fetchall()
-    [(350000,)]
+    [(250000,)]
     """
     data = Path(data_dir)
     db_path = Path(db) if db is not None else data / DB_FILENAME
