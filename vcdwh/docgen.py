@@ -37,15 +37,20 @@ SAMPLE_START = date(2024, 3, 3)
 SAMPLE_SEED = 42
 
 
-def _command_help(command: click.Command, name: str, parent: click.Context | None) -> str:
-    ctx = click.Context(
-        command,
-        info_name=name,
+def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    """The context ``vcdwh ... --help`` renders in, at a fixed width.
+
+    ``make_context`` applies the command's ``context_settings`` (``-h`` as well as ``--help``),
+    as the real command line does; the fixed width keeps the page independent of the terminal.
+    """
+    return command.make_context(
+        name,
+        [],
         parent=parent,
+        resilient_parsing=True,  # parse nothing: no callbacks, no missing-argument errors
         terminal_width=HELP_WIDTH,
         max_content_width=HELP_WIDTH,
     )
-    return command.get_help(ctx)
 
 
 def cli_reference() -> str:
@@ -61,9 +66,7 @@ def cli_reference() -> str:
     """
     from vcdwh.cli import cli
 
-    root = click.Context(
-        cli, info_name="vcdwh", terminal_width=HELP_WIDTH, max_content_width=HELP_WIDTH
-    )
+    root = _context(cli, "vcdwh", None)
     out = [
         "# CLI reference",
         "",
@@ -81,7 +84,8 @@ def cli_reference() -> str:
         command = cli.get_command(root, name)
         if command is None:  # pragma: no cover - list_commands only names registered commands
             continue
-        out += ["", f"## vcdwh {name}", "", "```text", _command_help(command, name, root), "```"]
+        text = command.get_help(_context(command, name, root))
+        out += ["", f"## vcdwh {name}", "", "```text", text, "```"]
     return "\n".join(out) + "\n"
 
 
