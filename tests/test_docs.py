@@ -129,7 +129,21 @@ def test_cli_page_given_command_has_its_section(name):
     assert f"Usage: vcdwh {name} " in page
 
 
-def test_cli_reference_given_wide_terminal_env_is_unchanged(monkeypatch):
+@pytest.mark.parametrize("name", ["", *COMMANDS])
+def test_cli_page_given_command_holds_its_real_help_output(name):
+    # The page shows what `vcdwh [name] --help` prints at the page's width.
+    args = [name, "--help"] if name else ["--help"]
+    width = docgen.HELP_WIDTH
+
+    result = CliRunner().invoke(
+        cli, args, prog_name="vcdwh", terminal_width=width, max_content_width=width
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"```text\n{result.output}```\n" in _read(docgen.CLI_PAGE)
+
+
+def test_cli_reference_given_narrow_terminal_is_unchanged(monkeypatch):
     # The page is rendered at a fixed width, whatever the terminal says.
     before = docgen.cli_reference()
     monkeypatch.setenv("COLUMNS", "40")
