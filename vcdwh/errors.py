@@ -39,6 +39,14 @@ class QueryError(VcdwhError):
     """DuckDB refused or failed a read-only query."""
 
 
+class UnknownSymbolError(ConfigError):
+    """A symbol is neither an instrument in the warehouse nor a root with a continuous series."""
+
+
+class UnknownIntervalError(ConfigError):
+    """A bar interval is not valid, or the warehouse holds no bars of that interval."""
+
+
 class SparkError(VcdwhError):
     """Spark is missing, or the Spark job failed."""
 
