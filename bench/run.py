@@ -224,11 +224,13 @@ def step_warm(work: Path) -> dict[str, Any]:
 
 
 def _walk_seconds(bars: int) -> float:
-    """Median seconds to validate, walk and score ``bars`` synthetic 1-minute bars."""
+    """Median seconds to walk and score ``bars`` synthetic 1-minute bars (the engine's path)."""
     import numpy as np
 
-    from vcdwh.backtest.inputs import Signals, validate_signals
-    from vcdwh.backtest.seed import seed_metrics, walk_signals
+    from vcdwh.backtest.engine import simulate
+    from vcdwh.backtest.inputs import Bars, Inputs
+    from vcdwh.backtest.params import BacktestParams
+    from vcdwh.backtest.signals import load_signal
 
     rng = np.random.default_rng(7)
     start = np.datetime64("2024-01-01T23:00", "ns")
@@ -238,13 +240,27 @@ def _walk_seconds(bars: int) -> float:
     close = np.maximum(close, 1.0)
     cumulative = np.cumsum(rng.integers(-60, 61, bars))
     signal = (cumulative > 500).astype(np.int8) - (cumulative < -500).astype(np.int8)
-    signals = Signals("SYNTH", 0, bar_start, session, close, signal)
+    series = Bars(
+        "SYNTH",
+        0,
+        "bars_1min",
+        False,
+        60 * 10**9,
+        bar_start,
+        session,
+        close,
+        close,
+        close,
+        close,
+        np.full(bars, "SYNTH", dtype=object),
+        np.zeros(bars, np.int64),
+    )
+    params = BacktestParams("SYNTH").validated()
+    inputs = Inputs(params, series, load_signal("cumulative_delta"), {}, signal, None)
     times = []
     for _ in range(WARM_REPEATS):
         started = time.perf_counter()
-        validate_signals(signals)
-        walk = walk_signals(close, signal, 0.1, 10_000.0)
-        seed_metrics(signals, walk, walk.exits - walk.entries, 10_000.0)
+        simulate(inputs)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 

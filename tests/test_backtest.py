@@ -14,7 +14,7 @@ from tests.conftest import ESH4_DERIVED
 from tests.helpers import Trade, write_raw_csv
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
-from vcdwh.backtest.seed import walk_signals
+from vcdwh.backtest.walk import walk_signals
 from vcdwh.backtest.stats import compute_stats
 from vcdwh.cli import cli
 from vcdwh.errors import BacktestError
@@ -197,9 +197,11 @@ def test_backtest_golden_on_esh4_session(shared, build, settings):
     assert result.metrics["profit_factor"] == math.inf
 
 
-def test_backtest_cli_prints_the_seed_block(shared, build, settings):
+def test_backtest_cli_given_position_size_prints_the_seed_block(shared, build, settings):
     build([shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"])
-    result = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "backtest"])
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(settings.data_dir), "backtest", "--position-size", "0.1"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("run 1: ESH4 (most volume; choose with --symbol), 1min bars")

@@ -10,7 +10,7 @@ import pytest
 
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
-from vcdwh.backtest.seed import walk_signals
+from vcdwh.backtest.walk import walk_signals
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 from vcdwh.sample import generate_sample

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ESU4_TRADES
 from tests.helpers import Trade, write_raw_csv
-from vcdwh.backtest.futures import walk_futures
+from vcdwh.backtest.walk import walk_futures
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.cli import cli

@@ -32,7 +32,7 @@ from vcdwh.errors import (
     WarehouseError,
     error_line,
 )
-from vcdwh.query import connect_read_only
+from vcdwh.warehouse.db import connect_read_only, relation_exists
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -402,7 +402,7 @@ class Warehouse:
         except TypeError as exc:
             raise ConfigError(f"Warehouse.backtest: {exc}") from exc
         self._before_write()
-        options = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
+        options: dict[str, Any] = {} if lock_timeout is None else {"lock_timeout": lock_timeout}
         with _explain_clash(self.db_path):
             return run_backtest(self._settings, run_params, **options)
 
@@ -420,25 +420,6 @@ class Warehouse:
 # ----------------------------------------------------------------------------------- helpers
 
 
-def _relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """True when a table or view of that name exists in the main schema.
-
-    Every result is fetched to the end: DuckDB refuses to read a relation on a connection
-    whose last ``execute`` result is unfinished.
-    """
-    rows = con.execute(
-        """
-        select count(*) from (
-            select table_name from duckdb_tables() where schema_name = 'main'
-            union all
-            select view_name from duckdb_views() where schema_name = 'main'
-        ) where table_name = $name
-        """,
-        {"name": name},
-    ).fetchall()
-    return bool(rows[0][0])
-
-
 def _frequency(interval: str) -> Frequency:
     from vcdwh.marts.frequency import parse_frequency
 
@@ -453,7 +434,7 @@ def _frequency(interval: str) -> Frequency:
 
 def _built_intervals(con: duckdb.DuckDBPyConnection) -> list[str]:
 
-    if not _relation_exists(con, "bar_intervals"):
+    if not relation_exists(con, "bar_intervals"):
         return []
     return [
         str(n) for (n,) in con.execute("select name from bar_intervals order by seconds").fetchall()
@@ -464,7 +445,7 @@ def _holds(con: duckdb.DuckDBPyConnection, relation: str, column: str, value: st
     """True when ``relation`` exists and has a row whose ``column`` is ``value``."""
     from vcdwh.warehouse.sqlrender import identifier
 
-    if not isinstance(value, str) or not _relation_exists(con, relation):
+    if not isinstance(value, str) or not relation_exists(con, relation):
         return False
     rows = con.execute(
         f"select exists (select 1 from {identifier(relation)} where {identifier(column)} = $v)",
@@ -476,7 +457,7 @@ def _holds(con: duckdb.DuckDBPyConnection, relation: str, column: str, value: st
 def _listing(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
     from vcdwh.warehouse.sqlrender import identifier
 
-    if not _relation_exists(con, relation):
+    if not relation_exists(con, relation):
         return "none"
     names = con.execute(
         f"select distinct {identifier(column)} from {identifier(relation)} order by 1"

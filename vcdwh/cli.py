@@ -301,42 +301,107 @@ def list_(settings: Settings) -> None:
     click.echo(format_inventory(take_inventory(settings)))
 
 
-def futures_options(func: F) -> F:
-    """The futures-mode options shared by ``backtest`` and ``sweep``."""
+def run_options(func: F) -> F:
+    """Sizing, costs, sides, signal and execution options of backtest, sweep and walkforward."""
     options = [
+        click.option(
+            "--position-size",
+            type=float,
+            default=None,
+            help="The seed's sizing: this fraction of current capital per position, long only "
+            "(the default, 0.1, when vcdwh has no contract spec for the instrument).",
+        ),
+        click.option(
+            "--initial-capital",
+            type=float,
+            default=10_000,
+            show_default=True,
+            help="Starting capital.",
+        ),
         click.option(
             "--contracts",
             type=click.IntRange(min=1),
             default=None,
-            help="Futures mode: trade this many whole contracts (P&L = points x multiplier x "
-            "contracts). Without it the seed's fractional-notional long-only walk runs.",
+            help="Whole contracts per position (P&L = points x multiplier x contracts). Default: "
+            "1 on an instrument or root whose contract spec vcdwh knows.",
         ),
         click.option(
             "--commission",
             type=click.FloatRange(min=0),
             default=None,
-            help="Dollars per contract per side (futures mode; default from the instruments "
-            "table: $2.50 for standard contracts, $0.85 for micros).",
+            help="Dollars per contract per side (default from the instruments table: $2.50 for "
+            "standard contracts, $0.85 for micros).",
         ),
         click.option(
             "--slippage-ticks",
             type=click.FloatRange(min=0),
             default=0.0,
             show_default=True,
-            help="Ticks lost on every entry and exit fill, against the trader (futures mode).",
+            help="Ticks lost on every market fill (entries, signal exits, stops), against the "
+            "trader.",
         ),
         click.option(
             "--side",
             type=click.Choice(["long", "short", "both"]),
             default="long",
             show_default=True,
-            help="long: BUY opens, SELL closes; short: SELL opens, BUY closes; both: either "
-            "opens from flat (futures mode).",
+            help="long: 1 opens, -1 closes; short: -1 opens, 1 closes; both: either opens from "
+            "flat.",
         ),
         click.option(
             "--flat-at-session-end",
             is_flag=True,
-            help="Close any position at the last bar of each session (futures mode).",
+            help="Close any position at the last bar of each session.",
+        ),
+        click.option(
+            "--signal",
+            default="cumulative_delta",
+            show_default=True,
+            help="A built-in signal (cumulative_delta, session_delta, delta_zscore, "
+            "cvd_divergence, stacked_imbalance) or the path of your .sql query.",
+        ),
+        click.option(
+            "--entry",
+            type=click.Choice(["close", "next-open"]),
+            default="close",
+            show_default=True,
+            help="Fill entries and signal exits at the signal bar's close or the next bar's open.",
+        ),
+        click.option(
+            "--stop-ticks",
+            type=float,
+            default=None,
+            help="Stop-market order this many ticks from the entry fill, on the trade tape.",
+        ),
+        click.option(
+            "--target-ticks",
+            type=float,
+            default=None,
+            help="Limit order this many ticks from the entry fill, on the trade tape.",
+        ),
+        click.option(
+            "--trail-ticks",
+            type=float,
+            default=None,
+            help="Trailing stop this many ticks behind the best price since the entry.",
+        ),
+        click.option(
+            "--target-fill",
+            type=click.Choice(["through", "touch"]),
+            default="through",
+            show_default=True,
+            help="A target fills when a trade prints through it, or at it.",
+        ),
+        click.option(
+            "--max-bars",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Time stop: close at the close of the N-th bar the position sees.",
+        ),
+        click.option(
+            "--check-lookahead",
+            is_flag=True,
+            help="Refuse a signal whose value at a bar changes when later bars are removed.",
         ),
     ]
     for option in reversed(options):
@@ -344,12 +409,53 @@ def futures_options(func: F) -> F:
     return func
 
 
+def _base_params(
+    symbol: str | None, options: dict[str, Any], signal_params: tuple[tuple[str, Any], ...] = ()
+) -> Any:
+    """The run options as :class:`BacktestParams` (threshold, frequency, reset: the caller's)."""
+    from vcdwh.backtest.params import BacktestParams
+
+    position_size, contracts = options["position_size"], options["contracts"]
+    if position_size is not None and contracts is not None:
+        raise click.UsageError("give --position-size (the seed's sizing) or --contracts, not both")
+    if position_size is not None:
+        sizing = "seed"
+    else:
+        sizing = "contracts" if contracts is not None else "auto"
+    return BacktestParams(
+        symbol,
+        position_size=0.1 if position_size is None else position_size,
+        initial_capital=options["initial_capital"],
+        contracts=contracts,
+        commission=options["commission"],
+        slippage_ticks=options["slippage_ticks"],
+        side=options["side"],
+        flat_at_session_end=options["flat_at_session_end"],
+        signal=options["signal"],
+        signal_params=signal_params,
+        entry=options["entry"],
+        stop_ticks=options["stop_ticks"],
+        target_ticks=options["target_ticks"],
+        trail_ticks=options["trail_ticks"],
+        max_bars=options["max_bars"],
+        target_fill=options["target_fill"],
+        sizing=sizing,
+    )
+
+
+def _name_value(item: str) -> tuple[str, str]:
+    name, eq, value = item.partition("=")
+    if not eq or not name.strip() or not value.strip():
+        raise click.BadParameter(f"{item!r} must be NAME=VALUE", param_hint="--param")
+    return name.strip(), value.strip()
+
+
 @cli.command()
 @click.option(
     "--symbol",
     "-s",
     default=None,
-    help="Instrument to trade (default: the outright with the most volume).",
+    help="Instrument or root to trade (default: the outright with the most volume).",
 )
 @click.option(
     "--frequency",
@@ -365,17 +471,7 @@ def futures_options(func: F) -> F:
     type=float,
     default=500,
     show_default=True,
-    help="BUY when cumulative delta > threshold, SELL when < -threshold.",
-)
-@click.option(
-    "--position-size",
-    type=float,
-    default=0.1,
-    show_default=True,
-    help="Fraction of current capital per position (seed mode; ignored with --contracts).",
-)
-@click.option(
-    "--initial-capital", type=float, default=10_000, show_default=True, help="Starting capital."
+    help="The signal's $threshold (cumulative_delta: 1 above it, -1 below minus it).",
 )
 @click.option(
     "--reset",
@@ -384,7 +480,14 @@ def futures_options(func: F) -> F:
     show_default=True,
     help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open.",
 )
-@futures_options
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter of the signal, e.g. --param lookback=30; repeat for more.",
+)
+@run_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_lock_timeout_option
 @click.pass_obj
@@ -394,94 +497,115 @@ def backtest(
     symbol: str | None,
     frequency: str,
     threshold: float,
-    position_size: float,
-    initial_capital: float,
     reset: str,
-    contracts: int | None,
-    commission: float | None,
-    slippage_ticks: float,
-    side: str,
-    flat_at_session_end: bool,
+    params: tuple[str, ...],
     as_json: bool,
     lock_timeout: float,
+    check_lookahead: bool,
+    **options: Any,
 ) -> None:
-    """Backtest the cumulative-delta threshold strategy and store the run.
+    """Backtest a signal and store the run.
 
-    Seed mode (default) puts a fraction of capital into a long position; futures mode
-    (--contracts N) trades whole contracts with commissions, slippage and long/short sides.
+    On a futures instrument or root vcdwh knows, it trades 1 contract with the real
+    multiplier and commission, so results are in dollars; --position-size F runs the
+    seed's fraction-of-capital, long-only sizing instead. Stops, targets and trails are
+    resolved on the exact trade sequence.
 
     \b
     Example:
-        vcdwh backtest
-        vcdwh backtest --symbol ESH4 --frequency 5min --threshold 300 \\
-            --position-size 0.2 --initial-capital 25000 --reset session
-        vcdwh backtest --contracts 1 --slippage-ticks 1 --side both --flat-at-session-end
-        vcdwh backtest --json
+        vcdwh backtest --symbol ES
+        vcdwh backtest --symbol ESH4 --frequency 5min --threshold 300 --reset session
+        vcdwh backtest --position-size 0.1          # the seed's sizing and metrics
+        vcdwh backtest --symbol ES --side both --stop-ticks 8 --target-ticks 16
+        vcdwh backtest --signal delta_zscore --param lookback=30 --param k=2.5
+        vcdwh backtest --signal my_signal.sql --check-lookahead --json
     """
     import json
+    from dataclasses import replace
 
-    from vcdwh.backtest.params import BacktestParams
     from vcdwh.backtest.run import run_backtest
+    from vcdwh.backtest.signals import parse_value
     from vcdwh.backtest.text import format_run
 
-    params = BacktestParams(
-        symbol,
-        frequency,
-        threshold,
-        position_size,
-        initial_capital,
-        reset,
-        contracts=contracts,
-        commission=commission,
-        slippage_ticks=slippage_ticks,
-        side=side,
-        flat_at_session_end=flat_at_session_end,
-    )
-    result = run_backtest(settings, params, lock_timeout=lock_timeout)
+    given = tuple((name, parse_value(value)) for name, value in map(_name_value, params))
+    base = _base_params(symbol, options, given)
+    run = replace(base, frequency=frequency, threshold=threshold, reset=reset)
+    result = run_backtest(settings, run, lock_timeout=lock_timeout, check_lookahead=check_lookahead)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
     click.echo(format_run(result, chosen_by_default=symbol is None))
 
 
+def grid_options(func: F) -> F:
+    """The grid of sweep and walkforward: symbol, thresholds, frequencies, resets, params."""
+    options = [
+        click.option(
+            "--symbol",
+            "-s",
+            default=None,
+            help="Instrument or root (default: the outright with the most volume).",
+        ),
+        click.option(
+            "--threshold",
+            "-t",
+            "thresholds",
+            default="100:2000:100",
+            show_default=True,
+            help="Thresholds: START:STOP:STEP (STOP included) or a list 100,200,500.",
+        ),
+        click.option(
+            "--frequency",
+            "-f",
+            "frequencies",
+            default="1min",
+            show_default=True,
+            help="Bar intervals, comma-separated (each must be built), e.g. 1min,5min.",
+        ),
+        click.option(
+            "--reset",
+            "resets",
+            default="none",
+            show_default=True,
+            help="Cumulative delta resets, comma-separated: none, session.",
+        ),
+        click.option(
+            "--param",
+            "params",
+            multiple=True,
+            metavar="NAME=VALUES",
+            help="Values of a signal parameter to cross: NAME=V1,V2 or NAME=START:STOP:STEP.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _grid(
+    symbol: str | None,
+    thresholds: str,
+    frequencies: str,
+    resets: str,
+    params: tuple[str, ...],
+    options: dict[str, Any],
+    **extra: Any,
+) -> Any:
+    from vcdwh.backtest.sweep import SweepSpec, parse_choices, parse_param_grid, parse_thresholds
+
+    return SweepSpec(
+        thresholds=parse_thresholds(thresholds),
+        frequencies=parse_choices("--frequency", frequencies),
+        resets=parse_choices("--reset", resets, ("none", "session")),
+        base=_base_params(symbol, options),
+        params=parse_param_grid(params),
+        **extra,
+    )
+
+
 @cli.command()
-@click.option(
-    "--symbol", "-s", default=None, help="Instrument (default: the outright with the most volume)."
-)
-@click.option(
-    "--threshold",
-    "-t",
-    "thresholds",
-    default="100:2000:100",
-    show_default=True,
-    help="Thresholds: START:STOP:STEP (STOP included) or a list 100,200,500.",
-)
-@click.option(
-    "--frequency",
-    "-f",
-    "frequencies",
-    default="1min",
-    show_default=True,
-    help="Bar intervals, comma-separated (each must be built), e.g. 1min,5min.",
-)
-@click.option(
-    "--reset",
-    "resets",
-    default="none",
-    show_default=True,
-    help="Cumulative delta resets, comma-separated: none, session.",
-)
-@click.option(
-    "--position-size",
-    type=float,
-    default=0.1,
-    show_default=True,
-    help="Fraction of current capital per position (seed mode).",
-)
-@click.option(
-    "--initial-capital", type=float, default=10_000, show_default=True, help="Starting capital."
-)
-@futures_options
+@grid_options
+@run_options
 @click.option(
     "--split",
     type=float,
@@ -506,66 +630,113 @@ def sweep(
     thresholds: str,
     frequencies: str,
     resets: str,
-    position_size: float,
-    initial_capital: float,
-    contracts: int | None,
-    commission: float | None,
-    slippage_ticks: float,
-    side: str,
-    flat_at_session_end: bool,
+    params: tuple[str, ...],
     split: float | None,
     by: str,
     top: int,
     as_json: bool,
     lock_timeout: float,
+    check_lookahead: bool,
+    **options: Any,
 ) -> None:
-    """Backtest every threshold x frequency x reset combination and print the best.
+    """Backtest every combination of a grid and print the best.
 
-    Each combination is stored as a normal run tagged with the sweep id (see
-    backtest_runs.sweep_id and backtest_sweeps); the bars are read once per frequency
-    and reset, and all runs are written in one transaction.
+    The grid is threshold x frequency x reset x every --param list. Each combination is
+    the same run as `vcdwh backtest` with those parameters, stored as a normal run
+    tagged with the sweep id (see backtest_runs.sweep_id and backtest_sweeps); the bars
+    are read once per frequency, and all runs are written in one transaction.
 
     \b
     Example:
-        vcdwh sweep --threshold 100:2000:100 --frequency 1min,5min --reset none,session
-        vcdwh sweep --contracts 1 --slippage-ticks 1 --side both --split 0.7 --by sharpe
+        vcdwh sweep --symbol ES --threshold 100:2000:100 --frequency 1min,5min --reset none,session
+        vcdwh sweep --signal delta_zscore --param lookback=10,20,40 --param k=1.5:3:0.5
+        vcdwh sweep --side both --stop-ticks 8 --split 0.7 --by sharpe
         vcdwh report --sweep sweep-1 --out sweep.html
     """
     import json
 
-    from vcdwh.backtest.params import BacktestParams
-    from vcdwh.backtest.sweep import (
-        SweepSpec,
-        format_sweep,
-        parse_choices,
-        parse_thresholds,
-        run_sweep,
-    )
+    from vcdwh.backtest.sweep import format_sweep, run_sweep
 
-    base = BacktestParams(
-        symbol,
-        position_size=position_size,
-        initial_capital=initial_capital,
-        contracts=contracts,
-        commission=commission,
-        slippage_ticks=slippage_ticks,
-        side=side,
-        flat_at_session_end=flat_at_session_end,
+    spec = _grid(
+        symbol, thresholds, frequencies, resets, params, options, split=split, by=by, top=top
     )
-    spec = SweepSpec(
-        thresholds=parse_thresholds(thresholds),
-        frequencies=parse_choices("--frequency", frequencies),
-        resets=parse_choices("--reset", resets, ("none", "session")),
-        base=base,
-        split=split,
-        by=by,
-        top=top,
-    )
-    result = run_sweep(settings, spec, lock_timeout=lock_timeout)
+    result = run_sweep(settings, spec, lock_timeout=lock_timeout, check_lookahead=check_lookahead)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
     click.echo(format_sweep(result, top))
+
+
+@cli.command()
+@grid_options
+@run_options
+@click.option(
+    "--train-sessions",
+    type=int,
+    required=True,
+    help="Sessions each fold chooses the best combination on.",
+)
+@click.option(
+    "--test-sessions",
+    type=int,
+    required=True,
+    help="Sessions after them that each fold trades the chosen combination on.",
+)
+@click.option("--anchored", is_flag=True, help="Every training window starts at the first session.")
+@click.option(
+    "--metric",
+    default="net_pnl",
+    show_default=True,
+    help="Metric that chooses: net_pnl, sharpe, sortino, profit_factor, calmar, sqn, "
+    "expectancy, win_rate_pct, total_return_pct, max_drawdown, total_trades.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the walk-forward as JSON.")
+@_lock_timeout_option
+@click.pass_obj
+@reports_errors
+def walkforward(
+    settings: Settings,
+    symbol: str | None,
+    thresholds: str,
+    frequencies: str,
+    resets: str,
+    params: tuple[str, ...],
+    train_sessions: int,
+    test_sessions: int,
+    anchored: bool,
+    metric: str,
+    as_json: bool,
+    lock_timeout: float,
+    check_lookahead: bool,
+    **options: Any,
+) -> None:
+    """Walk-forward: choose on N sessions, trade the choice on the next M, move on M.
+
+    Per fold every combination of the grid (the options of `vcdwh sweep`) runs on the
+    training sessions; the best by --metric runs on the test sessions. Both runs of each
+    fold are stored (backtest_runs.walkforward_id), with the folds, the stitched
+    out-of-sample equity, the walk-forward efficiency and how often the choice changed.
+
+    \b
+    Example:
+        vcdwh walkforward --symbol ES --train-sessions 3 --test-sessions 1 \\
+            --threshold 100:1000:100
+        vcdwh walkforward --train-sessions 20 --test-sessions 5 --anchored --metric sharpe
+        vcdwh report --walkforward wf-1 --out wf.html
+    """
+    import json
+
+    from vcdwh.backtest.walkforward import WalkForwardSpec, format_walkforward, run_walkforward
+
+    grid = _grid(symbol, thresholds, frequencies, resets, params, options)
+    spec = WalkForwardSpec(grid, train_sessions, test_sessions, anchored, metric)
+    result = run_walkforward(
+        settings, spec, lock_timeout=lock_timeout, check_lookahead=check_lookahead
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    click.echo(format_walkforward(result))
 
 
 @cli.command()

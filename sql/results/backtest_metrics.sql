@@ -44,3 +44,6 @@ alter table backtest_metrics add column if not exists avg_mae double;
 alter table backtest_metrics add column if not exists avg_mfe double;
 alter table backtest_metrics add column if not exists worst_mae double;
 alter table backtest_metrics add column if not exists best_mfe double;
+-- Added with ruin: true when the equity reached 0 and the run stopped trading there.
+alter table backtest_metrics add column if not exists ruined boolean;
+alter table backtest_metrics add column if not exists ruin_time timestamp_ns;

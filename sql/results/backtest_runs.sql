@@ -31,3 +31,21 @@ alter table backtest_runs add column if not exists tick_size double;
 alter table backtest_runs add column if not exists multiplier double;
 alter table backtest_runs add column if not exists spec_source varchar;
 alter table backtest_runs add column if not exists segment varchar;
+-- Added with SQL signals, execution on the trade tape and walk-forward: how positions were sized
+-- ('seed': a fraction of capital; 'contracts': whole contracts), the signal (a built-in's name or
+-- the file's path), its SQL text and bound parameters (JSON), the entry fill ('close' or
+-- 'next-open'), the exits resolved on the tape (ticks from the entry fill; NULL: none), the time
+-- stop in bars, how a target fills ('through' or 'touch'), and the walk-forward and fold a run
+-- belongs to.
+alter table backtest_runs add column if not exists sizing varchar;
+alter table backtest_runs add column if not exists signal varchar;
+alter table backtest_runs add column if not exists signal_sql varchar;
+alter table backtest_runs add column if not exists signal_params varchar;
+alter table backtest_runs add column if not exists entry varchar;
+alter table backtest_runs add column if not exists stop_ticks double;
+alter table backtest_runs add column if not exists target_ticks double;
+alter table backtest_runs add column if not exists trail_ticks double;
+alter table backtest_runs add column if not exists max_bars integer;
+alter table backtest_runs add column if not exists target_fill varchar;
+alter table backtest_runs add column if not exists walkforward_id varchar;
+alter table backtest_runs add column if not exists fold integer;

@@ -13,3 +13,8 @@ create table if not exists backtest_sweeps (
     by_metric varchar not null,
     runs integer not null
 )
+;
+-- Added with SQL signals: the signal every run of the sweep used and the lists of its
+-- parameters the grid crossed (JSON).
+alter table backtest_sweeps add column if not exists signal varchar;
+alter table backtest_sweeps add column if not exists signal_params varchar;

@@ -1,14 +1,19 @@
-"""A run's inputs: the instrument (or a root's continuous series) with its bars and signals."""
+"""A run's inputs, read by one loader for every mode: the bars of an instrument (or of a root's
+continuous series), the signal at each bar, the contract specification, and the trade tape when
+an exit is resolved on it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vcdwh.backtest.params import RESETS, BacktestParams
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.signals import Series, Signal, bind, check_lookahead, evaluate, load_signal
 from vcdwh.errors import BacktestError
+from vcdwh.instruments import DEFAULT_COMMISSION
+from vcdwh.marts.frequency import Frequency
 from vcdwh.warehouse.db import relation_exists
 from vcdwh.warehouse.sqlrender import identifier, render
 
@@ -16,17 +21,84 @@ if TYPE_CHECKING:
     import duckdb
 
 
+@dataclass(frozen=True)
+class ContractSpec:
+    """Tick size, dollars per point and default commission of the traded contract."""
+
+    symbol: str
+    root: str
+    tick_size: float
+    multiplier: float
+    commission_per_side: float
+    source: str
+
+    @property
+    def tick_value(self) -> float:
+        """Dollars per tick per contract."""
+        return self.tick_size * self.multiplier
+
+
 @dataclass
-class Signals:
-    """One instrument's bars with their signal, as columns (numpy arrays)."""
+class Bars:
+    """One series' bars as columns, in time order."""
 
     symbol: str
     instrument_id: int
-    bar_start: np.ndarray
+    relation: str
+    continuous: bool
+    interval_ns: int
+    bar_start: np.ndarray  # datetime64[ns]
     session_date: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
     close: np.ndarray
-    signal: np.ndarray  # +1 BUY, -1 SELL, 0 none
-    contract: np.ndarray | None = None  # the contract of each bar (a root's continuous series)
+    contract: np.ndarray  # the contract of each bar (the symbol itself for an instrument)
+    instrument: np.ndarray  # the instrument_id of each bar (whose trades the tape reads)
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    @property
+    def bar_ns(self) -> np.ndarray:
+        """Each bar's start, nanoseconds since the epoch."""
+        return self.bar_start.astype("datetime64[ns]").astype(np.int64)
+
+    def slice(self, start: int, stop: int) -> Bars:
+        """The bars ``start:stop``."""
+        columns = ("bar_start", "session_date", "open", "high", "low", "close")
+        return replace(
+            self,
+            **{name: getattr(self, name)[start:stop] for name in columns},
+            contract=self.contract[start:stop],
+            instrument=self.instrument[start:stop],
+        )
+
+
+@dataclass
+class Tape:
+    """Trades of the instruments a series traded, in trade order, one set of arrays each."""
+
+    ts: dict[int, np.ndarray]  # instrument_id -> ts_recv (ns)
+    price: dict[int, np.ndarray]
+    order: dict[int, np.ndarray]  # the number of each fill's aggressive order (ts_recv, sequence)
+
+
+@dataclass
+class Inputs:
+    """Everything a walk needs: resolved params, bars, signal, contract spec and tape."""
+
+    params: BacktestParams
+    bars: Bars
+    signal_def: Signal
+    values: dict[str, Any]
+    signal: np.ndarray  # +1, -1 or 0 per bar
+    spec: ContractSpec | None
+    tape: Tape | None = None
+
+    def slice(self, start: int, stop: int) -> Inputs:
+        """The same inputs for the bars ``start:stop`` (the signal is not evaluated again)."""
+        return replace(self, bars=self.bars.slice(start, stop), signal=self.signal[start:stop])
 
 
 def choose_instrument(
@@ -68,89 +140,177 @@ def _roots(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r for (r,) in con.execute("select distinct root from rolls order by root").fetchall()]
 
 
-def signal_codes(signals: Any) -> np.ndarray:
-    """The SQL signals (``BUY``, ``SELL`` or none) as +1, -1 and 0."""
-    text = np.asarray(signals, dtype=object)
-    return (text == "BUY").astype(np.int8) - (text == "SELL").astype(np.int8)
-
-
 def continuous_root(con: duckdb.DuckDBPyConnection, bars: str, symbol: str | None) -> bool:
     """True when ``symbol`` names a root with a continuous series and no instrument of its own."""
     if symbol is None or symbol not in _roots(con):
         return False
     loaded = con.execute(
         f"select count(*) from {identifier(bars)} where symbol = $symbol", {"symbol": symbol}
-    ).fetchone()
-    return not (loaded and loaded[0])
+    ).fetchall()
+    return not (loaded and loaded[0][0])
 
 
-def _load_continuous(
-    con: duckdb.DuckDBPyConnection, bars: str, root: str, params: BacktestParams
-) -> Signals:
-    """A root's continuous series (``bars_<interval>_continuous``) with its signals."""
-    continuous = params.interval.continuous_relation
-    if not relation_exists(con, continuous):
-        raise BacktestError(f"{continuous} is not built; run `vcdwh build` first")
-    sql = render(
-        "queries/signals.sql",
-        bars=identifier(continuous),
-        delta_column=identifier(RESETS[params.reset]),
-        continuous=True,
-    )
-    data = con.execute(
-        f"select bar_start, session_date, close::double as close, signal, contract,"
-        f" instrument_id from ({sql})",
-        {"root": root, "threshold": params.threshold},
-    ).fetchnumpy()
-    ids = np.asarray(data["instrument_id"])
-    return Signals(
-        symbol=root,
-        instrument_id=int(ids[-1]) if len(ids) else 0,
-        bar_start=np.asarray(data["bar_start"]),
-        session_date=np.asarray(data["session_date"]),
-        close=np.asarray(data["close"], dtype=float),
-        signal=signal_codes(data["signal"]),
-        contract=np.asarray(data["contract"], dtype=object),
+def lookup_spec(con: duckdb.DuckDBPyConnection, symbol: str) -> ContractSpec | None:
+    """The contract specification of a symbol (``sql/queries/instrument_spec.sql``), if known."""
+    rows = con.execute(
+        render("queries/instrument_spec.sql"),
+        {"symbol": symbol, "default_commission": float(DEFAULT_COMMISSION)},
+    ).fetchall()
+    if not rows:
+        return None
+    _, root, tick, multiplier, commission, source = rows[0]
+    return ContractSpec(symbol, root, float(tick), float(multiplier), float(commission), source)
+
+
+def _no_spec(symbol: str) -> BacktestError:
+    return BacktestError(
+        f"no contract specification for {symbol!r}: load its Databento definition file with "
+        "`vcdwh build`, or add its root to the instruments table (root, tick_size, "
+        "multiplier, commission_per_side, exchange, source)"
     )
 
 
-def load_signals(con: duckdb.DuckDBPyConnection, params: BacktestParams) -> Signals:
-    """Read one instrument's signal rows in time order, in one columnar query."""
-    bars = params.interval.bars_relation
-    if not relation_exists(con, bars):
+def series(bars: Bars, interval: Frequency) -> Series:
+    """How a signal selects the rows of ``bars``."""
+    key: dict[str, Any] = (
+        {"series_root": bars.symbol}
+        if bars.continuous
+        else {"series_instrument_id": bars.instrument_id, "series_symbol": bars.symbol}
+    )
+    return Series(
+        bars=identifier(bars.relation),
+        footprint=identifier(interval.footprint_relation),
+        continuous=bars.continuous,
+        key=key,
+    )
+
+
+def load_bars(con: duckdb.DuckDBPyConnection, interval: Frequency, symbol: str | None) -> Bars:
+    """One instrument's bars (or a root's continuous series) in one columnar query.
+
+    Raises
+    ------
+    BacktestError
+        If the bars relation is not built, the symbol is unknown, or there are no bars, or they
+        have missing prices or are not in time order.
+    """
+    relation = interval.bars_relation
+    if not relation_exists(con, relation):
         raise BacktestError(
-            f"{bars} is not built; run `vcdwh build --frequency {params.frequency}` first"
+            f"{relation} is not built; run `vcdwh build --frequency {interval.name}` first"
         )
-    if continuous_root(con, bars, params.symbol):
-        return _load_continuous(con, bars, str(params.symbol), params)
-    symbol, instrument_id = choose_instrument(con, bars, params.symbol)
-    sql = render(
-        "queries/signals.sql",
-        bars=identifier(bars),
-        delta_column=identifier(RESETS[params.reset]),
-        continuous=False,
-    )
-    data = con.execute(
-        f"select bar_start, session_date, close::double as close, signal from ({sql})",
-        {"instrument_id": instrument_id, "symbol": symbol, "threshold": params.threshold},
-    ).fetchnumpy()
-    signal = signal_codes(data["signal"])
-    return Signals(
-        symbol=symbol,
+    continuous = continuous_root(con, relation, symbol)
+    if continuous:
+        relation = interval.continuous_relation
+        if not relation_exists(con, relation):
+            raise BacktestError(f"{relation} is not built; run `vcdwh build` first")
+        name, instrument_id = str(symbol), 0
+        key: dict[str, Any] = {"series_root": name}
+    else:
+        name, instrument_id = choose_instrument(con, relation, symbol)
+        key = {"series_instrument_id": instrument_id, "series_symbol": name}
+    sql = render("queries/series_bars.sql", bars=identifier(relation), continuous=continuous)
+    data = con.execute(sql, key).fetchnumpy()
+    instruments = np.asarray(data["instrument_id"], dtype=np.int64)
+    if continuous and len(instruments):
+        instrument_id = int(instruments[-1])
+    bars = Bars(
+        symbol=name,
         instrument_id=instrument_id,
-        bar_start=np.asarray(data["bar_start"]),
+        relation=relation,
+        continuous=continuous,
+        interval_ns=interval.nanoseconds,
+        bar_start=np.asarray(data["bar_start"]).astype("datetime64[ns]"),
         session_date=np.asarray(data["session_date"]),
+        open=np.asarray(data["open"], dtype=float),
+        high=np.asarray(data["high"], dtype=float),
+        low=np.asarray(data["low"], dtype=float),
         close=np.asarray(data["close"], dtype=float),
-        signal=signal,
-        contract=np.full(len(signal), symbol, dtype=object),
+        contract=np.asarray(data["contract"], dtype=object),
+        instrument=instruments,
     )
+    validate_bars(bars)
+    return bars
 
 
-def validate_signals(signals: Signals) -> None:
-    """Reject empty, NaN or unsorted inputs before walking them."""
-    if len(signals.close) == 0:
-        raise BacktestError(f"no bars for {signals.symbol}; load its trades with `vcdwh build`")
-    if not np.all(np.isfinite(signals.close)) or np.any(signals.close <= 0):
-        raise BacktestError(f"bars of {signals.symbol} have missing or non-positive closes")
-    if len(signals.bar_start) > 1 and np.any(np.diff(signals.bar_start.astype("int64")) <= 0):
-        raise BacktestError(f"bars of {signals.symbol} are not in strictly increasing time order")
+def validate_bars(bars: Bars) -> None:
+    """Reject empty, NaN, non-positive or unsorted bars before walking them."""
+    if len(bars) == 0:
+        raise BacktestError(f"no bars for {bars.symbol}; load its trades with `vcdwh build`")
+    prices = np.concatenate([bars.open, bars.close, bars.high, bars.low])
+    if not np.all(np.isfinite(prices)):
+        raise BacktestError(f"bars of {bars.symbol} have missing prices")
+    if np.any(bars.close <= 0):
+        raise BacktestError(f"bars of {bars.symbol} have missing or non-positive closes")
+    if len(bars) > 1 and np.any(np.diff(bars.bar_ns) <= 0):
+        raise BacktestError(f"bars of {bars.symbol} are not in strictly increasing time order")
+
+
+def load_tape(con: duckdb.DuckDBPyConnection, bars: Bars) -> Tape:
+    """The trades of every instrument the series traded, over the bars it traded them in."""
+    import datetime as dt
+
+    sql = render("queries/tape.sql")
+    tape = Tape({}, {}, {})
+    starts = bars.bar_ns
+    for instrument in dict.fromkeys(bars.instrument.tolist()):
+        rows = np.flatnonzero(bars.instrument == instrument)
+        first, last = int(starts[rows[0]]), int(starts[rows[-1]]) + bars.interval_ns
+        # The next bar's open may be a fill (--entry next-open): read one bar more.
+        last += bars.interval_ns
+        epoch = dt.datetime(1970, 1, 1)
+        data = con.execute(
+            sql,
+            {
+                "instrument_id": int(instrument),
+                "from_ts": epoch + dt.timedelta(microseconds=first // 1000),
+                "to_ts": epoch + dt.timedelta(microseconds=-(-last // 1000)),
+            },
+        ).fetchnumpy()
+        ts = np.asarray(data["ts_ns"], dtype=np.int64)
+        sequence = np.asarray(data["sequence"]).astype(np.uint64)
+        new_order = np.ones(len(ts), dtype=bool)
+        if len(ts) > 1:
+            new_order[1:] = (ts[1:] != ts[:-1]) | (sequence[1:] != sequence[:-1])
+        tape.ts[int(instrument)] = ts
+        tape.price[int(instrument)] = np.asarray(data["price"], dtype=float)
+        tape.order[int(instrument)] = np.cumsum(new_order)
+    return tape
+
+
+def load_inputs(
+    con: duckdb.DuckDBPyConnection,
+    params: BacktestParams,
+    *,
+    lookahead: bool = False,
+    bars: Bars | None = None,
+    tape: Tape | None = None,
+) -> Inputs:
+    """Read a run's inputs: bars, signal, contract spec (and the tape for stops and targets).
+
+    ``params`` are validated; ``sizing='auto'`` is resolved here. ``bars`` and ``tape``, when
+    given, are reused (a sweep reads them once). ``lookahead``: refuse a signal whose value at a
+    bar changes when later bars are removed.
+
+    Raises
+    ------
+    BacktestError
+        Missing bars, unknown symbol, a signal that fails or looks ahead, or contracts without a
+        contract specification.
+    """
+    params = params.validated()
+    if bars is None:
+        bars = load_bars(con, params.interval, params.symbol)
+    spec = lookup_spec(con, bars.symbol)
+    params = params.with_sizing(spec is not None)
+    if spec is None and (params.futures or params.tape_exits):
+        raise _no_spec(bars.symbol)
+    signal_def = load_signal(params.signal)
+    values = bind(signal_def, dict(params.signal_params), params.run_values)
+    where = series(bars, params.interval)
+    signal = evaluate(con, signal_def, where, values, bars.bar_start)
+    if lookahead:
+        check_lookahead(con, signal_def, where, values, bars.bar_start, signal)
+    if params.tape_exits and tape is None:
+        tape = load_tape(con, bars)
+    return Inputs(params, bars, signal_def, values, signal, spec, tape)

@@ -10,9 +10,13 @@ from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import Frequency, parse_frequency
 
 RESETS = {"none": "cumulative_delta", "session": "session_cumulative_delta"}
-
-
 SIDES = ("long", "short", "both")
+ENTRIES = ("close", "next-open")
+TARGET_FILLS = ("through", "touch")
+SIZINGS = ("seed", "contracts", "auto")
+"""``seed``: a fraction of capital per position, long only (the seed's walk); ``contracts``:
+whole contracts with the real multiplier and commission; ``auto``: one contract when vcdwh
+knows the instrument's contract specification, else the seed's sizing."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,15 @@ class BacktestParams:
     slippage_ticks: float = 0.0
     side: str = "long"
     flat_at_session_end: bool = False
+    signal: str = "cumulative_delta"
+    signal_params: tuple[tuple[str, int | float | str], ...] = ()
+    entry: str = "close"
+    stop_ticks: float | None = None
+    target_ticks: float | None = None
+    trail_ticks: float | None = None
+    max_bars: int | None = None
+    target_fill: str = "through"
+    sizing: str = "seed"
 
     @property
     def interval(self) -> Frequency:
@@ -38,11 +51,21 @@ class BacktestParams:
 
     @property
     def futures(self) -> bool:
-        """True in futures mode (whole contracts; see :mod:`vcdwh.backtest.futures`)."""
-        return self.contracts is not None
+        """True when whole contracts are traded (``sizing`` resolved to ``contracts``)."""
+        return self.sizing == "contracts"
+
+    @property
+    def tape_exits(self) -> bool:
+        """True when an exit is resolved on the trade tape (a stop, target or trailing stop)."""
+        return any(v is not None for v in (self.stop_ticks, self.target_ticks, self.trail_ticks))
+
+    @property
+    def run_values(self) -> dict[str, int | float | str]:
+        """What the run binds to a signal that uses them: ``$threshold`` and ``$reset``."""
+        return {"threshold": self.threshold, "reset": self.reset}
 
     def validated(self) -> BacktestParams:
-        """Check every parameter; return a copy with the frequency in canonical form.
+        """Check every parameter; return a copy in canonical form.
 
         Raises
         ------
@@ -60,8 +83,13 @@ class BacktestParams:
             raise BacktestError(f"--initial-capital {self.initial_capital} must be positive")
         if self.reset not in RESETS:
             raise BacktestError(f"--reset {self.reset!r} must be one of: {', '.join(RESETS)}")
-        self._validate_futures()
-        return replace(
+        sizing = self.sizing
+        if self.contracts is not None and sizing == "seed":
+            sizing = "contracts"  # --contracts N selects whole contracts
+        if sizing not in SIZINGS:
+            raise BacktestError(f"sizing {sizing!r} must be one of: {', '.join(SIZINGS)}")
+        self._validate_execution()
+        checked = replace(
             self,
             frequency=frequency,
             threshold=float(self.threshold),
@@ -69,9 +97,30 @@ class BacktestParams:
             initial_capital=float(self.initial_capital),
             commission=None if self.commission is None else float(self.commission),
             slippage_ticks=float(self.slippage_ticks),
+            sizing=sizing,
+            signal_params=tuple(sorted(dict(self.signal_params).items())),
         )
+        if sizing == "seed":
+            checked._validate_seed_only()
+        return checked
 
-    def _validate_futures(self) -> None:
+    def with_sizing(self, known_spec: bool) -> BacktestParams:
+        """``auto`` resolved: one contract when the contract spec is known, else the seed's.
+
+        Raises
+        ------
+        BacktestError
+            If options that need contracts were given for an instrument vcdwh has no spec of.
+        """
+        if self.sizing != "auto":
+            return self
+        if known_spec:
+            return replace(self, sizing="contracts", contracts=self.contracts or 1)
+        resolved = replace(self, sizing="seed")
+        resolved._validate_seed_only()
+        return resolved
+
+    def _validate_execution(self) -> None:
         if self.contracts is not None and (
             isinstance(self.contracts, bool)
             or not isinstance(self.contracts, int)
@@ -84,19 +133,41 @@ class BacktestParams:
             raise BacktestError(f"--slippage-ticks {self.slippage_ticks} must be a number ≥ 0")
         if self.side not in SIDES:
             raise BacktestError(f"--side {self.side!r} must be one of: {', '.join(SIDES)}")
-        if self.contracts is None:
-            seed_only = {
-                "--side": self.side != "long",
-                "--commission": self.commission not in (None, 0),
-                "--slippage-ticks": self.slippage_ticks != 0,
-                "--flat-at-session-end": bool(self.flat_at_session_end),
-            }
-            for option, given in seed_only.items():
-                if given:
-                    raise BacktestError(
-                        f"{option} needs --contracts N (futures mode); without it the seed's "
-                        "long-only fractional-notional walk runs"
-                    )
+        if self.entry not in ENTRIES:
+            raise BacktestError(f"--entry {self.entry!r} must be one of: {', '.join(ENTRIES)}")
+        if self.target_fill not in TARGET_FILLS:
+            raise BacktestError(
+                f"--target-fill {self.target_fill!r} must be one of: {', '.join(TARGET_FILLS)}"
+            )
+        for option, value in (
+            ("--stop-ticks", self.stop_ticks),
+            ("--target-ticks", self.target_ticks),
+            ("--trail-ticks", self.trail_ticks),
+        ):
+            if value is not None and (not _finite(value) or value <= 0):
+                raise BacktestError(f"{option} {value} must be a number of ticks > 0")
+        if self.max_bars is not None and (
+            isinstance(self.max_bars, bool)
+            or not isinstance(self.max_bars, int)
+            or self.max_bars < 1
+        ):
+            raise BacktestError(f"--max-bars {self.max_bars} must be a whole number ≥ 1")
+        if not isinstance(self.signal, str) or not self.signal:
+            raise BacktestError("--signal must name a built-in signal or a .sql file")
+
+    def _validate_seed_only(self) -> None:
+        seed_only = {
+            "--side": self.side != "long",
+            "--commission": self.commission not in (None, 0),
+            "--slippage-ticks": self.slippage_ticks != 0,
+            "--flat-at-session-end": bool(self.flat_at_session_end),
+        }
+        for option, given in seed_only.items():
+            if given:
+                raise BacktestError(
+                    f"{option} needs --contracts N (futures mode); without it the seed's "
+                    "long-only fractional-notional walk runs"
+                )
 
 
 def _finite(value: float) -> bool:
@@ -122,6 +193,7 @@ class BacktestResult:
         """JSON-ready representation."""
         data = asdict(self)
         data["params"] = asdict(self.params)
+        data["params"]["signal_params"] = dict(self.params.signal_params)
         data["metrics"] = {k: _json_number(v) for k, v in self.metrics.items()}
         if self.spec is None:
             del data["spec"]

@@ -1,104 +1,108 @@
-"""``vcdwh backtest``: validate, load the inputs, walk, compute the stats and store one run."""
+"""``vcdwh backtest``: validate → inputs → walk → pure stats → store, for one run.
+
+The inputs (bars, the signal's SQL, the contract spec, the trade tape) are read on the
+locked-down read-only connection; only the finished run is written, in one write session.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vcdwh.backtest.futures import run_futures_on_connection
-from vcdwh.backtest.inputs import Signals, load_signals, validate_signals
+from vcdwh.backtest.engine import Simulated, simulate, trade_dicts
+from vcdwh.backtest.inputs import Inputs, load_inputs
 from vcdwh.backtest.params import BacktestParams, BacktestResult
-from vcdwh.backtest.seed import Walk, seed_metrics, seed_record, walk_signals
 from vcdwh.backtest.store import store_records, ts_text
 from vcdwh.config import Settings
-from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
+from vcdwh.warehouse.db import (
+    DEFAULT_LOCK_TIMEOUT,
+    connect_read_only,
+    ensure_tables,
+    write_session,
+)
 
 if TYPE_CHECKING:
-    from typing import Any
-
     import duckdb
-    import numpy as np
 
 
-def run_on_connection(
-    con: duckdb.DuckDBPyConnection, params: BacktestParams, sweep_id: str | None = None
-) -> BacktestResult:
-    """Validate, walk, compute stats and store the run on an open read-write connection."""
-    params = params.validated()
-    ensure_tables(con)
-    if params.futures:
-        return run_futures_on_connection(con, params, sweep_id)
-    signals = load_signals(con, params)
-    validate_signals(signals)
-    walk = walk_signals(
-        signals.close,
-        signals.signal,
-        params.position_size,
-        params.initial_capital,
-        signals.contract,
-    )
-    held = (walk.exits - walk.entries).astype(int)
-    metrics = seed_metrics(signals, walk, held, params.initial_capital)
-    run_id = _store(con, params, signals, walk, held, metrics, sweep_id)
-    trades = [
-        {
-            "trade_no": t + 1,
-            "entry_time": ts_text(signals.bar_start[e]),
-            "entry_price": float(signals.close[e]),
-            "exit_time": ts_text(signals.bar_start[x]),
-            "exit_price": float(signals.close[x]),
-            "quantity": float(walk.quantity[t]),
-            "pnl": float(walk.pnl[t]),
-            "bars_held": int(held[t]),
-            "exit_reason": walk.exit_reason[t],
+def read_inputs(settings: Settings, params: BacktestParams, *, lookahead: bool = False) -> Inputs:
+    """A run's inputs, read on the read-only connection (see :func:`load_inputs`)."""
+    con = connect_read_only(settings.db_path)
+    try:
+        return load_inputs(con, params, lookahead=lookahead)
+    finally:
+        con.close()
+
+
+def store_runs(
+    settings: Settings, runs: list[Simulated], lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> list[int]:
+    """Store finished runs in one write session; their new run ids, in order."""
+    with write_session(settings.db_path, lock_timeout, existing=True) as con:
+        ensure_tables(con)
+        return store_records(con, [run.record for run in runs])
+
+
+def result_of(run_id: int, inputs: Inputs, sim: Simulated) -> BacktestResult:
+    """The stored run as :class:`BacktestResult` (what ``--json`` and the API return)."""
+    bars, spec, params = inputs.bars, inputs.spec, inputs.params
+    spec_dict = None
+    if params.futures and spec is not None:
+        spec_dict = {
+            "root": spec.root,
+            "tick_size": spec.tick_size,
+            "multiplier": spec.multiplier,
+            "tick_value": spec.tick_value,
+            "commission_per_side": sim.commission,
+            "source": spec.source,
         }
-        for t, (e, x) in enumerate(zip(walk.entries, walk.exits, strict=True))
-    ]
     return BacktestResult(
         run_id=run_id,
         params=params,
-        symbol=signals.symbol,
-        instrument_id=signals.instrument_id,
-        data_start=ts_text(signals.bar_start[0]),
-        data_end=ts_text(signals.bar_start[-1]),
-        bar_count=len(signals.close),
-        metrics=metrics,
-        trades=trades,
+        symbol=bars.symbol,
+        instrument_id=bars.instrument_id,
+        data_start=ts_text(bars.bar_start[0]),
+        data_end=ts_text(bars.bar_start[-1]),
+        bar_count=len(bars),
+        metrics=sim.record.metrics,
+        trades=trade_dicts(sim, inputs),
+        spec=spec_dict,
     )
 
 
-def _store(
-    con: duckdb.DuckDBPyConnection,
-    params: BacktestParams,
-    signals: Signals,
-    walk: Walk,
-    held: np.ndarray,
-    metrics: dict[str, Any],
-    sweep_id: str | None,
-) -> int:
-    record = seed_record(params, signals, walk, held, metrics, sweep_id)
-    return store_records(con, [record])[0]
+def run_on_connection(
+    con: duckdb.DuckDBPyConnection, params: BacktestParams, *, lookahead: bool = False
+) -> BacktestResult:
+    """Read, walk and store one run on an open read-write connection (tests, tools)."""
+    inputs = load_inputs(con, params, lookahead=lookahead)
+    sim = simulate(inputs)
+    ensure_tables(con)
+    [run_id] = store_records(con, [sim.record])
+    return result_of(run_id, inputs, sim)
 
 
 def run_backtest(
     settings: Settings,
     params: BacktestParams,
-    sweep_id: str | None = None,
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    check_lookahead: bool = False,
 ) -> BacktestResult:
-    """Run one backtest on the warehouse and store it (one transaction).
+    """Run one backtest on the warehouse and store it.
 
     The run is stored through :func:`vcdwh.warehouse.db.write_session`: open readers are not
-    blocked, and a failed or killed run leaves the warehouse as it was. ``lock_timeout`` is
-    how many seconds to wait for another writer.
+    blocked, and a failed or killed run leaves the warehouse as it was. ``lock_timeout`` is how
+    many seconds to wait for another writer; ``check_lookahead`` refuses a signal whose value at
+    a bar changes when the bars after it are removed.
 
     Raises
     ------
     BacktestError
-        Invalid parameters, unknown symbol, missing bars.
+        Invalid parameters, unknown symbol, missing bars, a failing or look-ahead signal.
     WarehouseError
         No warehouse yet, or it is locked.
     """
-    params.validated()
-    with write_session(settings.db_path, lock_timeout, existing=True) as con:
-        return run_on_connection(con, params, sweep_id)
+    params = params.validated()
+    inputs = read_inputs(settings, params, lookahead=check_lookahead)
+    sim = simulate(inputs)
+    [run_id] = store_runs(settings, [sim], lock_timeout)
+    return result_of(run_id, inputs, sim)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,8 +16,9 @@ if TYPE_CHECKING:
     import duckdb
 
 
-def ts_text(value: np.datetime64) -> str:
-    return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
+def ts_text(value: Any) -> str:
+    """A time as ``YYYY-MM-DD HH:MM:SS`` (a bar start, or a trade's ts_recv to the second)."""
+    return str(np.datetime_as_string(np.datetime64(value, "ns"), unit="s")).replace("T", " ")
 
 
 @dataclass
@@ -34,11 +36,20 @@ def run_row(
     symbol: str,
     instrument_id: int,
     bar_start: np.ndarray,
-    sweep_id: str | None,
-    bars_relation: str | None = None,
-    **futures: Any,
+    bars_relation: str,
+    *,
+    sweep_id: str | None = None,
+    segment: str | None = None,
+    signal_sql: str = "",
+    signal_values: dict[str, Any] | None = None,
+    commission: float = 0.0,
+    tick_size: float | None = None,
+    multiplier: float | None = None,
+    spec_source: str | None = None,
+    walkforward_id: str | None = None,
+    fold: int | None = None,
 ) -> dict[str, Any]:
-    """The ``backtest_runs`` row of a run (without its run id)."""
+    """The ``backtest_runs`` row of a run (without its run id): every parameter it ran with."""
     import pandas as pd
 
     return {
@@ -47,7 +58,7 @@ def run_row(
         "symbol": symbol,
         "instrument_id": instrument_id,
         "frequency": params.frequency,
-        "bars_relation": bars_relation or params.interval.bars_relation,
+        "bars_relation": bars_relation,
         "reset": params.reset,
         "threshold": params.threshold,
         "position_size": params.position_size,
@@ -58,14 +69,26 @@ def run_row(
         "sweep_id": sweep_id,
         "mode": "futures" if params.futures else "seed",
         "side": params.side,
-        "contracts": params.contracts,
-        "commission": futures.get("commission", 0.0),
+        "contracts": params.contracts if params.futures else None,
+        "commission": commission,
         "slippage_ticks": params.slippage_ticks,
         "flat_at_session_end": params.flat_at_session_end,
-        "tick_size": futures.get("tick_size"),
-        "multiplier": futures.get("multiplier"),
-        "spec_source": futures.get("spec_source"),
-        "segment": futures.get("segment"),
+        "tick_size": tick_size,
+        "multiplier": multiplier,
+        "spec_source": spec_source,
+        "segment": segment,
+        "sizing": params.sizing,
+        "signal": params.signal,
+        "signal_sql": signal_sql,
+        "signal_params": json.dumps(signal_values or {}, sort_keys=True),
+        "entry": params.entry,
+        "stop_ticks": params.stop_ticks,
+        "target_ticks": params.target_ticks,
+        "trail_ticks": params.trail_ticks,
+        "max_bars": params.max_bars,
+        "target_fill": params.target_fill,
+        "walkforward_id": walkforward_id,
+        "fold": fold,
     }
 
 

@@ -1,9 +1,9 @@
-"""``vcdwh sweep``: run a grid of backtests (threshold x frequency x reset) in one pass.
+"""``vcdwh sweep``: run a grid of backtests in one pass, each the same run as ``vcdwh backtest``.
 
-The bars and cumulative delta of each frequency/reset are read once (one columnar query), every
-threshold is walked over those numpy arrays, and all runs are stored together (one insert per
-table) as normal runs tagged with the sweep id. The runs are the same as running
-``vcdwh backtest`` once per combination: the same walk, metrics and stored rows.
+The grid is threshold x frequency x reset x every ``--param`` list of the signal. Each frequency's
+bars (and the trade tape, for stops and targets) are read once; each combination's signal is its
+own SQL query; every run goes through the one engine (:func:`vcdwh.backtest.engine.simulate`), and
+all runs are stored together (one insert per table) as normal runs tagged with the sweep id.
 With ``split`` the bars are cut in two at that fraction: each combination is run on the first
 part (``segment = 'in_sample'``) and on the rest (``'out_of_sample'``), ranked on the first and
 shown beside the second, so over-fitting is visible.
@@ -11,6 +11,7 @@ shown beside the second, so over-fitting is visible.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -19,23 +20,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vcdwh.backtest.futures import (
-    BarInputs,
-    ContractSpec,
-    futures_record,
-    load_bars,
-    lookup_spec,
-    signal_from_delta,
-    validate_bars,
-)
-from vcdwh.backtest.inputs import Signals, validate_signals
+from vcdwh.backtest.engine import Simulated, simulate
+from vcdwh.backtest.inputs import Bars, Inputs, Tape, load_bars, load_inputs, load_tape
 from vcdwh.backtest.params import RESETS, BacktestParams
-from vcdwh.backtest.seed import seed_metrics, seed_record, walk_signals
-from vcdwh.backtest.store import RunRecord, store_records
+from vcdwh.backtest.signals import parse_value
+from vcdwh.backtest.store import store_records
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import parse_frequency
-from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, write_session
+from vcdwh.warehouse.db import (
+    DEFAULT_LOCK_TIMEOUT,
+    connect_read_only,
+    ensure_tables,
+    write_session,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -98,12 +96,37 @@ def parse_choices(
     return items
 
 
+def parse_param_grid(items: tuple[str, ...]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """Parse ``--param name=v1,v2`` or ``--param name=START:STOP:STEP`` into value lists.
+
+    Raises
+    ------
+    BacktestError
+        Naming the ``--param`` and the accepted forms.
+    """
+    grid: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        if not eq or not name or not text.strip():
+            raise BacktestError(
+                f"--param {item!r} must be NAME=VALUE (in a sweep NAME=V1,V2 or NAME=A:B:STEP)"
+            )
+        if ":" in text:
+            values: tuple[Any, ...] = parse_thresholds(text)
+            values = tuple(int(v) if float(v).is_integer() else v for v in values)
+        else:
+            values = tuple(dict.fromkeys(parse_value(v) for v in text.split(",") if v.strip()))
+        grid[name] = values
+    return tuple(grid.items())
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     """The grid of a sweep and what every run shares.
 
-    ``base`` holds the symbol, capital, sizing and futures options; its threshold, frequency
-    and reset are replaced by each combination's.
+    ``base`` holds the symbol, capital, sizing, signal and execution options; its threshold,
+    frequency, reset and signal parameters are replaced by each combination's.
     """
 
     thresholds: tuple[float, ...]
@@ -113,6 +136,7 @@ class SweepSpec:
     split: float | None = None
     by: str = "net_pnl"
     top: int = 10
+    params: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def validated(self) -> SweepSpec:
         """Check the grid; return it with canonical frequencies.
@@ -135,10 +159,30 @@ class SweepSpec:
         if self.top < 1:
             raise BacktestError(f"--top {self.top} must be ≥ 1")
         runs = len(self.thresholds) * len(frequencies) * len(self.resets)
+        for _, values in self.params:
+            runs *= len(values)
         if runs > MAX_RUNS:
             raise BacktestError(f"the sweep has {runs:,} combinations; keep it under {MAX_RUNS:,}")
         self.base.validated()
         return replace(self, frequencies=frequencies)
+
+    def combinations(self, frequency: str) -> list[BacktestParams]:
+        """Every run of one frequency, in grid order (reset, threshold, then the params)."""
+        grids: list[dict[str, Any]] = [{}]
+        for name, values in self.params:
+            grids = [{**g, name: v} for g in grids for v in values]
+        return [
+            replace(
+                self.base,
+                frequency=frequency,
+                reset=reset,
+                threshold=threshold,
+                signal_params=tuple(sorted({**dict(self.base.signal_params), **g}.items())),
+            ).validated()
+            for reset in self.resets
+            for threshold in self.thresholds
+            for g in grids
+        ]
 
 
 @dataclass
@@ -177,39 +221,48 @@ class SweepResult:
 def _json(value: Any) -> Any:
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 
-def _segments(bars: BarInputs, split: float | None) -> list[tuple[str | None, BarInputs]]:
+def segments(inputs: Inputs, split: float | None) -> list[tuple[str | None, Inputs]]:
+    """The parts a combination runs on: all bars, or in-sample then out-of-sample."""
     if split is None:
-        return [(None, bars)]
-    cut = math.floor(len(bars) * split)
-    if cut < 1 or cut >= len(bars):
+        return [(None, inputs)]
+    n = len(inputs.bars)
+    cut = math.floor(n * split)
+    if cut < 1 or cut >= n:
         raise BacktestError(
-            f"--split {split} leaves no bars on one side of {len(bars)} bars; use more data"
+            f"--split {split} leaves no bars on one side of {n} bars; use more data"
         )
-    return [("in_sample", bars.slice(0, cut)), ("out_of_sample", bars.slice(cut, len(bars)))]
+    return [("in_sample", inputs.slice(0, cut)), ("out_of_sample", inputs.slice(cut, n))]
 
 
-def _record(
-    params: BacktestParams,
-    part: BarInputs,
-    signal: np.ndarray,
-    spec: ContractSpec | None,
-    sweep_id: str,
-    segment: str | None,
-) -> RunRecord:
-    if spec is not None:
-        record, _ = futures_record(params, part, signal, spec, sweep_id, segment)
-        return record
-    signals = Signals(
-        part.symbol, part.instrument_id, part.bar_start, part.session_date, part.close, signal
-    )
-    validate_signals(signals)
-    walk = walk_signals(part.close, signal, params.position_size, params.initial_capital)
-    held = (walk.exits - walk.entries).astype(int)
-    metrics = seed_metrics(signals, walk, held, params.initial_capital)
-    return seed_record(params, signals, walk, held, metrics, sweep_id, segment)
+@dataclass
+class Grid:
+    """The inputs of every combination of a grid, read once (bars and tape per frequency)."""
+
+    inputs: list[Inputs]
+    symbol: str
+
+
+def read_grid(con: duckdb.DuckDBPyConnection, spec: SweepSpec, *, lookahead: bool = False) -> Grid:
+    """Read every combination's inputs on one connection; each frequency's bars once."""
+    everything: list[Inputs] = []
+    symbol = spec.base.symbol or ""
+    for frequency in spec.frequencies:
+        bars: Bars | None = None
+        tape: Tape | None = None
+        for params in spec.combinations(frequency):
+            if bars is None:
+                bars = load_bars(con, params.interval, params.symbol)
+                if params.tape_exits:
+                    tape = load_tape(con, bars)
+            inputs = load_inputs(con, params, lookahead=lookahead, bars=bars, tape=tape)
+            everything.append(inputs)
+            symbol = bars.symbol
+    return Grid(everything, symbol)
 
 
 def _next_sweep_id(con: duckdb.DuckDBPyConnection) -> str:
@@ -217,68 +270,64 @@ def _next_sweep_id(con: duckdb.DuckDBPyConnection) -> str:
     return f"sweep-{int(count) + 1}"
 
 
-def run_sweep_on_connection(con: duckdb.DuckDBPyConnection, spec: SweepSpec) -> SweepResult:
+def run_sweep_on_connection(
+    con: duckdb.DuckDBPyConnection, spec: SweepSpec, grid: Grid | None = None
+) -> SweepResult:
     """Run, store and rank a sweep on an open read-write connection."""
     started = time.perf_counter()
     spec = spec.validated()
+    if grid is None:
+        grid = read_grid(con, spec)
     ensure_tables(con)
     sweep_id = _next_sweep_id(con)
-    records: list[RunRecord] = []
-    keys: list[tuple[str, str, float, str | None]] = []
-    symbol = spec.base.symbol
-    for frequency in spec.frequencies:
-        for reset in spec.resets:
-            bars = load_bars(con, frequency, reset, spec.base.symbol)
-            validate_bars(bars)
-            symbol = bars.symbol
-            contract = lookup_spec(con, bars.symbol) if spec.base.futures else None
-            segments = _segments(bars, spec.split)
-            for threshold in spec.thresholds:
-                params = replace(
-                    spec.base,
-                    symbol=bars.symbol,
-                    frequency=frequency,
-                    reset=reset,
-                    threshold=threshold,
-                ).validated()
-                for segment, part in segments:
-                    signal = signal_from_delta(part.signal_delta, threshold)
-                    records.append(_record(params, part, signal, contract, sweep_id, segment))
-                    keys.append((frequency, reset, threshold, segment))
-    run_ids = store_records(con, records)
+    runs: list[tuple[Inputs, str | None, Simulated]] = []
+    for inputs in grid.inputs:
+        for segment, part in segments(inputs, spec.split):
+            runs.append((inputs, segment, simulate(part, sweep_id=sweep_id, segment=segment)))
+    run_ids = store_records(con, [sim.record for _, _, sim in runs])
+    first = spec.base
     con.execute(
-        "insert into backtest_sweeps values ($id, $created, $symbol, $thresholds, $frequencies,"
-        " $resets, $side, $contracts, $split, $by, $runs)",
+        "insert into backtest_sweeps by name select $id as sweep_id, $created as created_at,"
+        " $symbol as symbol, $thresholds as thresholds, $frequencies as frequencies,"
+        " $resets as resets, $side as side, $contracts as contracts, $split as split,"
+        " $by as by_metric, $runs as runs, $signal as signal, $params as signal_params",
         {
             "id": sweep_id,
             "created": datetime.now(UTC).replace(tzinfo=None),
-            "symbol": symbol,
+            "symbol": grid.symbol,
             "thresholds": list(spec.thresholds),
             "frequencies": list(spec.frequencies),
             "resets": list(spec.resets),
-            "side": spec.base.side,
-            "contracts": spec.base.contracts,
+            "side": first.side,
+            "contracts": grid.inputs[0].params.contracts if grid.inputs[0].params.futures else None,
             "split": spec.split,
             "by": spec.by,
-            "runs": len(records),
+            "runs": len(runs),
+            "signal": first.signal,
+            "params": json.dumps({k: list(v) for k, v in spec.params}),
         },
     )
-    rows: dict[tuple[str, str, float], dict[str, Any]] = {}
-    for run_id, record, (frequency, reset, threshold, segment) in zip(
-        run_ids, records, keys, strict=True
-    ):
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for run_id, (inputs, segment, sim) in zip(run_ids, runs, strict=True):
+        p = inputs.params
+        key = (p.frequency, p.reset, p.threshold, p.signal_params)
         row = rows.setdefault(
-            (frequency, reset, threshold),
-            {"frequency": frequency, "reset": reset, "threshold": threshold},
+            key,
+            {
+                "frequency": p.frequency,
+                "reset": p.reset,
+                "threshold": p.threshold,
+                "params": dict(p.signal_params),
+            },
         )
         prefix = "out_of_sample" if segment == "out_of_sample" else "metrics"
         row[f"{prefix}_run_id" if prefix != "metrics" else "run_id"] = run_id
-        row[prefix] = record.metrics
-    ranked = sorted(rows.values(), key=lambda r: _rank_key(r["metrics"].get(spec.by)))
+        row[prefix] = sim.record.metrics
+    ranked = sorted(rows.values(), key=lambda r: rank_key(r["metrics"].get(spec.by)))
     return SweepResult(
         sweep_id=sweep_id,
-        symbol=str(symbol),
-        runs=len(records),
+        symbol=grid.symbol,
+        runs=len(runs),
         by=spec.by,
         split=spec.split,
         rows=ranked,
@@ -286,19 +335,25 @@ def run_sweep_on_connection(con: duckdb.DuckDBPyConnection, spec: SweepSpec) -> 
     )
 
 
-def _rank_key(value: Any) -> tuple[int, float]:
+def rank_key(value: Any) -> tuple[int, float]:
+    """Sort key: higher values first, missing ones last."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return (1, 0.0)
     return (0, -float(value))
 
 
 def run_sweep(
-    settings: Settings, spec: SweepSpec, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    settings: Settings,
+    spec: SweepSpec,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    check_lookahead: bool = False,
 ) -> SweepResult:
     """Run a sweep on the warehouse and store every run (one transaction).
 
-    Stored through :func:`vcdwh.warehouse.db.write_session`, like a build: open readers are not
-    blocked and a failed or killed sweep leaves the warehouse as it was.
+    The inputs are read on the read-only connection; the runs are stored through
+    :func:`vcdwh.warehouse.db.write_session`, like a build: open readers are not blocked and a
+    failed or killed sweep leaves the warehouse as it was.
 
     Raises
     ------
@@ -307,8 +362,14 @@ def run_sweep(
     WarehouseError
         No warehouse yet, or it is locked.
     """
+    spec = spec.validated()
+    con = connect_read_only(settings.db_path)
+    try:
+        grid = read_grid(con, spec, lookahead=check_lookahead)
+    finally:
+        con.close()
     with write_session(settings.db_path, lock_timeout, existing=True) as con:
-        return run_sweep_on_connection(con, spec)
+        return run_sweep_on_connection(con, spec, grid)
 
 
 # --------------------------------------------------------------------------- output
@@ -327,12 +388,14 @@ def _cell(value: Any, money: bool = False) -> str:
 def format_sweep(result: SweepResult, top: int) -> str:
     """The top rows as an aligned table (in-sample and out-of-sample side by side with a split)."""
     by = result.by
+    with_params = any(row["params"] for row in result.rows)
     head = [
         "rank",
         "run",
         "frequency",
         "reset",
         "threshold",
+        *(["params"] if with_params else []),
         "trades",
         "net_pnl",
         "win%",
@@ -355,6 +418,7 @@ def format_sweep(result: SweepResult, top: int) -> str:
             row["frequency"],
             row["reset"],
             f"{row['threshold']:g}",
+            *([",".join(f"{k}={v}" for k, v in row["params"].items())] if with_params else []),
             str(m["total_trades"]),
             _cell(m["net_pnl"], True),
             _cell(m["win_rate_pct"]),

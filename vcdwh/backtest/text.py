@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vcdwh.backtest.params import RESETS, BacktestResult
+from vcdwh.backtest.params import RESETS, BacktestParams, BacktestResult
 
 SEPARATOR = "=" * 60
 
@@ -51,6 +51,12 @@ def format_metrics(result: BacktestResult) -> str:
     ]
     if result.params.futures and result.spec is not None:
         lines += _futures_lines(result)
+    if m.get("ruined"):
+        lines += [
+            f"RUIN: the equity reached {_money(m['final_capital'])} at {str(m['ruin_time'])[:19]};"
+            " the run stopped trading there (margin is not modelled)",
+            SEPARATOR,
+        ]
     return "\n".join(lines)
 
 
@@ -91,14 +97,49 @@ def _futures_lines(result: BacktestResult) -> list[str]:
     ]
 
 
+def describe_sizing(params: BacktestParams) -> str:
+    """Which sizing ran: whole contracts, or the seed's fraction of capital."""
+    if params.futures:
+        return f"sizing: {params.contracts} contract(s) {params.side}"
+    return f"sizing: seed, {params.position_size:g} of capital per position, long only"
+
+
+def describe_signal(params: BacktestParams) -> str:
+    """The signal and its parameters."""
+    if params.signal == "cumulative_delta" and not params.signal_params:
+        return f"threshold ±{params.threshold:g} on {RESETS[params.reset]}"
+    values = ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in (dict(params.signal_params) or {"threshold": params.threshold}).items()
+    )
+    return f"signal {params.signal} ({values})"
+
+
+def describe_exits(params: BacktestParams) -> str:
+    """The entry fill and the exits resolved on the tape, when not the defaults."""
+    parts = []
+    if params.entry != "close":
+        parts.append(f"entry at the {params.entry}")
+    for name, value in (
+        ("stop", params.stop_ticks),
+        ("target", params.target_ticks),
+        ("trail", params.trail_ticks),
+    ):
+        if value is not None:
+            parts.append(f"{name} {value:g} ticks")
+    if params.max_bars is not None:
+        parts.append(f"time stop {params.max_bars} bars")
+    return ", ".join(parts)
+
+
 def describe_run(result: BacktestResult, chosen_by_default: bool) -> str:
-    """One line saying what was run."""
+    """One line saying what was run: the instrument, bars, sizing, signal and exits."""
     how = " (most volume; choose with --symbol)" if chosen_by_default else ""
     p = result.params
-    sizing = f"{p.contracts} contract(s) {p.side}, " if p.futures else ""
+    exits = describe_exits(p)
     return (
-        f"run {result.run_id}: {result.symbol}{how}, {sizing}{p.frequency} bars, "
-        f"threshold ±{p.threshold:g} on {RESETS[p.reset]}, {result.bar_count:,} bars "
+        f"run {result.run_id}: {result.symbol}{how}, {p.frequency} bars, {describe_sizing(p)}, "
+        f"{describe_signal(p)}{', ' + exits if exits else ''}, {result.bar_count:,} bars "
         f"{result.data_start} → {result.data_end}"
     )
 

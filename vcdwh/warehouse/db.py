@@ -153,15 +153,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """True when a table or view of that name exists in the main schema."""
-    row = con.execute(
-        "select count(*) from duckdb_tables() where table_name = $name and schema_name = 'main'",
+    [(count,)] = con.execute(
+        "select (select count(*) from duckdb_tables()"
+        " where table_name = $name and schema_name = 'main')"
+        " + (select count(*) from duckdb_views()"
+        " where view_name = $name and schema_name = 'main')",
         {"name": name},
-    ).fetchone()
-    views = con.execute(
-        "select count(*) from duckdb_views() where view_name = $name and schema_name = 'main'",
-        {"name": name},
-    ).fetchone()
-    return bool(row and row[0]) or bool(views and views[0])
+    ).fetchall()
+    return bool(count)
 
 
 def storage_version(con: duckdb.DuckDBPyConnection) -> str:

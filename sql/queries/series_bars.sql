@@ -1,0 +1,28 @@
+-- series_bars: the bars one backtest walks: one instrument's rows of {{ bars }} (or one root's
+-- continuous series), in time order, with the contract each bar traded (the `contract` of a
+-- continuous series, else the symbol itself) and its instrument_id (whose trades an exit on the
+-- tape reads).
+with bars as (
+    select * from {{ bars }}
+{% if continuous %}
+    where root = $series_root
+{% else %}
+    where instrument_id = $series_instrument_id and symbol = $series_symbol
+{% endif %}
+),
+
+final as (
+    select
+        bar_start,
+        session_date,
+        open::double as open,
+        high::double as high,
+        low::double as low,
+        close::double as close,
+        {{ 'contract' if continuous else 'symbol' }}::varchar as contract,
+        instrument_id
+    from bars
+)
+
+select * from final
+order by bar_start
