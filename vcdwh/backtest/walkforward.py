@@ -145,6 +145,10 @@ def fold_windows(
     return windows
 
 
+def _day(value: Any) -> str:
+    return str(np.datetime64(value, "D"))
+
+
 def _label(params: Any) -> dict[str, Any]:
     return {
         "frequency": params.frequency,
@@ -205,8 +209,8 @@ def run_walkforward_on_connection(
         folds.append(
             Fold(
                 fold=number,
-                train=(str(train_sessions[0]), str(train_sessions[-1])),
-                test=(str(test_sessions[0]), str(test_sessions[-1])),
+                train=(_day(train_sessions[0]), _day(train_sessions[-1])),
+                test=(_day(test_sessions[0]), _day(test_sessions[-1])),
                 chosen=_label(best.params),
                 in_sample=best_sim.record.metrics,
                 out_of_sample=test_sim.record.metrics,
