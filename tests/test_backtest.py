@@ -14,8 +14,8 @@ from tests.conftest import ESH4_DERIVED
 from tests.helpers import Trade, write_raw_csv
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
-from vcdwh.backtest.walk import walk_signals
 from vcdwh.backtest.stats import compute_stats
+from vcdwh.backtest.walk import walk_signals
 from vcdwh.cli import cli
 from vcdwh.errors import BacktestError
 

@@ -99,8 +99,13 @@ def test_engine_given_stop_hit_exits_at_the_stop_on_the_triggering_trade(tape):
     # Long at 4800.00; stop 4 ticks = 4799.00. Bar 1 prints 4799.50, then 4799.00 (the first
     # trade at the stop: it fills there), then 4798.00. P&L: -1.00 x $50 = -$50.
     settings = tape(
-        [*ENTRY, (1, 5, "N", 4799.50, 1), (1, 20, "N", 4799.00, 1), (1, 40, "N", 4798.00, 1)]
-        + [(2, 5, "N", 4798.50, 1)]
+        [
+            *ENTRY,
+            (1, 5, "N", 4799.50, 1),
+            (1, 20, "N", 4799.00, 1),
+            (1, 40, "N", 4798.00, 1),
+            (2, 5, "N", 4798.50, 1),
+        ]
     )
     result = run_backtest(settings, replace(BASE, stop_ticks=4))
     # The signal still says long at bar 1's close: a new position opens there (4798.00).

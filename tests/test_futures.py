@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import ESU4_TRADES
 from tests.helpers import Trade, write_raw_csv
-from vcdwh.backtest.walk import walk_futures
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.walk import walk_futures
 from vcdwh.cli import cli
 from vcdwh.errors import BacktestError
 
