@@ -273,3 +273,24 @@ def test_walkforward_given_a_fold_whose_best_has_no_trades_says_so(week, tmp_pat
     grid = SweepSpec(thresholds=(10**9,), base=BacktestParams("ESH4", contracts=1))
     result = run_walkforward(settings, WalkForwardSpec(grid, train_sessions=3, test_sessions=1))
     assert all(f.note == "the best combination made no trade in-sample" for f in result.folds)
+
+
+def test_report_given_a_walkforward_draws_its_folds_and_stitched_equity(week, tmp_path):
+    pytest.importorskip("plotly", reason="the report needs the [report] extra (plotly)")
+    settings = copy_of(week, tmp_path)
+    args = ["--data-dir", str(settings.data_dir), "--db", str(settings.db_path)]
+    runner = CliRunner()
+    made = runner.invoke(
+        cli, [*args, "walkforward", "--train-sessions", "2", "--test-sessions", "1", "-t", "50,500"]
+    )
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "wf.html"
+    result = runner.invoke(cli, [*args, "report", "--walkforward", "wf-1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "walk-forward wf-1, 3 fold(s), stitched equity" in result.output
+    page = out.read_text()
+    assert "stitched out-of-sample equity" in page and page.count("<tr>") >= 4
+    missing = runner.invoke(cli, [*args, "report", "--walkforward", "wf-9", "--out", str(out)])
+    assert missing.output == (
+        "Error: walk-forward 'wf-9' is not in backtest_walkforwards; choose one of: wf-1\n"
+    )

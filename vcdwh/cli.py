@@ -743,6 +743,12 @@ def walkforward(
 @click.argument("run_id", type=int, required=False)
 @click.option("--sweep", "sweep_id", default=None, help="Report a sweep instead of one run.")
 @click.option(
+    "--walkforward",
+    "walkforward_id",
+    default=None,
+    help="Report a walk-forward: its folds and stitched out-of-sample equity.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True),
     default="report.html",
@@ -755,25 +761,35 @@ def walkforward(
 @click.pass_obj
 @reports_errors
 def report(
-    settings: Settings, run_id: int | None, sweep_id: str | None, out: str, by: str | None
+    settings: Settings,
+    run_id: int | None,
+    sweep_id: str | None,
+    walkforward_id: str | None,
+    out: str,
+    by: str | None,
 ) -> None:
-    """Write a self-contained HTML report of a run (default: the latest outside sweeps) or sweep.
+    """Write a self-contained HTML report of a run, a sweep or a walk-forward.
 
-    A run: price candles, cumulative delta beneath, entries and exits, equity and
-    drawdown, the metrics and the trade list. A sweep: a heatmap of a metric over
-    threshold x frequency per reset, and every run. Works offline (plotly inlined).
+    A run (default: the latest outside sweeps): price candles, cumulative delta beneath,
+    entries and exits, equity and drawdown, the metrics and the trade list. A sweep: a
+    heatmap of a metric over threshold x frequency per reset, and every run. A
+    walk-forward: the stitched out-of-sample equity, each fold's metric in and out of
+    sample, and the folds. Works offline (plotly inlined).
 
     \b
     Example:
         vcdwh report --out report.html
         vcdwh report 12 --out run12.html
         vcdwh report --sweep sweep-1 --by sharpe --out sweep.html
+        vcdwh report --walkforward wf-1 --out wf.html
     """
     from pathlib import Path
 
     from vcdwh.report import write_report
 
-    written = write_report(settings, Path(out), run_id=run_id, sweep_id=sweep_id, by=by)
+    written = write_report(
+        settings, Path(out), run_id=run_id, sweep_id=sweep_id, by=by, walkforward_id=walkforward_id
+    )
     click.echo(f"wrote {written.path} ({written.bytes / 1_048_576:.1f} MB): {written.summary}")
 
 

@@ -370,9 +370,13 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
         vertical_spacing=0.12,
         horizontal_spacing=0.08,
     )
-    cell = {
-        (r["segment"], r["reset"], r["frequency"], r["threshold"]): r["metric_value"] for r in runs
-    }
+    # A cell is the best of its runs (a grid over signal parameters puts several in one cell).
+    cell: dict[tuple[Any, ...], Any] = {}
+    for r in runs:
+        key = (r["segment"], r["reset"], r["frequency"], r["threshold"])
+        value = r["metric_value"]
+        if key not in cell or (value is not None and (cell[key] is None or value > cell[key])):
+            cell[key] = value
     for i, segment in enumerate(segments, start=1):
         for j, reset in enumerate(resets, start=1):
             z = [
@@ -434,6 +438,89 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
     return page, f"sweep {sweep_id}, {len(runs)} run(s), heatmap of {metric}"
 
 
+def _walkforward_report(con: duckdb.DuckDBPyConnection, wf_id: str) -> tuple[str, str]:
+    go, make_subplots = _plotly()
+    found = _rows(
+        con, "select * from backtest_walkforwards where walkforward_id = $id", {"id": wf_id}
+    )
+    if not found:
+        known = [
+            w
+            for (w,) in con.execute(
+                "select walkforward_id from backtest_walkforwards order by created_at"
+            ).fetchall()
+        ]
+        raise WarehouseError(
+            f"walk-forward {wf_id!r} is not in backtest_walkforwards; "
+            + (f"choose one of: {', '.join(known)}" if known else "run `vcdwh walkforward` first")
+        )
+    wf = found[0]
+    folds = _rows(
+        con,
+        "select * from backtest_walkforward_folds where walkforward_id = $id order by fold",
+        {"id": wf_id},
+    )
+    equity = con.execute(
+        "select bar_start, equity from backtest_walkforward_equity where walkforward_id = $id"
+        " order by bar_start",
+        {"id": wf_id},
+    ).fetchnumpy()
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=[0.6, 0.4],
+        vertical_spacing=0.12,
+        subplot_titles=[
+            "stitched out-of-sample equity (each fold's test run, chained)",
+            f"{wf['metric']} per fold: in-sample (chosen) and out-of-sample",
+        ],
+    )
+    times = [str(t).replace("T", " ") for t in equity["bar_start"].astype("datetime64[s]")]
+    fig.add_trace(
+        go.Scatter(x=times, y=[float(v) for v in equity["equity"]], name="equity"), row=1, col=1
+    )
+    labels = [f"fold {f['fold']}" for f in folds]
+    for column, name in (
+        ("in_sample_metric", "in-sample"),
+        ("out_of_sample_metric", "out-of-sample"),
+    ):
+        fig.add_trace(
+            go.Bar(x=labels, y=[_finite_or_none(f[column]) for f in folds], name=name),
+            row=2,
+            col=1,
+        )
+    fig.update_layout(height=720, margin={"l": 60, "r": 20, "t": 60, "b": 40}, barmode="group")
+    efficiency = "n/a" if wf["efficiency"] is None else f"{wf['efficiency']:.2f}"
+    summary = (
+        f"{wf['symbol']}, signal {wf['signal']}: {wf['folds']} fold(s) of "
+        f"{wf['train_sessions']} training and {wf['test_sessions']} test session(s)"
+        + (" (anchored)" if wf["anchored"] else "")
+        + f", {wf['combinations']} combination(s) chosen by {wf['metric']}; out-of-sample net "
+        f"P&L ${wf['out_of_sample_net_pnl']:,.2f}; walk-forward efficiency {efficiency}; "
+        f"parameters changed {wf['parameter_changes']} time(s)"
+    )
+    columns = (
+        "fold",
+        "train_start",
+        "train_end",
+        "test_start",
+        "test_end",
+        "chosen_params",
+        "in_sample_metric",
+        "out_of_sample_metric",
+        "in_sample_run_id",
+        "out_of_sample_run_id",
+        "note",
+    )
+    page = _page(
+        f"vcdwh walk-forward {wf_id}",
+        summary,
+        _figure_html(fig),
+        [("Folds", _table(folds, columns, "folds"))],
+    )
+    return page, f"walk-forward {wf_id}, {len(folds)} fold(s), stitched equity"
+
+
 def _finite_or_none(value: Any) -> float | None:
     if value is None or not math.isfinite(float(value)):
         return None
@@ -446,23 +533,33 @@ def write_report(
     run_id: int | None = None,
     sweep_id: str | None = None,
     by: str | None = None,
+    walkforward_id: str | None = None,
 ) -> Written:
-    """Render a run (default: the latest) or a sweep to one self-contained HTML file.
+    """Render a run (default: the latest), a sweep or a walk-forward to one HTML file.
 
     Raises
     ------
     WarehouseError
-        No warehouse, no such run or sweep.
+        No warehouse, no such run, sweep or walk-forward.
     ConfigError
-        plotly is not installed, or both a run and a sweep were asked for.
+        plotly is not installed, or more than one of a run, sweep and walk-forward was asked for.
     """
     if run_id is not None and sweep_id is not None:
         raise ConfigError("give a RUN_ID or --sweep SWEEP_ID, not both")
+    if walkforward_id is not None and (run_id is not None or sweep_id is not None):
+        raise ConfigError("give a RUN_ID, --sweep SWEEP_ID or --walkforward ID, one of them")
     con = connect_read_only(settings.db_path)
     try:
         if not relation_exists(con, "backtest_runs"):
             raise WarehouseError("no backtest runs yet; run `vcdwh backtest` first")
-        if sweep_id is not None:
+        if walkforward_id is not None:
+            if not relation_exists(con, "backtest_walkforwards"):
+                raise WarehouseError(
+                    f"walk-forward {walkforward_id!r} is not in backtest_walkforwards; run "
+                    "`vcdwh walkforward` first"
+                )
+            page, summary = _walkforward_report(con, walkforward_id)
+        elif sweep_id is not None:
             if not relation_exists(con, "backtest_sweeps"):
                 raise WarehouseError(
                     f"sweep {sweep_id!r} is not in backtest_sweeps; run `vcdwh sweep` first"
