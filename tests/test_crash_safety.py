@@ -20,6 +20,8 @@ from vcdwh.backtest import BacktestParams, run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 
+pytestmark = pytest.mark.slow
+
 PHASES = ["locked", "copied", "before_checkpoint", "before_replace", "replaced"]
 
 
