@@ -14,6 +14,8 @@ from tests.bi_helpers import build_sample_warehouse
 from tests.conftest import REPO
 from vcdwh.config import Settings
 
+pytestmark = pytest.mark.slow
+
 # .ci/run installs duckdb-cli==1.5.6 into .ci/cli156 and exports its path here.
 CLI_ENV = "VCDWH_DUCKDB_CLI"
 DEFAULT_CLI = REPO / ".ci" / "cli156" / "bin" / "duckdb"

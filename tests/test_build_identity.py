@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ESH4_DERIVED, snapshot
 
 
@@ -120,6 +122,7 @@ def test_build_given_unchanged_file_skips_it_without_hashing(shared, build, sett
     assert [(f.status, f.reason) for f in report.files] == [("skipped", "already loaded")]
 
 
+@pytest.mark.slow
 def test_build_records_each_trade_position_in_file_order_across_row_groups(settings, build, query):
     # 300k trades span several DuckDB row groups and parallel CSV chunks; the synthetic file is
     # sorted by (ts_recv, sequence), so positions must follow that order exactly, 0..n-1.

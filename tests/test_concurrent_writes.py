@@ -33,6 +33,7 @@ def _counts(db: Path) -> tuple[int, int]:
         con.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["duckdb", "sqlalchemy"])
 def test_build_given_open_readers_completes_and_each_reader_keeps_its_snapshot(
     settings, days, kind
@@ -66,6 +67,7 @@ def test_build_given_open_readers_completes_and_each_reader_keeps_its_snapshot(
             reader.wait()
 
 
+@pytest.mark.slow
 def test_backtest_given_open_reader_completes_and_reader_keeps_its_snapshot(settings, days):
     build_warehouse(settings, [days[0]])
     reader = python(READER, "duckdb", str(settings.db_path))
@@ -82,6 +84,7 @@ def test_backtest_given_open_reader_completes_and_reader_keeps_its_snapshot(sett
         reader.wait()
 
 
+@pytest.mark.slow
 def test_build_given_read_write_holder_that_closes_waits_and_completes(settings, days):
     # Arrange: another program holds the warehouse read-write for about 2 seconds.
     build_warehouse(settings, [days[0]])
@@ -105,6 +108,7 @@ def test_build_given_read_write_holder_that_closes_waits_and_completes(settings,
         holder.wait()
 
 
+@pytest.mark.slow
 def test_build_given_another_vcdwh_writer_times_out_naming_its_pid(settings, days):
     build_warehouse(settings, [days[0]])
     before = _counts(settings.db_path)
@@ -124,6 +128,7 @@ def test_build_given_another_vcdwh_writer_times_out_naming_its_pid(settings, day
     assert _counts(settings.db_path) == before
 
 
+@pytest.mark.slow
 def test_concurrent_builds_are_serialised_and_none_is_lost(tmp_path, days):
     # Arrange: three builds of three different days, started at once on a new warehouse.
     db = tmp_path / "Data" / "vcdwh.duckdb"
@@ -148,6 +153,7 @@ def test_lock_timeout_given_negative_is_a_usage_error(settings):
     assert "Invalid value for '--lock-timeout'" in err
 
 
+@pytest.mark.slow
 def test_stale_temp_copy_of_a_killed_writer_is_removed_by_the_next_build(settings, days):
     build_warehouse(settings, [days[0]])
     stale = settings.db_path.with_name(".vcdwh.duckdb.999999.tmp")

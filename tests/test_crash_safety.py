@@ -21,6 +21,8 @@ from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 
+pytestmark = pytest.mark.slow
+
 PHASES = ["locked", "copied", "before_checkpoint", "before_replace", "replaced"]
 
 

@@ -13,6 +13,8 @@ from vcdwh.config import Settings
 from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
 
+pytestmark = pytest.mark.slow
+
 MARTS = (
     "bars_1min",
     "bars_5min",

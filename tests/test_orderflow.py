@@ -460,17 +460,16 @@ def test_contract_root_given_symbol_matches_python_and_sql(symbol, root):
 
 
 def test_build_given_sessions_cut_into_small_pieces_equals_one_piece_per_session(
-    tmp_path, monkeypatch
+    shared, tmp_path, monkeypatch
 ):
     # Arrange: the real ESH4 hour, once with its session in pieces of ~100 trades (grains and
     # repeat numbering), once whole.
-    from tests.conftest import DATABENTO
     from vcdwh.config import Settings
     from vcdwh.load import settle
     from vcdwh.marts import bars
     from vcdwh.warehouse import pieces as pieces_module
 
-    path = DATABENTO / "derived" / f"{ESH4_DERIVED}.dbn.zst"
+    path = shared / "derived" / f"{ESH4_DERIVED}.dbn.zst"
     whole = Settings(tmp_path / "a", tmp_path / "a.duckdb")
     cut = Settings(tmp_path / "b", tmp_path / "b.duckdb")
     build_warehouse(whole, [path], frequencies=["30s", "1min", "5min"])

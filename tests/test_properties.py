@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from tests.conftest import snapshot
 from tests.helpers import Trade, write_raw_csv
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
+
+pytestmark = pytest.mark.slow
 
 START = 1_709_852_400_000_000_000  # 2024-03-07 23:00:00 UTC, a session open
 

@@ -222,6 +222,7 @@ def console_errors(stderr: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)"
 )

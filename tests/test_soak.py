@@ -11,8 +11,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.procs import env, sample_day, vcdwh
 from vcdwh.build import build_warehouse
+
+pytestmark = pytest.mark.slow
 
 SOAK_READER = r"""
 import json, sys, time

@@ -82,6 +82,7 @@ def test_spark_bars_sql_given_1min_has_no_duckdb_only_constructs():
     assert "MIN_BY(PRICE, STRUCT(TS_NS, SEQUENCE, POSITION)) AS OPEN" in grain
 
 
+@pytest.mark.slow
 @pytest.mark.spark
 @pytest.mark.parametrize("frequency", ["1min", "5min", "30s"])
 def test_spark_bars_given_sample_parquet_equal_duckdb_bars(spark, parquet, frequency):
@@ -90,6 +91,7 @@ def test_spark_bars_given_sample_parquet_equal_duckdb_bars(spark, parquet, frequ
     assert _spark_rows(spark, parquet, frequency) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.spark
 def test_spark_bars_given_real_repeated_fills_equal_duckdb_bars(
     spark, shared, build, settings, tmp_path
@@ -130,6 +132,7 @@ def test_validate_master_given_other_text_raises(master):
         validate_master(master)
 
 
+@pytest.mark.slow
 @pytest.mark.spark
 def test_spark_bars_given_file_order_not_time_order_equal_duckdb_bars(
     spark, build, settings, tmp_path
@@ -151,6 +154,7 @@ def test_spark_bars_given_file_order_not_time_order_equal_duckdb_bars(
     assert _spark_rows(spark, out, "1min") == expected
 
 
+@pytest.mark.slow
 @pytest.mark.spark
 def test_spark_bars_cli_given_output_writes_parquet(spark, parquet, tmp_path):
     # The CLI stops the Spark session when done (the shared one too): keep this test last.

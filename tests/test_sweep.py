@@ -54,6 +54,7 @@ def fixture_esh4(shared, build, settings):
     return settings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "base",
     [

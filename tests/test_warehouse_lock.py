@@ -6,12 +6,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from tests.conftest import ESU4_TRADES
 from vcdwh.cli import cli
 
 
+@pytest.mark.slow
 def test_build_given_warehouse_locked_by_another_process_says_so(shared, build, settings):
     build([shared / "csv" / f"{ESU4_TRADES}.pretty.csv"])
     holder = subprocess.Popen(
