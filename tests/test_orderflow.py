@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
+import jinja2
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -16,7 +17,7 @@ from vcdwh.cli import cli
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import contract_root
 from vcdwh.marts.orderflow import FlowOptions, FlowOverrides
-from vcdwh.warehouse.sqlrender import render
+from vcdwh.warehouse.sqlrender import sql_root
 
 T0 = ns("2024-03-07 23:00:00")  # a session open (17:00 CT)
 SECOND = 1_000_000_000
@@ -455,7 +456,9 @@ def test_flow_overrides_given_bad_values_name_the_option():
 )
 def test_contract_root_given_symbol_matches_python_and_sql(symbol, root):
     assert contract_root(symbol) == root
-    sql = render("macros/contract_root.sql", column="$symbol")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(sql_root())))
+    macro = "{% from 'macros/root.sql' import contract_root %}{{ contract_root('$symbol') }}"
+    sql = env.from_string(macro).render()
     assert duckdb.connect().execute(f"select {sql}", {"symbol": symbol}).fetchone()[0] == root
 
 
