@@ -294,3 +294,45 @@ def test_report_given_a_walkforward_draws_its_folds_and_stitched_equity(week, tm
     assert missing.output == (
         "Error: walk-forward 'wf-9' is not in backtest_walkforwards; choose one of: wf-1\n"
     )
+
+
+def test_tape_exits_given_the_sample_week_agree_with_an_independent_scan_of_the_trades(
+    week, tmp_path
+):
+    # Every exit is re-derived from the trades table: a stop or target exit is the first trade
+    # beyond its level after the entry bar; a bar exit saw no such trade before its bar's close.
+    settings = copy_of(week, tmp_path)
+    params = BacktestParams(
+        "ES", threshold=50, contracts=1, side="both", stop_ticks=6, target_ticks=10
+    )
+    result = run_backtest(settings, params)
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    rows = con.execute(
+        "select direction, contract, epoch_ns(entry_time), entry_price, epoch_ns(exit_time),"
+        " exit_price, exit_reason from backtest_trades where run_id = $id order by trade_no",
+        {"id": result.run_id},
+    ).fetchall()
+    reasons = set()
+    minute = 60_000_000_000
+    for direction, contract, entry_ns, entry, exit_ns, exit_price, reason in rows:
+        sign = 1 if direction == "long" else -1
+        stop, target = entry - sign * 6 * 0.25, entry + sign * 10 * 0.25
+        tape = con.execute(
+            "select epoch_ns(ts_recv), price::double from trades where symbol = $c"
+            " and epoch_ns(ts_recv) >= $start and epoch_ns(ts_recv) < $end"
+            " order by ts_recv, sequence, position",
+            {"c": contract, "start": entry_ns + minute, "end": exit_ns + minute},
+        ).fetchall()
+        hit_stop = next((t for t in tape if sign * (t[1] - stop) <= 0), None)
+        hit_target = next((t for t in tape if sign * (t[1] - target) > 0), None)
+        reasons.add(reason)
+        if reason == "stop":
+            assert hit_stop is not None and hit_stop[0] == exit_ns
+            assert exit_price == (min if sign > 0 else max)(stop, hit_stop[1])
+        elif reason == "target":
+            assert hit_target is not None and hit_target[0] == exit_ns and exit_price == target
+            assert hit_stop is None or hit_stop[0] > exit_ns
+        else:
+            assert hit_stop is None and hit_target is None, (reason, entry_ns)
+    con.close()
+    assert {"stop", "target"} <= reasons

@@ -23,7 +23,7 @@ import numpy as np
 from vcdwh.backtest.engine import Simulated, simulate
 from vcdwh.backtest.inputs import Bars, Inputs, Tape, load_bars, load_inputs, load_tape
 from vcdwh.backtest.params import RESETS, BacktestParams
-from vcdwh.backtest.signals import parse_value
+from vcdwh.backtest.signals import load_signal, parse_value
 from vcdwh.backtest.store import store_records
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
@@ -164,7 +164,11 @@ class SweepSpec:
         if runs > MAX_RUNS:
             raise BacktestError(f"the sweep has {runs:,} combinations; keep it under {MAX_RUNS:,}")
         self.base.validated()
-        return replace(self, frequencies=frequencies)
+        # A signal without $threshold or $reset gets one of each (they would repeat its runs).
+        used = load_signal(self.base.signal).parameters
+        thresholds = self.thresholds if "threshold" in used else (self.base.threshold,)
+        resets = self.resets if "reset" in used else (self.base.reset,)
+        return replace(self, frequencies=frequencies, thresholds=thresholds, resets=resets)
 
     def combinations(self, frequency: str) -> list[BacktestParams]:
         """Every run of one frequency, in grid order (reset, threshold, then the params)."""
