@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -165,35 +165,74 @@ def reference_walk(
     tick=0.25,
     mult=50.0,
 ):
-    """A plain bar-by-bar loop written from the documented rules, sharing no engine code."""
-    trades, position, entry, entry_fill = [], 0, None, None
-    n = len(closes)
-    for i in range(n):
-        last = i == n - 1
-        rolls = contract is not None and not last and contract[i] != contract[i + 1]
-        session_over = session_end and not last and i % 3 == 2  # sessions of 3 bars below
-        forced = (
-            "end_of_data" if last else "roll" if rolls else "session_end" if session_over else None
-        )
-        s = signals[i]
-        if position != 0:
-            reason = "signal" if s == -position else forced
-            if reason:
-                exit_fill = closes[i] - position * slip_ticks * tick
-                net = (
-                    position * (exit_fill - entry_fill) * mult * contracts
-                    - 2 * commission * contracts
+    """A plain bar-by-bar loop written from the documented rules, sharing no engine code.
+
+    Ruin: the first bar whose close leaves the equity at or below 0 closes the position there
+    (reason ``ruin``, also for an exit that bar would have made anyway) and nothing opens after.
+    """
+
+    def run(ruin_bar=None):
+        trades, position, entry, entry_fill, realized, equity = [], 0, None, None, 0.0, []
+        n = len(closes)
+        for i in range(n):
+            last = i == n - 1
+            rolls = contract is not None and not last and contract[i] != contract[i + 1]
+            session_over = session_end and not last and i % 3 == 2  # sessions of 3 bars below
+            forced = (
+                "end_of_data"
+                if last
+                else "roll"
+                if rolls
+                else "session_end"
+                if session_over
+                else None
+            )
+            if ruin_bar is not None and i > ruin_bar:
+                equity.append(equity[-1])
+                continue
+            s = signals[i]
+            if position != 0:
+                reason = "signal" if s == -position else forced
+                if ruin_bar == i:
+                    reason = "ruin"
+                if reason:
+                    exit_fill = closes[i] - position * slip_ticks * tick
+                    net = (
+                        position * (exit_fill - entry_fill) * mult * contracts
+                        - 2 * commission * contracts
+                    )
+                    trades.append((entry, i, position, reason, net))
+                    realized += net
+                    position = 0
+            elif forced is None and s != 0 and ruin_bar != i:
+                if (s == 1 and side in ("long", "both")) or (s == -1 and side in ("short", "both")):
+                    position, entry = s, i
+                    entry_fill = closes[i] + s * slip_ticks * tick
+            open_pnl = 0.0
+            if position != 0:
+                open_pnl = (
+                    position * (closes[i] - entry_fill) * mult * contracts - commission * contracts
                 )
-                trades.append((entry, i, position, reason, net))
-                position = 0
-        elif forced is None and s != 0:
-            if (s == 1 and side in ("long", "both")) or (s == -1 and side in ("short", "both")):
-                position, entry = s, i
-                entry_fill = closes[i] + s * slip_ticks * tick
+            equity.append(10_000 + realized + open_pnl)
+        return trades, equity
+
+    trades, equity = run()
+    ruined = [i for i, value in enumerate(equity) if value <= 0]
+    if ruined:
+        trades, equity = run(ruined[0])
     return trades
 
 
 @hsettings(max_examples=150, deadline=None)
+@example(  # five contracts lose the $10,000 exactly: ruin at the last bar's close
+    data=[(1, 16012), (-1, 15960), (1, 16028), (-1, 15960), (1, 16000), (0, 15960)],
+    contracts=5,
+    side="long",
+    slip=0,
+    commission=0.0,
+    session_end=False,
+    roll_at=None,
+)
 @given(
     data=st.lists(
         st.tuples(st.integers(-1, 1), st.integers(3990 * 4, 4010 * 4)), min_size=1, max_size=40

@@ -119,12 +119,18 @@ def connect_read_only(
         If there is no warehouse yet, or it cannot be opened.
     """
     require_warehouse(db_path)
-    con = _open(db_path, read_only=True, config={})
-    if allowed_directories:
+    if not allowed_directories:
+        config: dict[str, Any] = {"enable_external_access": False}
+        con = _open(db_path, read_only=True, config=config)
+    else:
+        con = _open(db_path, read_only=True, config={})
         folders = [str(Path(folder).resolve()) + os.sep for folder in allowed_directories]
         con.execute("set allowed_directories = $folders", {"folders": folders})
-    con.execute("set enable_external_access = false")
-    con.execute("set lock_configuration = true")
+        con.execute("set enable_external_access = false")
+    # Another read-only connection of this process shares the database and locked it already.
+    [(locked,)] = con.execute("select current_setting('lock_configuration')").fetchall()
+    if not locked:
+        con.execute("set lock_configuration = true")
     return con
 
 
