@@ -1,3 +1,3 @@
 """The version of vcdwh (the newest CHANGELOG heading matches it)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
