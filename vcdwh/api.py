@@ -243,7 +243,7 @@ class Warehouse:
             )
         column = "symbol"
         if not _holds(con, relation, "symbol", symbol):
-            continuous = f"{relation}_continuous"
+            continuous = frequency.continuous_relation
             if not _holds(con, continuous, "root", symbol):
                 raise UnknownSymbolError(
                     f"symbol {symbol!r} has no {relation}; choose an instrument "

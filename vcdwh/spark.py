@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import ConfigError, SparkError, VcdwhError, error_line
-from vcdwh.marts.frequency import Frequency
+from vcdwh.marts.frequency import Frequency, parse_frequency
 from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
@@ -281,6 +281,7 @@ def format_spark_bars(report: SparkBarsReport) -> str:
     """What ``vcdwh spark-bars`` prints: the bars built, where, how fast."""
     where = f"; written to {report.output}" if report.output else ""
     return (
-        f"bars_{report.frequency}: {report.rows:,} bars with Spark {report.master} "
+        f"{parse_frequency(report.frequency).bars_relation}: {report.rows:,} bars with Spark "
+        f"{report.master} "
         f"in {report.seconds:.2f} s{where}"
     )
