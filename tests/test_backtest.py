@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from tests.conftest import ESH4_DERIVED
 from tests.helpers import Trade, write_raw_csv
+from vcdwh._version import __version__
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.backtest.stats import compute_stats
@@ -170,7 +171,7 @@ def test_backtest_keeps_every_run(tmp_path, build, settings, query):
     assert query(
         "select run_id, threshold, position_size, symbol, bar_count, vcdwh_version"
         " from backtest_runs order by run_id"
-    ) == [(1, 500.0, 0.1, "1", 2, "0.1.0"), (2, 100.0, 0.5, "1", 2, "0.1.0")]
+    ) == [(1, 500.0, 0.1, "1", 2, __version__), (2, 100.0, 0.5, "1", 2, __version__)]
     assert query("select count(*) from backtest_metrics") == [(2,)]
 
 

@@ -285,12 +285,14 @@ def load_inputs(
     lookahead: bool = False,
     bars: Bars | None = None,
     tape: Tape | None = None,
+    spec: ContractSpec | None = None,
+    signal_def: Signal | None = None,
 ) -> Inputs:
     """Read a run's inputs: bars, signal, contract spec (and the tape for stops and targets).
 
-    ``params`` are validated; ``sizing='auto'`` is resolved here. ``bars`` and ``tape``, when
-    given, are reused (a sweep reads them once). ``lookahead``: refuse a signal whose value at a
-    bar changes when later bars are removed.
+    ``params`` are validated; ``sizing='auto'`` is resolved here. ``bars``, ``tape``, ``spec``
+    and ``signal_def``, when given, are reused (a sweep reads them once). ``lookahead``: refuse a
+    signal whose value at a bar changes when later bars are removed.
 
     Raises
     ------
@@ -301,11 +303,13 @@ def load_inputs(
     params = params.validated()
     if bars is None:
         bars = load_bars(con, params.interval, params.symbol)
-    spec = lookup_spec(con, bars.symbol)
+    if spec is None:
+        spec = lookup_spec(con, bars.symbol)
     params = params.with_sizing(spec is not None)
     if spec is None and (params.futures or params.tape_exits):
         raise _no_spec(bars.symbol)
-    signal_def = load_signal(params.signal)
+    if signal_def is None:
+        signal_def = load_signal(params.signal)
     values = bind(signal_def, dict(params.signal_params), params.run_values)
     where = series(bars, params.interval)
     signal = evaluate(con, signal_def, where, values, bars.bar_start)

@@ -251,6 +251,8 @@ def evaluate(
         )
     wanted = np.asarray(bar_start).astype("datetime64[ns]").astype(np.int64)
     got = starts.astype("datetime64[ns]").astype(np.int64)
+    if len(got) == len(wanted) and np.array_equal(got, wanted):  # one row a bar, in order
+        return values_.astype(np.int8)
     if len(np.unique(got)) != len(got):
         raise BacktestError(
             f"signal {signal.name} returned a bar_start twice; return one row a bar"

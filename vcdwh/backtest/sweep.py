@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vcdwh.backtest.engine import Simulated, simulate
-from vcdwh.backtest.inputs import Bars, Inputs, Tape, load_bars, load_inputs, load_tape
+from vcdwh.backtest.inputs import (
+    Bars,
+    ContractSpec,
+    Inputs,
+    Tape,
+    load_bars,
+    load_inputs,
+    load_tape,
+    lookup_spec,
+)
 from vcdwh.backtest.params import RESETS, BacktestParams
 from vcdwh.backtest.signals import load_signal, parse_value
 from vcdwh.backtest.store import store_records
@@ -255,15 +264,26 @@ def read_grid(con: duckdb.DuckDBPyConnection, spec: SweepSpec, *, lookahead: boo
     """Read every combination's inputs on one connection; each frequency's bars once."""
     everything: list[Inputs] = []
     symbol = spec.base.symbol or ""
+    signal_def = load_signal(spec.base.signal)
     for frequency in spec.frequencies:
         bars: Bars | None = None
         tape: Tape | None = None
+        contract: ContractSpec | None = None
         for params in spec.combinations(frequency):
             if bars is None:
                 bars = load_bars(con, params.interval, params.symbol)
+                contract = lookup_spec(con, bars.symbol)
                 if params.tape_exits:
                     tape = load_tape(con, bars)
-            inputs = load_inputs(con, params, lookahead=lookahead, bars=bars, tape=tape)
+            inputs = load_inputs(
+                con,
+                params,
+                lookahead=lookahead,
+                bars=bars,
+                tape=tape,
+                spec=contract,
+                signal_def=signal_def,
+            )
             everything.append(inputs)
             symbol = bars.symbol
     return Grid(everything, symbol)

@@ -295,6 +295,17 @@ class _Trade:
     tape_span: tuple[int, int] | None = None  # the tape rows the position lived through
 
 
+def _next_at_or_after(mask: np.ndarray) -> np.ndarray:
+    """Per bar ``b`` (and ``n`` after the last): the first bar ``>= b`` where ``mask`` holds,
+    else ``n``."""
+    n = len(mask)
+    where = np.where(mask, np.arange(n), n)
+    out = np.empty(n + 1, dtype=np.int64)
+    out[:n] = np.minimum.accumulate(where[::-1])[::-1]
+    out[n] = n
+    return out
+
+
 def _plan(
     close: np.ndarray,
     open_: np.ndarray,
@@ -307,67 +318,66 @@ def _plan(
     tape: Tape | None,
     ruin_bar: int | None,
 ) -> list[_Trade]:
-    """The round trips: where each opens and closes, and why."""
+    """The round trips: where each opens and closes, and why (a loop over trades, not bars)."""
     n = len(close)
-    events = np.flatnonzero((signal != 0) | (forced != 0)).tolist()
-    sig = signal.tolist()
-    frc = forced.tolist()
-    allowed = {1: rules.side in ("long", "both"), -1: rules.side in ("short", "both")}
-    next_open = rules.entry == "next-open"
+    bars = np.arange(n)
+    opens = (forced == 0) & (
+        ((signal == 1) & (rules.side in ("long", "both")))
+        | ((signal == -1) & (rules.side in ("short", "both")))
+    )
+    if ruin_bar is not None:
+        opens &= bars < ruin_bar
+    next_entry = _next_at_or_after(opens)
+    # The first bar that closes a long (a -1 or a forced exit), and a short (a 1 or forced).
+    next_exit = {
+        1: _next_at_or_after((signal == -1) | (forced != 0)),
+        -1: _next_at_or_after((signal == 1) | (forced != 0)),
+    }
     trades: list[_Trade] = []
     free = 0  # the first bar whose close may open a position
-    k = 0
-    while k < len(events):
-        i = events[k]
-        k += 1
-        if i < free or (ruin_bar is not None and i >= ruin_bar):
-            continue
-        s = sig[i]
-        if frc[i] or s == 0 or not allowed[s]:
-            continue
-        if next_open:
+    while free < n:
+        i = int(next_entry[free])
+        if i >= n:
+            break
+        s = int(signal[i])
+        if rules.entry == "next-open":
             entry = _Fill(i + 1, int(starts[i + 1]), float(open_[i + 1]), "", True)
         else:
             entry = _Fill(i, int(starts[i]), float(close[i]), "", False)
-        exit_ = _bar_exit(i, s, events, k, sig, frc, close, open_, starts, rules, n)
+        exit_ = _bar_exit(
+            i, s, int(next_exit[s][i + 1]), signal, forced, close, open_, starts, rules
+        )
         if ruin_bar is not None and exit_.bar >= ruin_bar:
             exit_ = _Fill(ruin_bar, int(starts[ruin_bar]), float(close[ruin_bar]), "ruin", False)
         trade = _Trade(entry, exit_, s)
         if rules.tape_exits and tape is not None and instrument is not None:
             trade = _with_tape(trade, int(instrument[entry.bar]), tape, starts, interval_ns, rules)
-        exit_ = trade.exit
         trades.append(trade)
-        free = exit_.bar if exit_.before_close else exit_.bar + 1
-        while k < len(events) and events[k] < free:
-            k += 1
+        free = trade.exit.bar if trade.exit.before_close else trade.exit.bar + 1
     return trades
 
 
 def _bar_exit(
     i: int,
     direction: int,
-    events: list[int],
-    k: int,
-    sig: list[int],
-    frc: list[int],
+    b: int,
+    signal: np.ndarray,
+    forced: np.ndarray,
     close: np.ndarray,
     open_: np.ndarray,
     starts: np.ndarray,
     rules: Rules,
-    n: int,
 ) -> _Fill:
-    """The exit the bars give a position opened on bar ``i``: signal, forced, or time."""
-    limit = i + rules.max_bars if rules.max_bars is not None else n
-    for b in events[k:]:
-        if b > limit:
-            break
-        if sig[b] == -direction and not frc[b] and rules.entry == "next-open":
-            return _Fill(b + 1, int(starts[b + 1]), float(open_[b + 1]), "signal", True)
-        if sig[b] == -direction:
-            return _Fill(b, int(starts[b]), float(close[b]), "signal", False)
-        if frc[b]:
-            return _Fill(b, int(starts[b]), float(close[b]), FORCED[frc[b]], False)
-    return _Fill(limit, int(starts[limit]), float(close[limit]), "time", False)
+    """The exit the bars give a position opened on bar ``i``, whose first closing bar is ``b``:
+    a signal, a forced exit, or the time stop before it."""
+    if rules.max_bars is not None and i + rules.max_bars < b:
+        limit = i + rules.max_bars
+        return _Fill(limit, int(starts[limit]), float(close[limit]), "time", False)
+    if signal[b] == -direction and not forced[b] and rules.entry == "next-open":
+        return _Fill(b + 1, int(starts[b + 1]), float(open_[b + 1]), "signal", True)
+    if signal[b] == -direction:
+        return _Fill(b, int(starts[b]), float(close[b]), "signal", False)
+    return _Fill(b, int(starts[b]), float(close[b]), FORCED[int(forced[b])], False)
 
 
 def _with_tape(
