@@ -64,8 +64,6 @@ def simulate(
     fold: int | None = None,
 ) -> Simulated:
     """Walk the inputs, compute the metrics and shape the run for :func:`store_records`."""
-    import pandas as pd
-
     params, bars, spec = inputs.params, inputs.bars, inputs.spec
     rules, commission = rules_for(inputs)
     result = walk(
@@ -119,9 +117,11 @@ def simulate(
             mae_ticks=result.mae_ticks,
             mfe_ticks=result.mfe_ticks,
         )
-    equity = pd.DataFrame(
-        {"bar_start": bars.bar_start, "equity": result.equity, "in_position": result.in_position}
-    )
+    equity = {
+        "bar_start": bars.bar_start,
+        "equity": result.equity,
+        "in_position": result.in_position,
+    }
     row = run_row(
         params,
         bars.symbol,
@@ -139,7 +139,7 @@ def simulate(
         walkforward_id=walkforward_id,
         fold=fold,
     )
-    record = RunRecord(row, pd.DataFrame(trades), equity, metrics)
+    record = RunRecord(row, trades, equity, metrics)
     return Simulated(record, result, commission)
 
 
@@ -214,9 +214,14 @@ def trade_dicts(sim: Simulated, inputs: Inputs) -> list[dict[str, Any]]:
     """The trades of a run as plain values (for ``--json`` and the Python API)."""
     keys = CONTRACT_TRADE_KEYS if inputs.params.futures else SEED_TRADE_KEYS
     out = []
-    for row in sim.record.trades.to_dict("records"):
-        item = {k: (row[k].item() if isinstance(row[k], np.generic) else row[k]) for k in keys}
-        item["entry_time"] = ts_text(row["entry_time"])
-        item["exit_time"] = ts_text(row["exit_time"])
+    columns = sim.record.trades
+    for t in range(len(columns["trade_no"])):
+        item = {k: _plain(columns[k][t]) for k in keys}
+        item["entry_time"] = ts_text(columns["entry_time"][t])
+        item["exit_time"] = ts_text(columns["exit_time"][t])
         out.append(item)
     return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

@@ -26,8 +26,8 @@ class RunRecord:
     """One run ready to store: its ``backtest_runs`` row, trades, equity and metrics (no run id)."""
 
     run: dict[str, Any]
-    trades: Any  # pandas.DataFrame
-    equity: Any  # pandas.DataFrame
+    trades: dict[str, Any]  # column -> one value per round trip (arrays or lists)
+    equity: dict[str, np.ndarray]  # bar_start, equity, in_position
     metrics: dict[str, Any]
 
 
@@ -105,14 +105,8 @@ def store_records(con: duckdb.DuckDBPyConnection, records: list[RunRecord]) -> l
         runs[column] = pd.to_datetime(runs[column]).astype("datetime64[ns]")
     frames = {
         "backtest_runs": runs,
-        "backtest_trades": pd.concat(
-            [r.trades.assign(run_id=rid) for rid, r in zip(run_ids, records, strict=True)],
-            ignore_index=True,
-        ),
-        "backtest_equity": pd.concat(
-            [r.equity.assign(run_id=rid) for rid, r in zip(run_ids, records, strict=True)],
-            ignore_index=True,
-        ),
+        "backtest_trades": _stacked([r.trades for r in records], run_ids),
+        "backtest_equity": _stacked([r.equity for r in records], run_ids),
         "backtest_metrics": pd.DataFrame(
             [{"run_id": rid, **r.metrics} for rid, r in zip(run_ids, records, strict=True)]
         ),
@@ -124,3 +118,19 @@ def store_records(con: duckdb.DuckDBPyConnection, records: list[RunRecord]) -> l
         finally:
             con.unregister("frame")
     return run_ids
+
+
+def _stacked(parts: list[dict[str, Any]], run_ids: list[int]) -> Any:
+    """One frame of the runs' columns one after the other, with each row's run id."""
+    import pandas as pd
+
+    columns = list(dict.fromkeys(c for part in parts for c in part))
+    lengths = [len(next(iter(part.values()), ())) for part in parts]
+    data: dict[str, Any] = {"run_id": np.repeat(np.asarray(run_ids, dtype=np.int32), lengths)}
+    for column in columns:
+        pieces = [
+            np.asarray(part[column]) if column in part else np.full(length, None, dtype=object)
+            for part, length in zip(parts, lengths, strict=True)
+        ]
+        data[column] = np.concatenate(pieces) if pieces else np.zeros(0)
+    return pd.DataFrame(data)

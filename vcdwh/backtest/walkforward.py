@@ -231,7 +231,7 @@ def run_walkforward_on_connection(
         curve = test_sim.record.equity
         stitched_times.append(np.asarray(curve["bar_start"]))
         stitched_equity.append(np.asarray(curve["equity"], dtype=float) + carried)
-        carried += float(curve["equity"].iloc[-1]) - initial
+        carried += float(curve["equity"][-1]) - initial
     per_in = [f.in_sample["net_pnl"] / max(1, spec.train_sessions) for f in folds]
     per_out = [
         f.out_of_sample["net_pnl"] / max(1, len(sessions[w[1] : w[2]]))
