@@ -4,6 +4,7 @@ an exit is resolved on it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -75,13 +76,59 @@ class Bars:
         )
 
 
-@dataclass
-class Tape:
-    """Trades of the instruments a series traded, in trade order, one set of arrays each."""
+@dataclass(frozen=True)
+class TapeChunk:
+    """Trades of one instrument over a stretch of time, in trade order."""
 
-    ts: dict[int, np.ndarray]  # instrument_id -> ts_recv (ns)
-    price: dict[int, np.ndarray]
-    order: dict[int, np.ndarray]  # the number of each fill's aggressive order (ts_recv, sequence)
+    ts: np.ndarray  # ts_recv, ns since the epoch
+    price: np.ndarray
+    order: np.ndarray  # the number of each fill's aggressive order (same ts_recv and sequence)
+
+
+class Tape:
+    """An instrument's trades in trade order, read from the warehouse as a walk needs them.
+
+    A position reads the trades from its fill on, a stretch of time at a time (15 minutes, then
+    twice as long each time), until an exit is found or its bar exit is reached, so a run reads
+    only the trades its positions lived through. Stretches are kept for the runs of a sweep.
+    """
+
+    FIRST_STRETCH_NS = 15 * 60 * 10**9
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._sql = render("queries/tape.sql")
+        self._cache: dict[tuple[int, int, int], TapeChunk] = {}
+
+    def read(self, instrument: int, from_ns: int, to_ns: int) -> TapeChunk:
+        """The trades with ``from_ns <= ts_recv < to_ns``."""
+        key = (instrument, from_ns, to_ns)
+        if key not in self._cache:
+            data = self._con.execute(
+                self._sql,
+                {
+                    "instrument_id": instrument,
+                    "from_ns": from_ns,
+                    "to_ns": to_ns,
+                },
+            ).fetchnumpy()
+            ts = np.asarray(data["ts_ns"], dtype=np.int64)
+            sequence = np.asarray(data["sequence"]).astype(np.uint64)
+            new_order = np.ones(len(ts), dtype=bool)
+            if len(ts) > 1:
+                new_order[1:] = (ts[1:] != ts[:-1]) | (sequence[1:] != sequence[:-1])
+            self._cache[key] = TapeChunk(
+                ts, np.asarray(data["price"], dtype=float), np.cumsum(new_order)
+            )
+        return self._cache[key]
+
+    def stretches(self, instrument: int, from_ns: int, to_ns: int) -> Iterator[TapeChunk]:
+        """The trades of ``from_ns <= ts_recv < to_ns`` in consecutive, growing stretches."""
+        start, length = from_ns, self.FIRST_STRETCH_NS
+        while start < to_ns:
+            stop = min(to_ns, start + length)
+            yield self.read(instrument, start, stop)
+            start, length = stop, length * 2
 
 
 @dataclass
@@ -247,35 +294,8 @@ def validate_bars(bars: Bars) -> None:
 
 
 def load_tape(con: duckdb.DuckDBPyConnection, bars: Bars) -> Tape:
-    """The trades of every instrument the series traded, over the bars it traded them in."""
-    import datetime as dt
-
-    sql = render("queries/tape.sql")
-    tape = Tape({}, {}, {})
-    starts = bars.bar_ns
-    for instrument in dict.fromkeys(bars.instrument.tolist()):
-        rows = np.flatnonzero(bars.instrument == instrument)
-        first, last = int(starts[rows[0]]), int(starts[rows[-1]]) + bars.interval_ns
-        # The next bar's open may be a fill (--entry next-open): read one bar more.
-        last += bars.interval_ns
-        epoch = dt.datetime(1970, 1, 1)
-        data = con.execute(
-            sql,
-            {
-                "instrument_id": int(instrument),
-                "from_ts": epoch + dt.timedelta(microseconds=first // 1000),
-                "to_ts": epoch + dt.timedelta(microseconds=-(-last // 1000)),
-            },
-        ).fetchnumpy()
-        ts = np.asarray(data["ts_ns"], dtype=np.int64)
-        sequence = np.asarray(data["sequence"]).astype(np.uint64)
-        new_order = np.ones(len(ts), dtype=bool)
-        if len(ts) > 1:
-            new_order[1:] = (ts[1:] != ts[:-1]) | (sequence[1:] != sequence[:-1])
-        tape.ts[int(instrument)] = ts
-        tape.price[int(instrument)] = np.asarray(data["price"], dtype=float)
-        tape.order[int(instrument)] = np.cumsum(new_order)
-    return tape
+    """The series' trade tape, read on ``con`` as positions need it (keep ``con`` open)."""
+    return Tape(con)
 
 
 def load_inputs(

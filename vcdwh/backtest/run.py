@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     import duckdb
 
 
-def read_inputs(settings: Settings, params: BacktestParams, *, lookahead: bool = False) -> Inputs:
-    """A run's inputs, read on the read-only connection (see :func:`load_inputs`)."""
+def read_and_walk(
+    settings: Settings, params: BacktestParams, *, lookahead: bool = False
+) -> tuple[Inputs, Simulated]:
+    """A run's inputs and its walk, on the read-only connection (the tape is read as needed)."""
     con = connect_read_only(settings.db_path)
     try:
-        return load_inputs(con, params, lookahead=lookahead)
+        inputs = load_inputs(con, params, lookahead=lookahead)
+        return inputs, simulate(inputs)
     finally:
         con.close()
 
@@ -102,7 +105,6 @@ def run_backtest(
         No warehouse yet, or it is locked.
     """
     params = params.validated()
-    inputs = read_inputs(settings, params, lookahead=check_lookahead)
-    sim = simulate(inputs)
+    inputs, sim = read_and_walk(settings, params, lookahead=check_lookahead)
     [run_id] = store_runs(settings, [sim], lock_timeout)
     return result_of(run_id, inputs, sim)

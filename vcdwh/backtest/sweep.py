@@ -294,20 +294,27 @@ def _next_sweep_id(con: duckdb.DuckDBPyConnection) -> str:
     return f"sweep-{int(count) + 1}"
 
 
-def run_sweep_on_connection(
-    con: duckdb.DuckDBPyConnection, spec: SweepSpec, grid: Grid | None = None
+def simulate_grid(spec: SweepSpec, grid: Grid) -> list[tuple[Inputs, str | None, Simulated]]:
+    """Every combination's run (both segments with a split), through the one engine."""
+    return [
+        (inputs, segment, simulate(part, segment=segment))
+        for inputs in grid.inputs
+        for segment, part in segments(inputs, spec.split)
+    ]
+
+
+def store_sweep(
+    con: duckdb.DuckDBPyConnection,
+    spec: SweepSpec,
+    grid: Grid,
+    runs: list[tuple[Inputs, str | None, Simulated]],
+    started: float,
 ) -> SweepResult:
-    """Run, store and rank a sweep on an open read-write connection."""
-    started = time.perf_counter()
-    spec = spec.validated()
-    if grid is None:
-        grid = read_grid(con, spec)
+    """Store a sweep's runs under a new sweep id and rank them."""
     ensure_tables(con)
     sweep_id = _next_sweep_id(con)
-    runs: list[tuple[Inputs, str | None, Simulated]] = []
-    for inputs in grid.inputs:
-        for segment, part in segments(inputs, spec.split):
-            runs.append((inputs, segment, simulate(part, sweep_id=sweep_id, segment=segment)))
+    for _, _, sim in runs:
+        sim.record.run["sweep_id"] = sweep_id
     run_ids = store_records(con, [sim.record for _, _, sim in runs])
     first = spec.base
     con.execute(
@@ -359,6 +366,14 @@ def run_sweep_on_connection(
     )
 
 
+def run_sweep_on_connection(con: duckdb.DuckDBPyConnection, spec: SweepSpec) -> SweepResult:
+    """Read, run, store and rank a sweep on one open read-write connection."""
+    started = time.perf_counter()
+    spec = spec.validated()
+    grid = read_grid(con, spec)
+    return store_sweep(con, spec, grid, simulate_grid(spec, grid), started)
+
+
 def rank_key(value: Any) -> tuple[int, float]:
     """Sort key: higher values first, missing ones last."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -386,14 +401,16 @@ def run_sweep(
     WarehouseError
         No warehouse yet, or it is locked.
     """
+    started = time.perf_counter()
     spec = spec.validated()
     con = connect_read_only(settings.db_path)
     try:
         grid = read_grid(con, spec, lookahead=check_lookahead)
+        runs = simulate_grid(spec, grid)
     finally:
         con.close()
     with write_session(settings.db_path, lock_timeout, existing=True) as con:
-        return run_sweep_on_connection(con, spec, grid)
+        return store_sweep(con, spec, grid, runs, started)
 
 
 # --------------------------------------------------------------------------- output

@@ -170,6 +170,7 @@ def tape_exit(
     direction: int,
     entry: float,
     rules: Rules,
+    best: float | None = None,
 ) -> tuple[int, float, str] | None:
     """The first trade of ``start:stop`` that closes the position, its price and the reason.
 
@@ -179,7 +180,8 @@ def tape_exit(
     (the slippage is added by the caller). A target (``target_ticks``) is a limit order: it
     fills at its price when a trade prints through it (``through``) or at it (``touch``). When a
     stop and the target are reached in the same aggressive order (fills sharing ts_recv and
-    sequence), the stop wins.
+    sequence), the stop wins. ``best``: the best price before ``start`` (the entry fill when
+    None), from which the trailing stop goes on.
     """
     if stop <= start:
         return None
@@ -195,11 +197,12 @@ def tape_exit(
             worse = min(level, p[i]) if d > 0 else max(level, p[i])
             found.append((i, 0, float(worse), "stop"))
     if rules.trail_ticks is not None:
-        best = np.maximum.accumulate(np.maximum(p, entry)) if d > 0 else None
-        if d < 0:
-            best = np.minimum.accumulate(np.minimum(p, entry))
-        assert best is not None
-        levels = best - d * rules.trail_ticks * tick
+        start_best = entry if best is None else best
+        if d > 0:
+            running = np.maximum.accumulate(np.maximum(p, start_best))
+        else:
+            running = np.minimum.accumulate(np.minimum(p, start_best))
+        levels = running - d * rules.trail_ticks * tick
         hit = np.flatnonzero(p <= levels if d > 0 else p >= levels)
         if len(hit):
             i = int(hit[0])
@@ -275,14 +278,14 @@ def walk(
     if rules.tape_exits and (tape is None or instrument is None):
         raise ValueError("stops, targets and trails need the trade tape")
     plan = _plan(close, open_, signal, forced, starts, interval_ns, rules, instrument, tape, None)
-    result = _account(plan, close, high, low, starts, rules, initial_capital, tape, instrument)
+    result = _account(plan, close, high, low, rules, initial_capital)
     ruined = np.flatnonzero(result.equity <= 0)
     if len(ruined):
         ruin_bar = int(ruined[0])
         plan = _plan(
             close, open_, signal, forced, starts, interval_ns, rules, instrument, tape, ruin_bar
         )
-        result = _account(plan, close, high, low, starts, rules, initial_capital, tape, instrument)
+        result = _account(plan, close, high, low, rules, initial_capital)
         result.ruin_bar = ruin_bar
     return result
 
@@ -292,7 +295,7 @@ class _Trade:
     entry: _Fill
     exit: _Fill
     direction: int
-    tape_span: tuple[int, int] | None = None  # the tape rows the position lived through
+    extremes: tuple[float, float] | None = None  # lowest and highest trade lived through
 
 
 def _next_at_or_after(mask: np.ndarray) -> np.ndarray:
@@ -388,35 +391,36 @@ def _with_tape(
     interval_ns: int,
     rules: Rules,
 ) -> _Trade:
-    """The trade with its exit on the tape when a stop, target or trail comes before the bars'."""
-    entry, exit_ = trade.entry, trade.exit
-    ts = tape.ts.get(instrument, np.zeros(0, dtype=np.int64))
-    if entry.before_close:  # filled by the open: the bar's first trade, then the rest
-        first = int(np.searchsorted(ts, entry.ns, "left"))
-        after = first + 1
-    else:  # filled at the close: the trades after the bar
-        first = after = int(np.searchsorted(ts, entry.ns + interval_ns, "left"))
-    if exit_.before_close:  # the bars' exit is its bar's open: the trades before it
-        last = int(np.searchsorted(ts, exit_.ns, "left"))
-    else:
-        last = int(np.searchsorted(ts, int(starts[exit_.bar]) + interval_ns, "left"))
-    filled = entry.price + trade.direction * rules.slip
-    hit = tape_exit(
-        ts,
-        tape.price[instrument],
-        tape.order[instrument],
-        after,
-        last,
-        trade.direction,
-        filled,
-        rules,
-    )
-    if hit is None:
-        return _Trade(entry, exit_, trade.direction, (first, max(first, last)))
-    index, price, reason = hit
-    bar = int(np.searchsorted(starts, ts[index], "right")) - 1
-    fill = _Fill(bar, int(ts[index]), price, reason, True, market=reason != "target")
-    return _Trade(entry, fill, trade.direction, (first, index + 1))
+    """The trade with its exit on the tape when a stop, target or trail comes before the bars'.
+
+    The trades are read from the fill on (after the entry bar for a close fill; after the opening
+    trade for an open fill) up to the bars' exit, a stretch at a time, until one closes the
+    position; the lowest and highest trades lived through are kept for MAE/MFE.
+    """
+    entry, exit_, d = trade.entry, trade.exit, trade.direction
+    begin = entry.ns if entry.before_close else entry.ns + interval_ns
+    end = exit_.ns if exit_.before_close else int(starts[exit_.bar]) + interval_ns
+    filled = entry.price + d * rules.slip
+    low = high = filled
+    best = filled
+    skip = 1 if entry.before_close else 0  # the opening trade is the fill itself
+    for chunk in tape.stretches(instrument, begin, end):
+        ts, price = chunk.ts[skip:], chunk.price[skip:]
+        order = chunk.order[skip:]
+        skip = 0
+        if not len(ts):
+            continue
+        hit = tape_exit(ts, price, order, 0, len(ts), d, filled, rules, best)
+        if hit is not None:
+            index, fill, reason = hit
+            lived = price[: index + 1]
+            low, high = min(low, float(lived.min())), max(high, float(lived.max()))
+            bar = int(np.searchsorted(starts, ts[index], "right")) - 1
+            closed = _Fill(bar, int(ts[index]), fill, reason, True, market=reason != "target")
+            return _Trade(entry, closed, d, (low, high))
+        low, high = min(low, float(price.min())), max(high, float(price.max()))
+        best = max(best, high) if d > 0 else min(best, low)
+    return _Trade(entry, exit_, d, (low, high))
 
 
 def _account(
@@ -424,11 +428,8 @@ def _account(
     close: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
-    starts: np.ndarray,
     rules: Rules,
     initial_capital: float,
-    tape: Tape | None,
-    instrument: np.ndarray | None,
 ) -> Walk:
     """Fills, P&L, excursions and the equity at every bar's close of the planned trades."""
     n = len(close)
@@ -461,7 +462,7 @@ def _account(
         entry_cost = 0.0
     gross = d * (raw_exit - raw_entry) * per_point if k else np.zeros(0)
     pnl = points * per_point - commission if k else np.zeros(0)
-    mae, mfe = _excursions(trades, d, entry_price, per_point, high, low, tape, instrument)
+    mae, mfe = _excursions(trades, d, entry_price, per_point, high, low)
 
     realized = np.zeros(n)
     np.add.at(realized, x, pnl)
@@ -514,8 +515,6 @@ def _excursions(
     per_point: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
-    tape: Tape | None,
-    instrument: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """MAE/MFE in currency: from the trades the position lived through when the tape is read,
     else from the bars' highs and lows after the entry's close (from the entry bar for an open
@@ -524,13 +523,8 @@ def _excursions(
     lowest = np.zeros(k)
     highest = np.zeros(k)
     for t, trade in enumerate(trades):
-        if trade.tape_span is not None and tape is not None and instrument is not None:
-            first, last = trade.tape_span
-            prices = tape.price[int(instrument[trade.entry.bar])][first:last]
-            if len(prices):
-                lowest[t], highest[t] = float(np.min(prices)), float(np.max(prices))
-            else:
-                lowest[t] = highest[t] = entry_price[t]
+        if trade.extremes is not None:
+            lowest[t], highest[t] = trade.extremes
             continue
         start = trade.entry.bar + (0 if trade.entry.before_close else 1)
         stop = trade.exit.bar + 1

@@ -163,14 +163,29 @@ def _bars_of(inputs: Inputs, sessions: np.ndarray) -> Inputs:
     return inputs.slice(int(rows[0]), int(rows[-1]) + 1)
 
 
-def run_walkforward_on_connection(
-    con: duckdb.DuckDBPyConnection, spec: WalkForwardSpec, grid_inputs: list[Inputs] | None = None
-) -> WalkForwardResult:
-    """Run and store a walk-forward on an open read-write connection."""
-    started = time.perf_counter()
-    spec = spec.validated()
-    if grid_inputs is None:
-        grid_inputs = read_grid(con, spec.grid).inputs
+@dataclass
+class Walked:
+    """A walk-forward's folds and runs, before they are stored."""
+
+    spec: WalkForwardSpec
+    first: Inputs
+    folds: list[Fold]
+    runs: list[Simulated]  # per fold: the chosen in-sample run, then its out-of-sample run
+    efficiency: float | None
+    changes: int
+    net_pnl: float
+    combinations: int
+    started: float
+
+
+def walk_folds(spec: WalkForwardSpec, grid_inputs: list[Inputs], started: float) -> Walked:
+    """Choose on each fold's training sessions and run the choice on its test sessions.
+
+    Raises
+    ------
+    BacktestError
+        When the sessions leave no fold, or too many.
+    """
     first = grid_inputs[0]
     sessions = np.unique(np.asarray(first.bars.session_date))
     windows = fold_windows(sessions, spec.train_sessions, spec.test_sessions, spec.anchored)
@@ -182,30 +197,22 @@ def run_walkforward_on_connection(
         )
     if len(windows) > MAX_FOLDS:
         raise BacktestError(f"{len(windows)} folds; keep it under {MAX_FOLDS} (larger folds)")
-    ensure_tables(con)
-    [(count,)] = con.execute("select count(*) from backtest_walkforwards").fetchall()
-    wf_id = f"wf-{int(count) + 1}"
     folds: list[Fold] = []
     runs: list[Simulated] = []
+    per_in: list[float] = []
+    per_out: list[float] = []
     for number, (train_from, test_from, test_to) in enumerate(windows, start=1):
         train_sessions = sessions[train_from:test_from]
         test_sessions = sessions[test_from:test_to]
         scored: list[tuple[tuple[int, float], int, Simulated, Inputs]] = []
         for inputs in grid_inputs:
-            part = _bars_of(inputs, train_sessions)
-            sim = simulate(part, walkforward_id=wf_id, fold=number, segment="in_sample")
+            sim = simulate(_bars_of(inputs, train_sessions), fold=number, segment="in_sample")
             scored.append((rank_key(sim.record.metrics.get(spec.metric)), len(scored), sim, inputs))
         _, _, best_sim, best = min(scored, key=lambda s: (s[0], s[1]))
-        test_sim = simulate(
-            _bars_of(best, test_sessions),
-            walkforward_id=wf_id,
-            fold=number,
-            segment="out_of_sample",
-        )
+        test_sim = simulate(_bars_of(best, test_sessions), fold=number, segment="out_of_sample")
         runs += [best_sim, test_sim]
-        note = ""
-        if best_sim.record.metrics["total_trades"] == 0:
-            note = "the best combination made no trade in-sample"
+        per_in.append(best_sim.record.metrics["net_pnl"] / len(train_sessions))
+        per_out.append(test_sim.record.metrics["net_pnl"] / len(test_sessions))
         folds.append(
             Fold(
                 fold=number,
@@ -214,46 +221,81 @@ def run_walkforward_on_connection(
                 chosen=_label(best.params),
                 in_sample=best_sim.record.metrics,
                 out_of_sample=test_sim.record.metrics,
-                note=note,
+                note=(
+                    "the best combination made no trade in-sample"
+                    if best_sim.record.metrics["total_trades"] == 0
+                    else ""
+                ),
             )
         )
-    run_ids = store_records(con, [sim.record for sim in runs])
-    for fold, (in_id, out_id) in zip(
-        folds, zip(run_ids[::2], run_ids[1::2], strict=True), strict=True
-    ):
+    initial = first.params.initial_capital
+    net_pnl = sum(float(sim.record.equity["equity"][-1]) - initial for sim in runs[1::2])
+    return Walked(
+        spec=spec,
+        first=first,
+        folds=folds,
+        runs=runs,
+        efficiency=sum(per_out) / sum(per_in) if sum(per_in) > 0 else None,
+        changes=sum(1 for a, b in itertools.pairwise(folds) if a.chosen != b.chosen),
+        net_pnl=net_pnl,
+        combinations=len(grid_inputs),
+        started=started,
+    )
+
+
+def store_walkforward(con: duckdb.DuckDBPyConnection, walked: Walked) -> WalkForwardResult:
+    """Store the folds' runs, the folds, the walk-forward and its stitched equity."""
+    ensure_tables(con)
+    [(count,)] = con.execute("select count(*) from backtest_walkforwards").fetchall()
+    wf_id = f"wf-{int(count) + 1}"
+    for sim in walked.runs:
+        sim.record.run["walkforward_id"] = wf_id
+    run_ids = store_records(con, [sim.record for sim in walked.runs])
+    for fold, in_id, out_id in zip(walked.folds, run_ids[::2], run_ids[1::2], strict=True):
         fold.in_sample_run_id, fold.out_of_sample_run_id = in_id, out_id
     # Stitched out-of-sample equity: each test run's P&L chained from the initial capital.
-    initial = first.params.initial_capital
-    stitched_times: list[np.ndarray] = []
-    stitched_equity: list[np.ndarray] = []
+    initial = walked.first.params.initial_capital
+    times: list[np.ndarray] = []
+    equity: list[np.ndarray] = []
     carried = 0.0
-    for test_sim in runs[1::2]:
+    for test_sim in walked.runs[1::2]:
         curve = test_sim.record.equity
-        stitched_times.append(np.asarray(curve["bar_start"]))
-        stitched_equity.append(np.asarray(curve["equity"], dtype=float) + carried)
+        times.append(np.asarray(curve["bar_start"]))
+        equity.append(np.asarray(curve["equity"], dtype=float) + carried)
         carried += float(curve["equity"][-1]) - initial
-    per_in = [f.in_sample["net_pnl"] / max(1, spec.train_sessions) for f in folds]
-    per_out = [
-        f.out_of_sample["net_pnl"] / max(1, len(sessions[w[1] : w[2]]))
-        for f, w in zip(folds, windows, strict=True)
-    ]
-    efficiency = sum(per_out) / sum(per_in) if sum(per_in) > 0 else None
-    changes = sum(1 for a, b in itertools.pairwise(folds) if a.chosen != b.chosen)
     _store_walkforward(
-        con, wf_id, spec, first, folds, efficiency, changes, carried, len(grid_inputs)
+        con,
+        wf_id,
+        walked.spec,
+        walked.first,
+        walked.folds,
+        walked.efficiency,
+        walked.changes,
+        walked.net_pnl,
+        walked.combinations,
     )
-    _store_equity(con, wf_id, stitched_times, stitched_equity)
+    _store_equity(con, wf_id, times, equity)
     return WalkForwardResult(
         walkforward_id=wf_id,
-        symbol=first.bars.symbol,
-        metric=spec.metric,
-        folds=folds,
-        efficiency=efficiency,
-        changes=changes,
-        out_of_sample_net_pnl=carried,
-        combinations=len(grid_inputs),
-        seconds=time.perf_counter() - started,
+        symbol=walked.first.bars.symbol,
+        metric=walked.spec.metric,
+        folds=walked.folds,
+        efficiency=walked.efficiency,
+        changes=walked.changes,
+        out_of_sample_net_pnl=walked.net_pnl,
+        combinations=walked.combinations,
+        seconds=time.perf_counter() - walked.started,
     )
+
+
+def run_walkforward_on_connection(
+    con: duckdb.DuckDBPyConnection, spec: WalkForwardSpec
+) -> WalkForwardResult:
+    """Read, walk and store a walk-forward on one open read-write connection."""
+    started = time.perf_counter()
+    spec = spec.validated()
+    grid = read_grid(con, spec.grid)
+    return store_walkforward(con, walk_folds(spec, grid.inputs, started))
 
 
 def _store_walkforward(
@@ -365,14 +407,16 @@ def run_walkforward(
     WarehouseError
         No warehouse yet, or it is locked.
     """
+    started = time.perf_counter()
     spec = spec.validated()
     con = connect_read_only(settings.db_path)
     try:
         grid = read_grid(con, spec.grid, lookahead=check_lookahead)
+        walked = walk_folds(spec, grid.inputs, started)
     finally:
         con.close()
     with write_session(settings.db_path, lock_timeout, existing=True) as con:
-        return run_walkforward_on_connection(con, spec, grid.inputs)
+        return store_walkforward(con, walked)
 
 
 def _cell(value: Any, money: bool = False) -> str:
