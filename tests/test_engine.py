@@ -424,3 +424,19 @@ def test_run_stores_the_signal_sql_and_its_parameters(tape, tmp_path):
     assert row == (str(path), path.read_text(), '{"level": 5}', "contracts")
     # The first close above 4805 is bar 6's (4806): the long opens there.
     assert result.trades[0]["entry_time"] == "2024-01-08 14:36:00"
+
+
+def test_engine_given_trades_stored_out_of_time_order_reads_them_in_trade_order(tmp_path):
+    # The later minutes are loaded first (file a_), the entry and the stop's minute second
+    # (file b_): the tape is read in trade order all the same, so the stop fills at 4799.00 at
+    # 14:31:20, not on the later file's lower prints.
+    settings = Settings(tmp_path / "Data", tmp_path / "Data" / "vcdwh.duckdb")
+    settings.data_dir.mkdir()
+    later = [(2, 5, "N", 4790.00, 1), (3, 5, "N", 4791.00, 1)]
+    write_tape(settings.data_dir, later, name="trades_ESH4_2024-01-08_2024-01-09.csv")
+    build_warehouse(settings, frequencies=["1min"])
+    first = [*ENTRY, (1, 5, "N", 4799.50, 1), (1, 20, "N", 4799.00, 1)]
+    write_tape(settings.data_dir, first, name="trades_ESH4_2024-01-07_2024-01-09.csv")
+    build_warehouse(settings, frequencies=["1min"])
+    result = run_backtest(settings, replace(BASE, stop_ticks=4))
+    assert trades_of(settings, result.run_id)[0][3:7] == (at(1, 20), 4799.0, -50.0, "stop")

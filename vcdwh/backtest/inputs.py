@@ -85,50 +85,76 @@ class TapeChunk:
     order: np.ndarray  # the number of each fill's aggressive order (same ts_recv and sequence)
 
 
+def _utc(ns: int) -> Any:
+    """A time given in whole microseconds since the epoch as a naive UTC datetime."""
+    import datetime as dt
+
+    return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=ns // 1000)
+
+
+def _in_trade_order(ts: np.ndarray, sequence: np.ndarray, position: np.ndarray) -> bool:
+    """True when the rows are sorted by (ts_recv, sequence, position)."""
+    if len(ts) < 2:
+        return True
+    dt, dp = np.diff(ts), np.diff(position)
+    up, same = sequence[1:] > sequence[:-1], sequence[1:] == sequence[:-1]
+    later = (dt > 0) | ((dt == 0) & (up | (same & (dp > 0))))
+    return bool(later.all())
+
+
 class Tape:
     """An instrument's trades in trade order, read from the warehouse as a walk needs them.
 
-    A position reads the trades from its fill on, a stretch of time at a time (15 minutes, then
-    twice as long each time), until an exit is found or its bar exit is reached, so a run reads
-    only the trades its positions lived through. Stretches are kept for the runs of a sweep.
+    The tape is read in blocks of ``BLOCK_NS`` (2 hours, aligned on the epoch), each once and
+    kept: a position reads the blocks from its fill on until an exit is found or its bar exit is
+    reached, so a run reads only the trades its positions lived through, and a sweep reads each
+    block once for all its runs.
     """
 
-    FIRST_STRETCH_NS = 15 * 60 * 10**9
+    BLOCK_NS = 2 * 3600 * 10**9
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
         self._sql = render("queries/tape.sql")
-        self._cache: dict[tuple[int, int, int], TapeChunk] = {}
+        self._blocks: dict[tuple[int, int], TapeChunk] = {}
 
-    def read(self, instrument: int, from_ns: int, to_ns: int) -> TapeChunk:
-        """The trades with ``from_ns <= ts_recv < to_ns``."""
-        key = (instrument, from_ns, to_ns)
-        if key not in self._cache:
+    def _block(self, instrument: int, number: int) -> TapeChunk:
+        key = (instrument, number)
+        if key not in self._blocks:
             data = self._con.execute(
                 self._sql,
                 {
                     "instrument_id": instrument,
-                    "from_ns": from_ns,
-                    "to_ns": to_ns,
+                    "from_ts": _utc(number * self.BLOCK_NS),
+                    "to_ts": _utc((number + 1) * self.BLOCK_NS),
                 },
             ).fetchnumpy()
             ts = np.asarray(data["ts_ns"], dtype=np.int64)
             sequence = np.asarray(data["sequence"]).astype(np.uint64)
+            position = np.asarray(data["position"], dtype=np.int64)
+            price = np.asarray(data["price"], dtype=float)
+            if not _in_trade_order(ts, sequence, position):
+                order = np.lexsort((position, sequence, ts))
+                ts, sequence, price = ts[order], sequence[order], price[order]
             new_order = np.ones(len(ts), dtype=bool)
             if len(ts) > 1:
                 new_order[1:] = (ts[1:] != ts[:-1]) | (sequence[1:] != sequence[:-1])
-            self._cache[key] = TapeChunk(
-                ts, np.asarray(data["price"], dtype=float), np.cumsum(new_order)
-            )
-        return self._cache[key]
+            self._blocks[key] = TapeChunk(ts, price, np.cumsum(new_order))
+        return self._blocks[key]
 
     def stretches(self, instrument: int, from_ns: int, to_ns: int) -> Iterator[TapeChunk]:
-        """The trades of ``from_ns <= ts_recv < to_ns`` in consecutive, growing stretches."""
-        start, length = from_ns, self.FIRST_STRETCH_NS
-        while start < to_ns:
-            stop = min(to_ns, start + length)
-            yield self.read(instrument, start, stop)
-            start, length = stop, length * 2
+        """The trades of ``from_ns <= ts_recv < to_ns``, block by block, in trade order.
+
+        A block boundary never splits an aggressive order: its fills share ``ts_recv``.
+        """
+        for number in range(from_ns // self.BLOCK_NS, -(-to_ns // self.BLOCK_NS)):
+            block = self._block(instrument, number)
+            first = int(np.searchsorted(block.ts, from_ns, "left"))
+            last = int(np.searchsorted(block.ts, to_ns, "left"))
+            if last > first:
+                yield TapeChunk(
+                    block.ts[first:last], block.price[first:last], block.order[first:last]
+                )
 
 
 @dataclass
