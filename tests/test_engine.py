@@ -427,16 +427,16 @@ def test_run_stores_the_signal_sql_and_its_parameters(tape, tmp_path):
 
 
 def test_engine_given_trades_stored_out_of_time_order_reads_them_in_trade_order(tmp_path):
-    # The later minutes are loaded first (file a_), the entry and the stop's minute second
-    # (file b_): the tape is read in trade order all the same, so the stop fills at 4799.00 at
-    # 14:31:20, not on the later file's lower prints.
+    # File a_ (loaded first) holds a 4798.00 print at 14:31:10 and a later minute; file b_ (loaded
+    # second) the entry and 4799.50 at 14:31:05. In trade order the 4798.00 print is the first
+    # beyond the 4799.00 stop: the fill is 4798.00 at 14:31:10 (-$100).
     settings = Settings(tmp_path / "Data", tmp_path / "Data" / "vcdwh.duckdb")
     settings.data_dir.mkdir()
-    later = [(2, 5, "N", 4790.00, 1), (3, 5, "N", 4791.00, 1)]
+    later = [(1, 10, "N", 4798.00, 1), (2, 5, "N", 4790.00, 1)]
     write_tape(settings.data_dir, later, name="trades_ESH4_2024-01-08_2024-01-09.csv")
     build_warehouse(settings, frequencies=["1min"])
     first = [*ENTRY, (1, 5, "N", 4799.50, 1), (1, 20, "N", 4799.00, 1)]
     write_tape(settings.data_dir, first, name="trades_ESH4_2024-01-07_2024-01-09.csv")
     build_warehouse(settings, frequencies=["1min"])
     result = run_backtest(settings, replace(BASE, stop_ticks=4))
-    assert trades_of(settings, result.run_id)[0][3:7] == (at(1, 20), 4799.0, -50.0, "stop")
+    assert trades_of(settings, result.run_id)[0][3:7] == (at(1, 10), 4798.0, -100.0, "stop")
