@@ -7,7 +7,7 @@ Usage (figures go to bench/RESULTS.md by hand, with the command):
     python bench/engine.py /tmp/week10m                     # stops/targets ratio and the sweep
     vcdwh --data-dir /tmp/month10m sample --days 30 --trades-per-day 450000 # ~10M trades, 22 sessions
     vcdwh --data-dir /tmp/month10m build
-    python bench/engine.py /tmp/month10m --walkforward      # 20 folds x 100 combinations
+    python bench/engine.py /tmp/month10m --walkforward      # 2+1-session folds x 100 combinations
 
 Each figure is the median of ``--repeat`` rounds; the stops/targets ratio compares the same
 backtest with and without them, timed alternately in the same process.
@@ -49,7 +49,7 @@ def main() -> None:
     base = BacktestParams(args.symbol, threshold=2000, contracts=1, side="both")
     if args.walkforward:
         grid = SweepSpec(parse_thresholds("500:50000:500"), base=base)  # 100 combinations
-        spec = WalkForwardSpec(grid, train_sessions=1, test_sessions=1)
+        spec = WalkForwardSpec(grid, train_sessions=2, test_sessions=1)
         rounds = [timed(lambda: run_walkforward(settings, spec)) for _ in range(args.repeat)]
         result = rounds[-1][1]
         print(
