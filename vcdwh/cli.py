@@ -936,7 +936,7 @@ def schema(settings: Settings, fmt: str) -> None:
         vcdwh schema
         vcdwh schema --format markdown > dictionary.md
     """
-    from vcdwh.warehouse.catalog import data_dictionary, format_dictionary
+    from vcdwh.dictionary import data_dictionary, format_dictionary
 
     click.echo(format_dictionary(data_dictionary(settings.db_path), fmt))
 

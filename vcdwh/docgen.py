@@ -134,8 +134,8 @@ def data_dictionary(settings: Settings | None = None) -> str:
     str
         Markdown ending with one newline.
     """
-    from vcdwh.warehouse.catalog import data_dictionary as read_dictionary
-    from vcdwh.warehouse.catalog import format_dictionary
+    from vcdwh.dictionary import data_dictionary as read_dictionary
+    from vcdwh.dictionary import format_dictionary
 
     if settings is None:
         with tempfile.TemporaryDirectory(prefix="vcdwh-docgen-") as folder:
