@@ -2,12 +2,14 @@
 
 Usage (figures go to bench/RESULTS.md by hand, with the command):
 
-    vcdwh --data-dir /tmp/week10m sample --trades-per-day 2000000          # ~10M trades, 5 sessions
+    # ~10M trades in 5 sessions: the stops/targets ratio and the 1,000-run sweep
+    vcdwh --data-dir /tmp/week10m sample --trades-per-day 2000000
     vcdwh --data-dir /tmp/week10m build
-    python bench/engine.py /tmp/week10m                     # stops/targets ratio and the sweep
-    vcdwh --data-dir /tmp/month10m sample --days 30 --trades-per-day 450000 # ~10M trades, 22 sessions
+    python bench/engine.py /tmp/week10m
+    # ~10M trades in 22 sessions: 20 walk-forward folds x 100 combinations
+    vcdwh --data-dir /tmp/month10m sample --days 30 --trades-per-day 450000
     vcdwh --data-dir /tmp/month10m build
-    python bench/engine.py /tmp/month10m --walkforward      # 2+1-session folds x 100 combinations
+    python bench/engine.py /tmp/month10m --walkforward
 
 Each figure is the median of ``--repeat`` rounds; the stops/targets ratio compares the same
 backtest with and without them, timed alternately in the same process.
