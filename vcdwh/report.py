@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vcdwh.backtest.engine import CONTRACT_TRADE_KEYS
 from vcdwh.backtest.params import RESETS
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, WarehouseError
@@ -25,25 +26,6 @@ if TYPE_CHECKING:
     import duckdb
 
 DELTA_CANDLE_COLUMNS = ("delta_open", "delta_high", "delta_low", "delta_close")
-TRADE_COLUMNS = (
-    "trade_no",
-    "direction",
-    "contract",
-    "entry_time",
-    "entry_price",
-    "exit_time",
-    "exit_price",
-    "quantity",
-    "gross_pnl",
-    "commission",
-    "slippage",
-    "pnl",
-    "pnl_ticks",
-    "mae",
-    "mfe",
-    "bars_held",
-    "exit_reason",
-)
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
 h1 { font-size: 1.3rem; } h2 { font-size: 1.1rem; margin-top: 1.5rem; }
@@ -313,14 +295,17 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
         if metrics
         else []
     )
-    trade_columns = tuple(c for c in TRADE_COLUMNS if c in (trades[0] if trades else {}))
+    trade_columns = tuple(c for c in CONTRACT_TRADE_KEYS if c in (trades[0] if trades else {}))
     page = _page(
         f"vcdwh backtest run {run_id}",
         summary,
         _figure_html(fig),
         [
             ("Metrics", _table(metric_rows, ("metric", "value"), "metrics")),
-            (f"Trades ({len(trades)})", _table(trades, trade_columns or TRADE_COLUMNS, "trades")),
+            (
+                f"Trades ({len(trades)})",
+                _table(trades, trade_columns or CONTRACT_TRADE_KEYS, "trades"),
+            ),
         ],
     )
     summary = f"run {run_id}, {len(times):,} bars, {len(trades)} trade(s)"

@@ -34,6 +34,7 @@ from vcdwh.backtest.inputs import (
 from vcdwh.backtest.params import RESETS, BacktestParams
 from vcdwh.backtest.signals import load_signal, parse_value
 from vcdwh.backtest.store import store_records
+from vcdwh.backtest.text import format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import parse_frequency
@@ -416,16 +417,6 @@ def run_sweep(
 # --------------------------------------------------------------------------- output
 
 
-def _cell(value: Any, money: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:,.2f}" if money else f"{value:.2f}"
-
-
 def format_sweep(result: SweepResult, top: int) -> str:
     """The top rows as an aligned table (in-sample and out-of-sample side by side with a split)."""
     by = result.by
@@ -461,23 +452,23 @@ def format_sweep(result: SweepResult, top: int) -> str:
             f"{row['threshold']:g}",
             *([",".join(f"{k}={v}" for k, v in row["params"].items())] if with_params else []),
             str(m["total_trades"]),
-            _cell(m["net_pnl"], True),
-            _cell(m["win_rate_pct"]),
-            _cell(m["profit_factor"]),
-            _cell(m["sharpe"]),
-            _cell(m["max_drawdown"], True),
+            format_cell(m["net_pnl"], True),
+            format_cell(m["win_rate_pct"]),
+            format_cell(m["profit_factor"]),
+            format_cell(m["sharpe"]),
+            format_cell(m["max_drawdown"], True),
         ]
         if by not in ("net_pnl", "total_trades", "sharpe", "max_drawdown"):
-            cells.append(_cell(m[by]))
+            cells.append(format_cell(m[by]))
         if result.split is not None:
             o = row["out_of_sample"]
             cells += [
                 f"| {row['out_of_sample_run_id']}",
                 str(o["total_trades"]),
-                _cell(o["net_pnl"], True),
+                format_cell(o["net_pnl"], True),
             ]
             if by != "net_pnl":
-                cells.append(_cell(o[by], by == "max_drawdown"))
+                cells.append(format_cell(o[by], by == "max_drawdown"))
         table.append(cells)
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = [

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from vcdwh.backtest.params import RESETS, BacktestParams, BacktestResult
 
 SEPARATOR = "=" * 60
+
+
+def format_cell(value: Any, money: bool = False) -> str:
+    """A metric in a table: ``n/a``, ``inf``, an integer, or two decimals (with thousands)."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:,.2f}" if money else f"{value:.2f}"
 
 
 def _money(value: float) -> str:

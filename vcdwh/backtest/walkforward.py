@@ -32,6 +32,7 @@ from vcdwh.backtest.engine import Simulated, simulate
 from vcdwh.backtest.inputs import Inputs
 from vcdwh.backtest.store import store_records
 from vcdwh.backtest.sweep import METRICS, SweepSpec, rank_key, read_grid
+from vcdwh.backtest.text import format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
 from vcdwh.warehouse.db import (
@@ -419,16 +420,6 @@ def run_walkforward(
         return store_walkforward(con, walked)
 
 
-def _cell(value: Any, money: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:,.2f}" if money else f"{value:.2f}"
-
-
 def format_walkforward(result: WalkForwardResult) -> str:
     """Per fold the sessions, the chosen parameters and both results; then the summary."""
     metric = result.metric
@@ -444,8 +435,8 @@ def format_walkforward(result: WalkForwardResult) -> str:
                 f"{fold.train[0]}..{fold.train[1]}",
                 f"{fold.test[0]}..{fold.test[1]}",
                 chosen + (f" ({fold.note})" if fold.note else ""),
-                _cell(fold.in_sample.get(metric), metric == "net_pnl"),
-                _cell(fold.out_of_sample.get(metric), metric == "net_pnl"),
+                format_cell(fold.in_sample.get(metric), metric == "net_pnl"),
+                format_cell(fold.out_of_sample.get(metric), metric == "net_pnl"),
                 str(fold.out_of_sample["total_trades"]),
             ]
         )
