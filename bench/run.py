@@ -116,7 +116,8 @@ def step_build_dbn(work: Path) -> dict[str, Any]:
 def step_dbn_decode(work: Path) -> dict[str, Any]:
     """Decode the ``.dbn.zst`` into the Arrow batches a build stages (no database)."""
     sys.path.insert(0, str(REPO))
-    from vcdwh.load.stage import TRADES_COLUMNS, dbn_batches, open_dbn
+    from vcdwh.datafiles import TRADES_COLUMNS
+    from vcdwh.load.stage import dbn_batches, open_dbn
 
     path = next((work / "dbn").glob("*.dbn.zst"))
     rows = sum(b.num_rows for b in dbn_batches(open_dbn(path), path, TRADES_COLUMNS))

@@ -21,6 +21,34 @@ if TYPE_CHECKING:
     import duckdb
 
 
+# The columns of Databento's trades and ohlcv-1m records, in the order its CSVs write them (the
+# "pretty" layout adds a trailing `symbol`).
+TRADES_COLUMNS = (
+    "ts_recv",
+    "ts_event",
+    "rtype",
+    "publisher_id",
+    "instrument_id",
+    "action",
+    "side",
+    "depth",
+    "price",
+    "size",
+    "flags",
+    "ts_in_delta",
+    "sequence",
+)
+OHLCV_COLUMNS = (
+    "ts_event",
+    "rtype",
+    "publisher_id",
+    "instrument_id",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+)
 SEED_PREFIXES = {"trades": "trades", "ohlcv-1m": "ohlcv_1m"}
 """The file-name prefix of each Databento schema a seed-named CSV holds."""
 _SEED_NAME = re.compile(

@@ -36,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from vcdwh.datafiles import OHLCV_COLUMNS as RAW_OHLCV_COLUMNS
+from vcdwh.datafiles import TRADES_COLUMNS as RAW_TRADES_COLUMNS
 from vcdwh.datafiles import seed_file_name
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import Contract, InstrumentSpec, front_and_next, get_spec, parse_parent
@@ -47,34 +49,8 @@ CHICAGO = ZoneInfo("America/Chicago")
 SESSION_OPEN = time(17, 0)
 SESSION_CLOSE = time(16, 0)
 
-TRADES_COLUMNS = (
-    "ts_recv",
-    "ts_event",
-    "rtype",
-    "publisher_id",
-    "instrument_id",
-    "action",
-    "side",
-    "depth",
-    "price",
-    "size",
-    "flags",
-    "ts_in_delta",
-    "sequence",
-    "symbol",
-)
-OHLCV_COLUMNS = (
-    "ts_event",
-    "rtype",
-    "publisher_id",
-    "instrument_id",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "symbol",
-)
+TRADES_COLUMNS = (*RAW_TRADES_COLUMNS, "symbol")
+OHLCV_COLUMNS = (*RAW_OHLCV_COLUMNS, "symbol")
 TRADES_RTYPE = 0
 OHLCV_1M_RTYPE = 33
 GLBX_PUBLISHER_ID = 1

@@ -19,10 +19,10 @@ from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
-from vcdwh.datafiles import SourceFile, discover
+from vcdwh.datafiles import TRADES_COLUMNS, SourceFile, discover
 from vcdwh.errors import ConfigError, DataError
 from vcdwh.load.settle import add_staged
-from vcdwh.load.stage import TRADES, TRADES_COLUMNS, detect_layout, stage_csv
+from vcdwh.load.stage import TRADES, detect_layout, stage_csv
 from vcdwh.marts.bars import build_bars
 from vcdwh.marts.frequency import parse_frequency
 from vcdwh.warehouse.db import connect_read_only, ensure_tables

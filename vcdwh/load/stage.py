@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.datafiles import SourceFile
+from vcdwh.datafiles import OHLCV_COLUMNS, TRADES_COLUMNS, SourceFile
 from vcdwh.errors import DataError, error_line
 from vcdwh.warehouse.sqlrender import render
 
@@ -31,32 +31,6 @@ if TYPE_CHECKING:
 TRADES = "trades"
 OHLCV_1M = "ohlcv-1m"
 
-TRADES_COLUMNS = (
-    "ts_recv",
-    "ts_event",
-    "rtype",
-    "publisher_id",
-    "instrument_id",
-    "action",
-    "side",
-    "depth",
-    "price",
-    "size",
-    "flags",
-    "ts_in_delta",
-    "sequence",
-)
-OHLCV_COLUMNS = (
-    "ts_event",
-    "rtype",
-    "publisher_id",
-    "instrument_id",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-)
 _TIMESTAMPS = {"ts_recv", "ts_event"}
 _PRICES = {"price", "open", "high", "low", "close"}
 _TEXT = {"action", "side", "symbol"}
