@@ -1,14 +1,11 @@
+{% from 'macros/series.sql' import series_rows %}
 -- series_bars: the bars one backtest walks: one instrument's rows of {{ bars }} (or one root's
 -- continuous series), in time order, with the contract each bar traded (the `contract` of a
 -- continuous series, else the symbol itself) and its instrument_id (whose trades an exit on the
 -- tape reads).
 with bars as (
     select * from {{ bars }}
-{% if continuous %}
-    where root = $series_root
-{% else %}
-    where instrument_id = $series_instrument_id and symbol = $series_symbol
-{% endif %}
+    where {{ series_rows(continuous) }}
 ),
 
 final as (

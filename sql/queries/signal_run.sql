@@ -1,14 +1,11 @@
+{% from 'macros/series.sql' import series_rows %}
 -- signal_run: a signal's query (a built-in of sql/signals/ or a user's .sql file) over the bars
 -- of one series: `bars` holds one instrument's rows of {{ bars }} (or one root's continuous
--- series), up to $series_until (NULL: all); `footprint` (when the query reads it) holds their footprint
--- levels. The query returns bar_start, instrument_id (or root) and signal per bar.
+-- series), up to $series_until (NULL: all); `footprint` (when the query reads it) holds their
+-- footprint levels. The query returns bar_start, instrument_id (or root) and signal per bar.
 with bars as (
     select * from {{ bars }}
-{% if continuous %}
-    where root = $series_root
-{% else %}
-    where instrument_id = $series_instrument_id and symbol = $series_symbol
-{% endif %}
+    where {{ series_rows(continuous) }}
       and ($series_until is null or bar_start <= $series_until)
 ),
 {% if footprint %}
