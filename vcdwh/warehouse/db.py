@@ -245,10 +245,14 @@ def writer_lock(db_path: Path, timeout: float) -> Iterator[None]:
 
 
 def _remove_stale_temp_files(db_path: Path) -> None:
-    """Delete copies left by a writer that was killed (called with the writer lock held)."""
+    """Delete what a killed writer left (called with the writer lock held): its copy, the
+    copy's WAL, and the folder DuckDB spilled to (``.<name>.<pid>.tmp.tmp/``)."""
     prefix = _temp_prefix(db_path)
     for leftover in db_path.parent.glob(prefix + "*.tmp*"):
-        leftover.unlink(missing_ok=True)
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def _hold_against_writers(db_path: Path, timeout: float) -> Any:
