@@ -173,3 +173,31 @@ def test_build_given_a_killed_writers_spill_folder_removes_it_and_builds(tmp_pat
     report = build_warehouse(settings)
     assert report.trades > 0
     assert not spill.exists() and not copy.exists()
+
+
+def test_build_given_a_file_that_is_not_databento_never_prints_what_it_holds(tmp_path):
+    secret = tmp_path / ".env"
+    secret.write_text("DATABENTO_API_KEY=db-not-to-be-seen\n")
+    data = tmp_path / "Data"
+    data.mkdir()
+    (data / "trades_X_2024-01-01_2024-01-02.csv").symlink_to(secret)
+    for args in (["build", str(secret)], ["build"]):
+        result = CliRunner().invoke(cli, ["--data-dir", str(data), *args])
+        assert result.exit_code == 1
+        assert "db-not-to-be-seen" not in result.output and "DATABENTO_API_KEY" not in result.output
+        assert "not a Databento CSV" in result.output
+        assert len(result.output.splitlines()) == 1
+
+
+def test_build_given_control_characters_in_a_name_or_header_shows_them_escaped(tmp_path):
+    data = tmp_path / "Data"
+    data.mkdir()
+    header = (
+        "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
+        "ts_in_delta,sequence,odd\x1b[31mcol"
+    )
+    (data / "trades_E\nS_2024-01-01_2024-01-02.csv").write_text(header + "\n")
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), "build"])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and result.output.count("\n") == 1
+    assert "trades_E\\nS_2024" in result.output and "odd\\x1b[31mcol" in result.output

@@ -16,7 +16,7 @@ import click
 
 from vcdwh._version import __version__
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS, Settings
-from vcdwh.errors import VcdwhError, error_line
+from vcdwh.errors import VcdwhError, error_line, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,12 +29,12 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except VcdwhError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(printable(str(exc))) from exc
         except Exception as exc:
             # A DuckDB failure that no check anticipated still gets one line, not a traceback.
             if type(exc).__module__ not in ("_duckdb", "duckdb"):
                 raise
-            first = error_line(exc)
+            first = printable(error_line(exc))
             raise click.ClickException(f"{first} (unexpected: please report it)") from exc
 
     return wrapper  # type: ignore[return-value]

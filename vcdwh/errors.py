@@ -55,3 +55,9 @@ def error_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name when the message is empty)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def printable(text: str) -> str:
+    """``text`` with newlines, control characters and escape sequences shown escaped (``\\n``,
+    ``\\x1b``), so a file name or a value quoted in an error cannot reach the terminal raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.datafiles import OHLCV_COLUMNS, TRADES_COLUMNS, SourceFile
-from vcdwh.errors import DataError, error_line
+from vcdwh.errors import DataError, error_line, printable
 from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
@@ -144,14 +144,22 @@ def detect_layout(path: Path) -> CsvLayout:
         expected = TRADES_COLUMNS if "ts_recv" in names or "price" in names else OHLCV_COLUMNS
         missing = [c for c in expected if c not in names]
         extra = [c for c in columns if c not in expected and c != "symbol"]
+        known = names & {*TRADES_COLUMNS, *OHLCV_COLUMNS}
         if len(columns) == 1 and (";" in header or "\t" in header or "|" in header):
             detail = "the header is not comma-separated"
+        elif len(known) < 3:
+            # Not a Databento file at all: say nothing of what it holds (it may be a secret).
+            raise DataError(
+                f"{path}: line 1: not a Databento CSV (its first line names none of the "
+                f"columns {', '.join(expected[:4])}, …); give a Databento trades or ohlcv-1m file"
+            )
         else:
             parts = []
             if missing:
                 parts.append("missing column(s) " + ", ".join(missing))
             if extra:
-                parts.append("unexpected column(s) " + ", ".join(extra))
+                shown = [printable(c[:40]) for c in extra[:5]]
+                parts.append("unexpected column(s) " + ", ".join(shown))
             detail = "; ".join(parts) or "duplicate columns"
         raise DataError(
             f"{path}: line 1: not a Databento trades or ohlcv-1m CSV header ({detail}); "
