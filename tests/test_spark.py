@@ -36,8 +36,8 @@ def fixture_parquet(tmp_path_factory):
 @pytest.fixture(name="spark", scope="module")
 def fixture_spark():
     """One local[2] Spark session for the module (skip when pyspark is not installed)."""
-    pytest.importorskip("pyspark", reason="pyspark not installed: pip install 'vcdwh[spark]'")
-    pytest.importorskip("sqlglot", reason="sqlglot not installed: pip install 'vcdwh[spark]'")
+    pytest.importorskip("pyspark", reason="pyspark not installed: pip install -e '.[spark]'")
+    pytest.importorskip("sqlglot", reason="sqlglot not installed: pip install -e '.[spark]'")
     from vcdwh.spark import _session
 
     session = _session("local[2]", "vcdwh-tests", shuffle_partitions=4)

@@ -102,7 +102,9 @@ def _to_spark(template: str, **context: Any) -> str:
         import sqlglot
         from sqlglot import exp
     except ImportError as exc:
-        raise SparkError("sqlglot is not installed; pip install 'vcdwh[spark]'") from exc
+        raise SparkError(
+            "sqlglot is not installed; from the checkout: pip install -e '.[spark]'"
+        ) from exc
 
     tree = sqlglot.parse_one(render(template, **context), "duckdb")
 
@@ -175,7 +177,7 @@ def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) 
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise SparkError(
-            "pyspark is not installed; pip install 'vcdwh[spark]' (needs Java 17)"
+            "pyspark is not installed; from the checkout: pip install -e '.[spark]' (needs Java 17)"
         ) from exc
     builder = SparkSession.builder.master(validate_master(master)).appName(app_name)
     conf = {**SPARK_CONF, "spark.sql.shuffle.partitions": str(shuffle_partitions)}
