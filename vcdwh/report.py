@@ -51,7 +51,7 @@ def _plotly() -> Any:
         from plotly.subplots import make_subplots
     except ImportError as exc:
         raise ConfigError(
-            "vcdwh report needs plotly; install it from the checkout with `pip install -e '.[report]'`"
+            "vcdwh report needs plotly; from the checkout: `pip install -e '.[report]'`"
         ) from exc
     return go, make_subplots
 
