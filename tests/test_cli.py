@@ -138,3 +138,25 @@ def test_build_runs_from_another_directory(shared, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "1 file(s) loaded" in result.stdout
+
+
+def test_sql_json_given_infinities_and_decimals_is_valid_json_with_exact_decimals(tmp_path):
+    import json
+
+    import duckdb
+
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        "create table t as select 0.123456789012345678::decimal(18, 18) as d,"
+        " 'inf'::double as f, '-inf'::double as g, 'nan'::double as h, 2.5::double as x"
+    )
+    con.close()
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "sql", "--format", "json", "select * from t"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"d": 0.123456789012345678' in result.output  # no float rounding
+    assert json.loads(result.output) == [
+        {"d": 0.12345678901234568, "f": None, "g": None, "h": None, "x": 2.5}
+    ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from vcdwh.errors import QueryError
 from vcdwh.warehouse.db import connect_read_only
@@ -111,16 +111,7 @@ def format_result(result: QueryResult, fmt: str = "table") -> str:
         writer.writerows(["" if v is None else v for v in row] for row in result.rows)
         return buffer.getvalue().rstrip("\n")
     if fmt == "json":
-        return json.dumps(
-            [
-                {
-                    c: _json_value(v, t)
-                    for c, v, t in zip(result.columns, row, result.types, strict=True)
-                }
-                for row in result.rows
-            ],
-            indent=2,
-        )
+        return _json_document(result)
     if not result.columns:
         return "OK"
     cells = [["NULL" if v is None else v for v in row] for row in result.rows]
@@ -138,15 +129,40 @@ def format_result(result: QueryResult, fmt: str = "table") -> str:
     return "\n".join(out)
 
 
-def _json_value(value: str | None, type_name: str) -> Any:
+def _json_document(result: QueryResult) -> str:
+    """The rows as a JSON list of objects, laid out as ``json.dumps(indent=2)`` does.
+
+    Valid JSON whatever the values: exact decimals are written as the number DuckDB printed (no
+    float rounding), and infinities and NaN become null.
+    """
+    if not result.rows:
+        return "[]"
+    names = [json.dumps(c) for c in result.columns]
+    objects = []
+    for row in result.rows:
+        fields = [
+            f"    {name}: {_json_value(v, t)}"
+            for name, v, t in zip(names, row, result.types, strict=True)
+        ]
+        objects.append("  {\n" + ",\n".join(fields) + "\n  }" if fields else "  {}")
+    return "[\n" + ",\n".join(objects) + "\n]"
+
+
+def _json_value(value: str | None, type_name: str) -> str:
+    """One value as JSON text."""
     if value is None:
-        return None
+        return "null"
     base = type_name.upper().split("(")[0]
     if base in _INTEGER_TYPES:
-        return int(value)
+        return str(int(value))
+    if base == "DECIMAL":
+        # Exact: the digits DuckDB printed, with the leading zero JSON needs (".5" -> "0.5").
+        negative = value.startswith("-")
+        digits = value[1:] if negative else value
+        return ("-" if negative else "") + ("0" + digits if digits.startswith(".") else digits)
     if base in _FLOAT_TYPES:
         number = float(value)
-        return number if number == number else None
+        return json.dumps(number) if math.isfinite(number) else "null"
     if base == "BOOLEAN":
-        return value == "true"
-    return value
+        return "true" if value == "true" else "false"
+    return json.dumps(value)
