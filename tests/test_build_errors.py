@@ -201,3 +201,12 @@ def test_build_given_control_characters_in_a_name_or_header_shows_them_escaped(t
     assert result.exit_code == 1
     assert "\x1b" not in result.output and result.output.count("\n") == 1
     assert "trades_E\\nS_2024" in result.output and "odd\\x1b[31mcol" in result.output
+
+
+def test_build_given_no_data_and_no_warehouse_exits_1_pointing_to_sample_and_fetch(tmp_path):
+    data = tmp_path / "Data"
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), "build"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: no data files in {data} ")
+    assert "`vcdwh sample`" in result.output and "`vcdwh fetch`" in result.output
+    assert not (data / "vcdwh.duckdb").exists()

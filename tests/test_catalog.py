@@ -264,8 +264,10 @@ def test_cli_given_unknown_storage_version_is_usage_error(tmp_path):
 
 
 def test_cli_given_storage_version_option_creates_file_with_it(tmp_path):
+    from vcdwh.sample import generate_sample
+
     data = tmp_path / "Data"
-    data.mkdir()
+    generate_sample(data, days=2, trades_per_day=100)  # a build needs something to load
     result = CliRunner().invoke(
         cli, ["--data-dir", str(data), "--storage-version", "v1.5.0", "build"]
     )

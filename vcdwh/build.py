@@ -164,6 +164,12 @@ def build_warehouse(
     overrides = (flow or FlowOverrides()).checked()
     paths = _resolve_files(settings, files)
     db_path = settings.db_path
+    if not paths and not db_path.exists():
+        raise DataError(
+            f"no data files in {settings.data_dir} (trades_*.csv, ohlcv_1m_*.csv, *.dbn, "
+            "*.dbn.zst) and no warehouse yet; write sample data with `vcdwh sample`, download "
+            "with `vcdwh fetch`, or give files: `vcdwh build FILE…`"
+        )
     report = BuildReport(db_path=db_path)
     with (
         _build_errors(),
