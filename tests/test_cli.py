@@ -160,3 +160,29 @@ def test_sql_json_given_infinities_and_decimals_is_valid_json_with_exact_decimal
     assert json.loads(result.output) == [
         {"d": 0.12345678901234568, "f": None, "g": None, "h": None, "x": 2.5}
     ]
+
+
+@pytest.mark.parametrize(
+    ("statement", "kind"),
+    [
+        ("load json", "load"),
+        ("create temp table x as select 1", "create"),
+        ("checkpoint", "call"),
+        ("vacuum", "vacuum"),
+        ("analyze", "vacuum"),
+        ("attach 'elsewhere.duckdb' as other (read_only)", "attach"),
+        ("select 1; drop table trades", "drop"),
+    ],
+)
+def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(loaded, statement, kind):
+    result = invoke(loaded, "sql", statement)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: vcdwh sql runs only statements that read the warehouse (select, explain, "
+        f"pragma); {kind} statements are refused\n"
+    )
+
+
+def test_sql_given_describe_explain_and_pragma_runs_them(loaded):
+    for statement in ("describe trades", "explain select 1", "pragma version"):
+        assert invoke(loaded, "sql", statement).exit_code == 0, statement

@@ -18,6 +18,11 @@ from vcdwh.errors import QueryError
 from vcdwh.warehouse.db import connect_read_only
 
 FORMATS = ("table", "csv", "json")
+READING_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA")
+"""Statement types ``vcdwh sql`` runs (``describe`` and ``show`` are selects); others are
+refused before they reach DuckDB (``load``, ``create temp``, ``checkpoint``, ``vacuum``,
+``analyze``, ``attach``, …)."""
+READING = ("select", "explain", "pragma")
 _INTEGER_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -58,6 +63,17 @@ def run_query(db_path: Path, query: str) -> QueryResult:
 
     con = connect_read_only(db_path)
     try:
+        try:
+            statements = con.extract_statements(query)
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from exc
+        for statement in statements:
+            kind = statement.type.name
+            if kind not in READING_STATEMENTS:
+                raise QueryError(
+                    f"vcdwh sql runs only statements that read the warehouse "
+                    f"({', '.join(READING)}); {kind.lower()} statements are refused"
+                )
         try:
             relation = con.sql(query)
         except duckdb.Error as exc:
