@@ -177,10 +177,11 @@ def test_sql_json_given_infinities_and_decimals_is_valid_json_with_exact_decimal
 def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(loaded, statement, kind):
     result = invoke(loaded, "sql", statement)
     assert result.exit_code == 1
-    assert result.output == (
+    assert result.output.startswith(
         "Error: vcdwh sql runs only statements that read the warehouse (select, explain, "
-        f"pragma); {kind} statements are refused\n"
+        f"pragma); {kind} statements are refused ("
     )
+    assert result.output.count("\n") == 1
 
 
 def test_sql_given_describe_explain_and_pragma_runs_them(loaded):

@@ -23,6 +23,12 @@ READING_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA")
 refused before they reach DuckDB (``load``, ``create temp``, ``checkpoint``, ``vacuum``,
 ``analyze``, ``attach``, …)."""
 READING = ("select", "explain", "pragma")
+_CHANGING_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "MERGE_INTO")
+_READ_ONLY_HINT = "(vcdwh sql is read-only; use vcdwh build/backtest to change the warehouse)"
+_NO_FILES_HINT = (
+    "(vcdwh sql cannot read or write files, attach databases, install extensions"
+    " or change settings)"
+)
 _INTEGER_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -70,9 +76,10 @@ def run_query(db_path: Path, query: str) -> QueryResult:
         for statement in statements:
             kind = statement.type.name
             if kind not in READING_STATEMENTS:
+                hint = _READ_ONLY_HINT if kind in _CHANGING_STATEMENTS else _NO_FILES_HINT
                 raise QueryError(
                     f"vcdwh sql runs only statements that read the warehouse "
-                    f"({', '.join(READING)}); {kind.lower()} statements are refused"
+                    f"({', '.join(READING)}); {kind.lower()} statements are refused {hint}"
                 )
         try:
             relation = con.sql(query)
@@ -96,7 +103,7 @@ def _one_line(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     text = " ".join(lines[:2]) if lines else type(exc).__name__
     if "read-only" in text.lower() or "read only" in text.lower():
-        text += " (vcdwh sql is read-only; use vcdwh build/backtest to change the warehouse)"
+        text += " " + _READ_ONLY_HINT
     elif any(
         phrase in text.lower()
         for phrase in (
@@ -106,10 +113,7 @@ def _one_line(exc: Exception) -> str:
             "configuration has been locked",
         )
     ):
-        text += (
-            " (vcdwh sql cannot read or write files, attach databases, install extensions"
-            " or change settings)"
-        )
+        text += " " + _NO_FILES_HINT
     return text
 
 
