@@ -315,23 +315,32 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
 # --------------------------------------------------------------------------- sweep
 
 
+def _stored(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, value: str, what: str, command: str
+) -> dict[str, Any]:
+    """The row of a stored sweep or walk-forward, or one line naming the ones there are."""
+    rows = _rows(
+        con, f"select * from {identifier(table)} where {identifier(key)} = $id", {"id": value}
+    )
+    if rows:
+        return rows[0]
+    known = [
+        k
+        for (k,) in con.execute(
+            f"select {identifier(key)} from {identifier(table)} order by created_at"
+        ).fetchall()
+    ]
+    raise WarehouseError(
+        f"{what} {value!r} is not in {table}; "
+        + (f"choose one of: {', '.join(known)}" if known else f"run `{command}` first")
+    )
+
+
 def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None) -> tuple[str, str]:
     from vcdwh.backtest.sweep import METRICS
 
     go, make_subplots = _plotly()
-    sweeps = _rows(con, "select * from backtest_sweeps where sweep_id = $id", {"id": sweep_id})
-    if not sweeps:
-        known = [
-            s
-            for (s,) in con.execute(
-                "select sweep_id from backtest_sweeps order by created_at"
-            ).fetchall()
-        ]
-        raise WarehouseError(
-            f"sweep {sweep_id!r} is not in backtest_sweeps; "
-            + (f"choose one of: {', '.join(known)}" if known else "run `vcdwh sweep` first")
-        )
-    sweep = sweeps[0]
+    sweep = _stored(con, "backtest_sweeps", "sweep_id", sweep_id, "sweep", "vcdwh sweep")
     metric = by or sweep["by_metric"]
     if metric not in METRICS:
         raise ConfigError(f"--by {metric!r} must be one of: {', '.join(METRICS)}")
@@ -425,21 +434,9 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
 
 def _walkforward_report(con: duckdb.DuckDBPyConnection, wf_id: str) -> tuple[str, str]:
     go, make_subplots = _plotly()
-    found = _rows(
-        con, "select * from backtest_walkforwards where walkforward_id = $id", {"id": wf_id}
+    wf = _stored(
+        con, "backtest_walkforwards", "walkforward_id", wf_id, "walk-forward", "vcdwh walkforward"
     )
-    if not found:
-        known = [
-            w
-            for (w,) in con.execute(
-                "select walkforward_id from backtest_walkforwards order by created_at"
-            ).fetchall()
-        ]
-        raise WarehouseError(
-            f"walk-forward {wf_id!r} is not in backtest_walkforwards; "
-            + (f"choose one of: {', '.join(known)}" if known else "run `vcdwh walkforward` first")
-        )
-    wf = found[0]
     folds = _rows(
         con,
         "select * from backtest_walkforward_folds where walkforward_id = $id order by fold",
