@@ -23,6 +23,20 @@ def invoke(settings, *args):
     return CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), *args])
 
 
+@pytest.fixture(name="small", scope="module")
+def fixture_small(tmp_path_factory):
+    """A warehouse built from two days of the offline sample (no real samples needed)."""
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+    from vcdwh.sample import generate_sample
+
+    folder = tmp_path_factory.mktemp("small") / "Data"
+    generate_sample(folder, days=2, trades_per_day=100)
+    settings = Settings(folder, folder / "vcdwh.duckdb")
+    build_warehouse(settings)
+    return settings
+
+
 def test_sql_prints_an_aligned_table(loaded):
     result = invoke(
         loaded,
@@ -174,8 +188,8 @@ def test_sql_json_given_infinities_and_decimals_is_valid_json_with_exact_decimal
         ("select 1; drop table trades", "drop"),
     ],
 )
-def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(loaded, statement, kind):
-    result = invoke(loaded, "sql", statement)
+def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(small, statement, kind):
+    result = invoke(small, "sql", statement)
     assert result.exit_code == 1
     assert result.output.startswith(
         "Error: vcdwh sql runs only statements that read the warehouse (select, explain, "
@@ -184,6 +198,6 @@ def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(loaded, sta
     assert result.output.count("\n") == 1
 
 
-def test_sql_given_describe_explain_and_pragma_runs_them(loaded):
+def test_sql_given_describe_explain_and_pragma_runs_them(small):
     for statement in ("describe trades", "explain select 1", "pragma version"):
-        assert invoke(loaded, "sql", statement).exit_code == 0, statement
+        assert invoke(small, "sql", statement).exit_code == 0, statement
