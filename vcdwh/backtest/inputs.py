@@ -319,11 +319,6 @@ def validate_bars(bars: Bars) -> None:
         raise BacktestError(f"bars of {bars.symbol} are not in strictly increasing time order")
 
 
-def load_tape(con: duckdb.DuckDBPyConnection, bars: Bars) -> Tape:
-    """The series' trade tape, read on ``con`` as positions need it (keep ``con`` open)."""
-    return Tape(con)
-
-
 def load_inputs(
     con: duckdb.DuckDBPyConnection,
     params: BacktestParams,
@@ -362,5 +357,5 @@ def load_inputs(
     if lookahead:
         check_lookahead(con, signal_def, where, values, bars.bar_start, signal)
     if params.tape_exits and tape is None:
-        tape = load_tape(con, bars)
+        tape = Tape(con)
     return Inputs(params, bars, signal_def, values, signal, spec, tape)

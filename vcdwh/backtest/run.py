@@ -21,7 +21,7 @@ from vcdwh.warehouse.db import (
 )
 
 if TYPE_CHECKING:
-    import duckdb
+    pass
 
 
 def read_and_walk(
@@ -70,17 +70,6 @@ def result_of(run_id: int, inputs: Inputs, sim: Simulated) -> BacktestResult:
         trades=trade_dicts(sim, inputs),
         spec=spec_dict,
     )
-
-
-def run_on_connection(
-    con: duckdb.DuckDBPyConnection, params: BacktestParams, *, lookahead: bool = False
-) -> BacktestResult:
-    """Read, walk and store one run on an open read-write connection (tests, tools)."""
-    inputs = load_inputs(con, params, lookahead=lookahead)
-    sim = simulate(inputs)
-    ensure_tables(con)
-    [run_id] = store_records(con, [sim.record])
-    return result_of(run_id, inputs, sim)
 
 
 def run_backtest(

@@ -28,7 +28,6 @@ from vcdwh.backtest.inputs import (
     Tape,
     load_bars,
     load_inputs,
-    load_tape,
     lookup_spec,
 )
 from vcdwh.backtest.params import RESETS, BacktestParams
@@ -275,7 +274,7 @@ def read_grid(con: duckdb.DuckDBPyConnection, spec: SweepSpec, *, lookahead: boo
                 bars = load_bars(con, params.interval, params.symbol)
                 contract = lookup_spec(con, bars.symbol)
                 if params.tape_exits:
-                    tape = load_tape(con, bars)
+                    tape = Tape(con)
             inputs = load_inputs(
                 con,
                 params,
@@ -365,14 +364,6 @@ def store_sweep(
         rows=ranked,
         seconds=time.perf_counter() - started,
     )
-
-
-def run_sweep_on_connection(con: duckdb.DuckDBPyConnection, spec: SweepSpec) -> SweepResult:
-    """Read, run, store and rank a sweep on one open read-write connection."""
-    started = time.perf_counter()
-    spec = spec.validated()
-    grid = read_grid(con, spec)
-    return store_sweep(con, spec, grid, simulate_grid(spec, grid), started)
 
 
 def rank_key(value: Any) -> tuple[int, float]:

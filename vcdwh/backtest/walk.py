@@ -162,17 +162,15 @@ def forced_exits(
 
 
 def tape_exit(
-    ts: np.ndarray,
     price: np.ndarray,
     order: np.ndarray,
-    start: int,
-    stop: int,
     direction: int,
     entry: float,
     rules: Rules,
     best: float | None = None,
 ) -> tuple[int, float, str] | None:
-    """The first trade of ``start:stop`` that closes the position, its price and the reason.
+    """The first of these trades (in trade order) that closes the position: its index, price
+    and the reason.
 
     Stop (``stop_ticks`` from the entry fill) and trailing stop (``trail_ticks`` behind the
     best price since the entry) are stop-market orders: triggered by the first trade at or
@@ -180,12 +178,12 @@ def tape_exit(
     (the slippage is added by the caller). A target (``target_ticks``) is a limit order: it
     fills at its price when a trade prints through it (``through``) or at it (``touch``). When a
     stop and the target are reached in the same aggressive order (fills sharing ts_recv and
-    sequence), the stop wins. ``best``: the best price before ``start`` (the entry fill when
+    sequence), the stop wins. ``best``: the best price before these trades (the entry fill when
     None), from which the trailing stop goes on.
     """
-    if stop <= start:
+    if not len(price):
         return None
-    p = price[start:stop]
+    p = price
     d = direction
     tick = rules.tick_size
     found: list[tuple[int, int, float, str]] = []  # (trade, priority, fill, reason)
@@ -220,11 +218,11 @@ def tape_exit(
         return None
     first = min(found, key=lambda f: (f[0], f[1]))
     # A stop reached within the same aggressive order as the target wins.
-    same_order = order[start + first[0]]
-    stops = [f for f in found if f[3] != "target" and order[start + f[0]] == same_order]
+    same_order = order[first[0]]
+    stops = [f for f in found if f[3] != "target" and order[f[0]] == same_order]
     if first[3] == "target" and stops:
         first = min(stops, key=lambda f: (f[0], f[1]))
-    return start + first[0], first[2], first[3]
+    return first[0], first[2], first[3]
 
 
 def walk(
@@ -410,7 +408,7 @@ def _with_tape(
         skip = 0
         if not len(ts):
             continue
-        hit = tape_exit(ts, price, order, 0, len(ts), d, filled, rules, best)
+        hit = tape_exit(price, order, d, filled, rules, best)
         if hit is not None:
             index, fill, reason = hit
             lived = price[: index + 1]

@@ -289,16 +289,6 @@ def store_walkforward(con: duckdb.DuckDBPyConnection, walked: Walked) -> WalkFor
     )
 
 
-def run_walkforward_on_connection(
-    con: duckdb.DuckDBPyConnection, spec: WalkForwardSpec
-) -> WalkForwardResult:
-    """Read, walk and store a walk-forward on one open read-write connection."""
-    started = time.perf_counter()
-    spec = spec.validated()
-    grid = read_grid(con, spec.grid)
-    return store_walkforward(con, walk_folds(spec, grid.inputs, started))
-
-
 def _store_walkforward(
     con: duckdb.DuckDBPyConnection,
     wf_id: str,
