@@ -467,23 +467,11 @@ def test_a_warehouse_without_the_new_columns_gains_them_and_runs(build, settings
 
 
 def test_calmar_is_none_on_fewer_than_twenty_sessions_and_computed_on_more():
-    from vcdwh.backtest.stats import compute_trade_stats
+    from vcdwh.backtest.stats import annualised_ratios
 
     def stats(days):
         equity = 10_000 + np.concatenate([np.arange(days - 1) * 10.0, [(days - 2) * 10.0 - 50]])
-        stamps = np.arange(days, dtype=np.int64) * 86_400 * 10**9
-        return compute_trade_stats(
-            [10.0],
-            [10.0],
-            [0.0],
-            [0.0],
-            stamps[:1],
-            stamps[-1:],
-            equity,
-            stamps,
-            np.arange(days),
-            10_000,
-        )
+        return annualised_ratios(equity, np.arange(days), 10_000)
 
     assert stats(19)["calmar"] is None
     long_run = stats(30)

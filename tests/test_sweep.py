@@ -144,7 +144,11 @@ def test_sweep_cli_prints_the_top_rows_and_json(esh4):
         "sharpe",
         "max_dd",
     ]
-    assert len(lines) == 4
+    assert len(lines) == 5
+    assert lines[4] == (
+        "n/a: sharpe, sortino and calmar are annualised (per session, x√252) and need 20 "
+        "sessions; runs here span 1 session(s)"
+    )
     data = json.loads(runner.invoke(cli, [*base, "-t", "100,200", "--json"]).output)
     assert data["sweep_id"] == "sweep-2" and len(data["rows"]) == 2
 

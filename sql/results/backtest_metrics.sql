@@ -1,6 +1,7 @@
 -- backtest_metrics: one row per run: the seed's metrics and the risk figures after them.
--- profit_factor is +inf with no losing trade and NULL with no trades; sharpe is NULL with
--- fewer than two sessions or no variation.
+-- profit_factor is +inf with no losing trade and NULL with no trades. Signs: losses, drawdowns
+-- and adverse excursions are <= 0; costs paid are >= 0. sharpe, sortino and calmar are NULL
+-- below 20 sessions (vcdwh.backtest.stats.MIN_SESSIONS) or when undefined.
 create table if not exists backtest_metrics (
     run_id integer primary key,
     initial_capital double not null,
@@ -47,3 +48,13 @@ alter table backtest_metrics add column if not exists best_mfe double;
 -- Added with ruin: true when the equity reached 0 and the run stopped trading there.
 alter table backtest_metrics add column if not exists ruined boolean;
 alter table backtest_metrics add column if not exists ruin_time timestamp_ns;
+-- Added with one rule for the annualised ratios: the session returns they were taken on.
+alter table backtest_metrics add column if not exists sessions integer;
+-- Runs stored before it (sessions NULL) held avg_loss and avg_loss_ticks as positive magnitudes:
+-- give them the sign every loss carries now.
+update backtest_metrics
+set
+    avg_loss = -abs(avg_loss),
+    avg_loss_ticks = -abs(avg_loss_ticks)
+where sessions is null and (avg_loss > 0 or avg_loss_ticks > 0)
+;

@@ -166,7 +166,6 @@ def compute_metrics(inputs: Inputs, result: Walk) -> dict[str, Any]:
             result.exit_ns,
             result.equity,
             bars.bar_ns,
-            bars.session_date,
             params.initial_capital,
             pnl_ticks=result.pnl_ticks,
             mae=result.mae if futures else None,

@@ -9,8 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 TRADING_DAYS = 252
-# Annualising a return over fewer sessions than about a month gives meaningless Calmar ratios.
-CALMAR_MIN_SESSIONS = 20
+"""Sessions in a year: every annualised ratio scales its session returns with this."""
+MIN_SESSIONS = 20
+"""Sessions a run needs before any annualised ratio (Sharpe, Sortino, Calmar) is computed: fewer
+than about a month of session returns gives meaningless annual figures, so all three are ``None``
+(printed ``n/a``) below it."""
+ANNUALISED = ("sharpe", "sortino", "calmar")
+"""The annualised ratios: one return series (per session), one factor, one minimum."""
 
 
 def compute_stats(
@@ -45,9 +50,10 @@ def compute_stats(
     -------
     dict
         The seed's metrics (total return, win rate, average win/loss, profit factor, …) and
-        drawdown, Sharpe, expectancy, exposure, average bars held, largest win/loss and the
-        buy-and-hold return. ``profit_factor`` is ``inf`` with no losing trade and ``None``
-        with no trades; ``sharpe`` is ``None`` with fewer than two daily returns or none varying.
+        drawdown, the annualised ratios (see :func:`annualised_ratios`), expectancy, exposure,
+        average bars held, largest win/loss and the buy-and-hold return. ``profit_factor`` is
+        ``inf`` with no losing trade and ``None`` with no trades. Every loss-type figure
+        (``avg_loss``, ``largest_loss``, ``max_drawdown``, ``max_drawdown_pct``) is ≤ 0.
     """
     pnl = np.asarray(pnls, dtype=float)
     wins = pnl[pnl > 0]
@@ -68,7 +74,6 @@ def compute_stats(
     max_dd = float(drawdowns.min()) if len(curve) else 0.0
     max_dd_pct = float((drawdowns / peaks).min() * 100) if len(curve) else 0.0
 
-    sharpe = _daily_sharpe(np.asarray(equity, dtype=float), session_dates, initial_capital)
     closes = np.asarray(closes, dtype=float)
     buy_hold = float((closes[-1] / closes[0] - 1) * 100) if len(closes) and closes[0] else 0.0
     held = np.asarray(in_position, dtype=bool)
@@ -81,11 +86,11 @@ def compute_stats(
         "losing_trades": len(losses),
         "win_rate_pct": float(len(wins) / len(pnl) * 100) if len(pnl) else 0.0,
         "avg_win": float(wins.mean()) if len(wins) else 0.0,
-        "avg_loss": float(-losses.mean()) if len(losses) else 0.0,
+        "avg_loss": float(losses.mean()) if len(losses) else 0.0,
         "profit_factor": profit_factor,
         "max_drawdown": max_dd,
         "max_drawdown_pct": max_dd_pct,
-        "sharpe": sharpe,
+        **annualised_ratios(equity, session_dates, initial_capital),
         "expectancy": float(pnl.mean()) if len(pnl) else 0.0,
         "exposure_pct": float(held.mean() * 100) if len(held) else 0.0,
         "avg_bars_held": float(np.mean(bars)) if len(bars := np.asarray(bars_held)) else 0.0,
@@ -95,21 +100,68 @@ def compute_stats(
     }
 
 
-def _daily_sharpe(
-    equity: np.ndarray, session_dates: np.ndarray, initial_capital: float
-) -> float | None:
-    if len(equity) == 0:
-        return None
-    dates = np.asarray(session_dates)
-    last_of_day = np.flatnonzero(np.append(dates[1:] != dates[:-1], True))
-    daily = np.concatenate([[float(initial_capital)], equity[last_of_day]])
-    returns = np.diff(daily) / daily[:-1]
-    if len(returns) < 2:
-        return None
+def annualised_ratios(
+    equity: npt.ArrayLike, session_dates: npt.ArrayLike, initial_capital: float
+) -> dict[str, Any]:
+    """Sharpe, Sortino and Calmar: one rule for every annualised ratio.
+
+    All three are taken on the same series, the returns of the equity at each session's last
+    bar (the first against the initial capital), and scaled with the same factor,
+    ``TRADING_DAYS`` (252) sessions a year. With fewer than ``MIN_SESSIONS`` (20) sessions all
+    three are ``None``.
+
+    Parameters
+    ----------
+    equity
+        Mark-to-market equity at each bar's close.
+    session_dates
+        Each bar's session date.
+    initial_capital
+        Capital before the first bar.
+
+    Returns
+    -------
+    dict
+        ``sessions`` (the number of session returns); ``sharpe`` = mean / sample standard
+        deviation x √252 (``None`` when the returns do not vary); ``sortino`` = mean / downside
+        deviation (root mean square of the returns below 0, over all sessions) x √252 (``None``
+        without a losing session); ``calmar`` = annualised return ((final / initial) ^ (252 /
+        sessions) - 1, -1 when the equity reached 0) / |max drawdown| as fractions of the peak
+        (``None`` without a drawdown).
+    """
+    equity = np.asarray(equity, dtype=float)
+    returns = _daily_returns(equity, np.asarray(session_dates), initial_capital)
+    ratios: dict[str, Any] = {"sessions": len(returns), "sharpe": None, "sortino": None}
+    ratios["calmar"] = None
+    if len(returns) < MIN_SESSIONS:
+        return ratios
+    scale = math.sqrt(TRADING_DAYS)
     spread = float(np.std(returns, ddof=1))
-    if spread == 0 or not math.isfinite(spread):
-        return None
-    return float(np.mean(returns) / spread * math.sqrt(TRADING_DAYS))
+    if spread > 0 and math.isfinite(spread):
+        ratios["sharpe"] = float(np.mean(returns) / spread * scale)
+    downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+    if downside > 0 and math.isfinite(downside):
+        ratios["sortino"] = float(np.mean(returns) / downside * scale)
+    curve = np.concatenate([[float(initial_capital)], equity])
+    peaks = np.maximum.accumulate(curve)
+    drawdown = float(((curve - peaks) / peaks).min())
+    if drawdown < 0:
+        growth = max(float(curve[-1]) / float(initial_capital), 0.0)
+        annual = growth ** (TRADING_DAYS / len(returns)) - 1
+        ratios["calmar"] = float(annual / -drawdown) if math.isfinite(annual) else None
+    return ratios
+
+
+def undefined_reason(name: str, metrics: dict[str, Any]) -> str:
+    """Why an annualised ratio in ``metrics`` is ``None``: too few sessions, or what it lacks."""
+    sessions = metrics.get("sessions")
+    if sessions is not None and sessions < MIN_SESSIONS:
+        return f"{sessions} session(s); annualised ratios need {MIN_SESSIONS}"
+    return {
+        "sharpe": "session returns do not vary",
+        "sortino": "no losing session",
+        "calmar": "no drawdown",
+    }.get(name, "undefined")
 
 
 def compute_trade_stats(
@@ -121,7 +173,6 @@ def compute_trade_stats(
     exit_ns: np.ndarray,
     equity: np.ndarray,
     bar_ns: np.ndarray,
-    session_dates: np.ndarray,
     initial_capital: float,
     pnl_ticks: npt.ArrayLike | None = None,
     mae: npt.ArrayLike | None = None,
@@ -140,8 +191,6 @@ def compute_trade_stats(
         Mark-to-market equity at each bar's close.
     bar_ns
         Each bar's start, nanoseconds since the epoch.
-    session_dates
-        Each bar's session date (daily returns are taken per session).
     initial_capital
         Capital before the first bar.
     pnl_ticks, mae, mfe
@@ -151,14 +200,12 @@ def compute_trade_stats(
     Returns
     -------
     dict
-        ``net_pnl``, ``gross_pnl``, ``commissions_paid``, ``slippage_paid``; ``net_pnl_ticks``,
-        ``avg_win_ticks``, ``avg_loss_ticks`` (positive), ``expectancy_ticks``;
-        ``max_drawdown_duration_bars`` and ``max_drawdown_duration_s`` (longest stretch under a
-        previous equity peak, up to recovery or the last bar); ``sortino`` (daily, annualised
-        with 252, downside deviation over all days); ``calmar`` (annualised return % over
-        |max drawdown %|; ``None`` with fewer than 20 sessions, where annualising gives
-        meaningless figures); ``sqn`` (√N x mean / standard deviation of trade P&L);
-        ``avg_trade_duration_s``; ``avg_mae``, ``avg_mfe``, ``worst_mae``, ``best_mfe``.
+        ``net_pnl``, ``gross_pnl``, ``commissions_paid``, ``slippage_paid`` (costs: amounts
+        paid, ≥ 0); ``net_pnl_ticks``, ``avg_win_ticks``, ``avg_loss_ticks`` (≤ 0),
+        ``expectancy_ticks``; ``max_drawdown_duration_bars`` and ``max_drawdown_duration_s``
+        (longest stretch under a previous equity peak, up to recovery or the last bar); ``sqn``
+        (√N x mean / standard deviation of trade P&L); ``avg_trade_duration_s``; ``avg_mae``,
+        ``worst_mae`` (≤ 0), ``avg_mfe``, ``best_mfe`` (≥ 0).
     """
     pnl = np.asarray(pnls, dtype=float)
     equity = np.asarray(equity, dtype=float)
@@ -176,7 +223,7 @@ def compute_trade_stats(
         ticks = np.asarray(pnl_ticks, dtype=float)
         stats["net_pnl_ticks"] = float(ticks.sum())
         stats["avg_win_ticks"] = float(ticks[pnl > 0].mean()) if np.any(pnl > 0) else 0.0
-        stats["avg_loss_ticks"] = float(-ticks[pnl < 0].mean()) if np.any(pnl < 0) else 0.0
+        stats["avg_loss_ticks"] = float(ticks[pnl < 0].mean()) if np.any(pnl < 0) else 0.0
         stats["expectancy_ticks"] = float(ticks.mean()) if len(ticks) else 0.0
 
     curve = np.concatenate([[float(initial_capital)], equity])
@@ -186,19 +233,6 @@ def compute_trade_stats(
     stats["max_drawdown_duration_bars"] = int(np.max(np.arange(len(curve)) - last_peak))
     stats["max_drawdown_duration_s"] = float(np.max(times - times[last_peak]) / 1e9)
 
-    returns = _daily_returns(equity, session_dates, initial_capital)
-    stats["sortino"] = None
-    if len(returns) >= 2:
-        downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
-        if downside > 0:
-            stats["sortino"] = float(np.mean(returns) / downside * math.sqrt(TRADING_DAYS))
-    drawdown_pct = float(
-        ((curve - np.maximum.accumulate(curve)) / np.maximum.accumulate(curve)).min()
-    )
-    stats["calmar"] = None
-    if len(returns) >= CALMAR_MIN_SESSIONS and drawdown_pct < 0 and final > 0:
-        annual = (final / float(initial_capital)) ** (TRADING_DAYS / len(returns)) - 1
-        stats["calmar"] = float(annual / -drawdown_pct) if math.isfinite(annual) else None
     spread = float(np.std(pnl, ddof=1)) if len(pnl) >= 2 else 0.0
     stats["sqn"] = float(math.sqrt(len(pnl)) * pnl.mean() / spread) if spread > 0 else None
     durations = (np.asarray(exit_ns, np.int64) - np.asarray(entry_ns, np.int64)) / 1e9

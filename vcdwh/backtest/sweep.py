@@ -33,7 +33,7 @@ from vcdwh.backtest.inputs import (
 from vcdwh.backtest.params import RESETS, BacktestParams
 from vcdwh.backtest.signals import load_signal, parse_value
 from vcdwh.backtest.store import store_records
-from vcdwh.backtest.text import format_cell
+from vcdwh.backtest.text import annualised_note, format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import parse_frequency
@@ -477,4 +477,8 @@ def format_sweep(result: SweepResult, top: int) -> str:
         f"{result.sweep_id}: {result.runs} run(s) on {result.symbol} in {result.seconds:.2f} s; "
         f"top {min(top, len(result.rows))} by {by}{split}"
     )
-    return "\n".join([title, *lines])
+    shown = result.rows[:top]
+    note = annualised_note(
+        [r["metrics"] for r in shown] + [r["out_of_sample"] for r in shown if "out_of_sample" in r]
+    )
+    return "\n".join([title, *lines, *([note] if note else [])])

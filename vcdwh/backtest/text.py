@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from vcdwh.backtest.params import RESETS, BacktestParams, BacktestResult
+from vcdwh.backtest.stats import ANNUALISED, MIN_SESSIONS, TRADING_DAYS, undefined_reason
 
 SEPARATOR = "=" * 60
 
@@ -21,16 +23,153 @@ def format_cell(value: Any, money: bool = False) -> str:
     return f"{value:,.2f}" if money else f"{value:.2f}"
 
 
+METRIC_LABELS: dict[str, str] = {
+    "initial_capital": "Initial Capital",
+    "final_capital": "Final Capital",
+    "total_return_pct": "Total Return",
+    "total_trades": "Total Trades",
+    "winning_trades": "Winning Trades",
+    "losing_trades": "Losing Trades",
+    "win_rate_pct": "Win Rate",
+    "avg_win": "Average Win",
+    "avg_loss": "Average Loss",
+    "profit_factor": "Profit Factor",
+    "max_drawdown": "Max Drawdown",
+    "max_drawdown_pct": "Max Drawdown %",
+    "sessions": "Sessions",
+    "sharpe": "Sharpe Ratio",
+    "sortino": "Sortino Ratio",
+    "calmar": "Calmar Ratio",
+    "expectancy": "Expectancy",
+    "exposure_pct": "Exposure",
+    "avg_bars_held": "Avg Bars Held",
+    "largest_win": "Largest Win",
+    "largest_loss": "Largest Loss",
+    "buy_hold_return_pct": "Buy & Hold Return",
+    "net_pnl": "Net P&L",
+    "net_pnl_ticks": "Net P&L per Contract",
+    "gross_pnl": "Gross P&L",
+    "commissions_paid": "Commissions Paid",
+    "slippage_paid": "Slippage Paid",
+    "avg_win_ticks": "Avg Win (ticks)",
+    "avg_loss_ticks": "Avg Loss (ticks)",
+    "expectancy_ticks": "Expectancy (ticks)",
+    "max_drawdown_duration_s": "Max DD Duration",
+    "max_drawdown_duration_bars": "Max DD Duration (bars)",
+    "sqn": "SQN",
+    "avg_trade_duration_s": "Avg Trade Duration",
+    "avg_mae": "Avg MAE",
+    "avg_mfe": "Avg MFE",
+    "worst_mae": "Worst MAE",
+    "best_mfe": "Best MFE",
+    "ruined": "Ruined",
+    "ruin_time": "Ruin Time",
+}
+"""Every stored metric's label, in the order a run prints them: the one table of names that the
+CLI text and the HTML report both use."""
+
+_PERCENT = (
+    "total_return_pct",
+    "win_rate_pct",
+    "max_drawdown_pct",
+    "exposure_pct",
+    "buy_hold_return_pct",
+)
+_MONEY = (
+    "initial_capital",
+    "final_capital",
+    "avg_win",
+    "avg_loss",
+    "max_drawdown",
+    "expectancy",
+    "largest_win",
+    "largest_loss",
+    "net_pnl",
+    "gross_pnl",
+    "commissions_paid",
+    "slippage_paid",
+    "avg_mae",
+    "avg_mfe",
+    "worst_mae",
+    "best_mfe",
+)
+_TICKS = ("net_pnl_ticks", "avg_win_ticks", "avg_loss_ticks", "expectancy_ticks")
+_DURATIONS = ("max_drawdown_duration_s", "avg_trade_duration_s")
+ANNUALISED_NOTE = f"per session, x√{TRADING_DAYS}"
+"""How the annualised ratios are annualised, as the text says it."""
+
+
+def format_metric(name: str, metrics: dict[str, Any]) -> str:
+    """One metric of a run as the CLI prints it: money, percent, ticks, a duration or a ratio.
+
+    An annualised ratio that is ``None`` prints ``n/a`` with the reason (too few sessions, or
+    what it lacks); any other ``None`` prints ``n/a``.
+    """
+    value = metrics.get(name)
+    if value is None:
+        if name in ANNUALISED and metrics.get("sessions") is not None:
+            return f"n/a ({undefined_reason(name, metrics)})"
+        return "n/a"
+    if name in _PERCENT:
+        return f"{value:.2f}%"
+    if name in _MONEY:
+        return _money(value)
+    if name in _TICKS:
+        return _ticks(value)
+    if name in _DURATIONS:
+        return format_duration(value)
+    if name == "avg_bars_held":
+        return f"{value:.1f}"
+    if name == "ruined":
+        return "yes" if value else "no"
+    if name == "ruin_time":
+        return str(value).replace("T", " ")[:19]
+    if isinstance(value, bool | int):
+        return str(int(value))
+    return _ratio(value)
+
+
+def annualised_note(metrics: Iterable[dict[str, Any]]) -> str | None:
+    """The line under a table of runs when some are too short for the annualised ratios."""
+    short = sorted(
+        {m["sessions"] for m in metrics if (m.get("sessions") or MIN_SESSIONS) < MIN_SESSIONS}
+    )
+    if not short:
+        return None
+    spans = ", ".join(str(n) for n in short)
+    return (
+        f"n/a: sharpe, sortino and calmar are annualised ({ANNUALISED_NOTE}) and need "
+        f"{MIN_SESSIONS} sessions; runs here span {spans} session(s)"
+    )
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each metric present in ``metrics`` as (label, formatted value), in the printed order."""
+    return [
+        (label, format_metric(k, metrics)) for k, label in METRIC_LABELS.items() if k in metrics
+    ]
+
+
 def _money(value: float) -> str:
-    return f"${value:.2f}"
+    """Dollars with the sign in front: ``$12.50``, ``-$12.50``."""
+    return f"-${-value:.2f}" if value < 0 else f"${value:.2f}"
 
 
 def _ratio(value: float | None) -> str:
     if value is None:
         return "n/a"
     if math.isinf(value):
-        return "inf"
+        return "inf" if value > 0 else "-inf"
     return f"{value:.2f}"
+
+
+def _line(name: str, text: str) -> str:
+    return f"{METRIC_LABELS[name] + ':':<20}{text}"
+
+
+def _annualised(name: str, m: dict[str, Any]) -> str:
+    value = format_metric(name, m)
+    return _line(name, value if m.get(name) is None else f"{value} ({ANNUALISED_NOTE})")
 
 
 def format_metrics(result: BacktestResult) -> str:
@@ -40,25 +179,35 @@ def format_metrics(result: BacktestResult) -> str:
         SEPARATOR,
         "PERFORMANCE METRICS",
         SEPARATOR,
-        f"Initial Capital:    {_money(m['initial_capital'])}",
-        f"Final Capital:      {_money(m['final_capital'])}",
-        f"Total Return:       {m['total_return_pct']:.2f}%",
-        f"Total Trades:       {m['total_trades']}",
-        f"Winning Trades:     {m['winning_trades']}",
-        f"Losing Trades:      {m['losing_trades']}",
-        f"Win Rate:           {m['win_rate_pct']:.2f}%",
-        f"Average Win:        {_money(m['avg_win'])}",
-        f"Average Loss:       {_money(m['avg_loss'])}",
-        f"Profit Factor:      {_ratio(m['profit_factor'])}",
+        *(
+            _line(name, format_metric(name, m))
+            for name in (
+                "initial_capital",
+                "final_capital",
+                "total_return_pct",
+                "total_trades",
+                "winning_trades",
+                "losing_trades",
+                "win_rate_pct",
+                "avg_win",
+                "avg_loss",
+                "profit_factor",
+            )
+        ),
         SEPARATOR,
-        f"Max Drawdown:       {_money(m['max_drawdown'])} ({m['max_drawdown_pct']:.2f}%)",
-        f"Sharpe Ratio:       {_ratio(m['sharpe'])} (daily, annualised 252)",
-        f"Expectancy:         {_money(m['expectancy'])} per trade",
-        f"Exposure:           {m['exposure_pct']:.2f}% of bars",
-        f"Avg Bars Held:      {m['avg_bars_held']:.1f}",
-        f"Largest Win:        {_money(m['largest_win'])}",
-        f"Largest Loss:       {_money(m['largest_loss'])}",
-        f"Buy & Hold Return:  {m['buy_hold_return_pct']:.2f}%",
+        _line(
+            "max_drawdown",
+            f"{format_metric('max_drawdown', m)} ({format_metric('max_drawdown_pct', m)})",
+        ),
+        _annualised("sharpe", m),
+        _annualised("sortino", m),
+        _annualised("calmar", m),
+        _line("expectancy", f"{format_metric('expectancy', m)} per trade"),
+        _line("exposure_pct", f"{format_metric('exposure_pct', m)} of bars"),
+        *(
+            _line(name, format_metric(name, m))
+            for name in ("avg_bars_held", "largest_win", "largest_loss", "buy_hold_return_pct")
+        ),
         SEPARATOR,
     ]
     if result.params.futures and result.spec is not None:
@@ -72,7 +221,8 @@ def format_metrics(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """A duration as the CLI prints it: ``2h 05m``, ``1d 03h 20m``."""
     minutes, _ = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
@@ -92,18 +242,21 @@ def _futures_lines(result: BacktestResult) -> list[str]:
         f" = ${spec['tick_value']:g}/tick ({spec['source']})",
         f"Sizing / Costs:     {p.contracts} contract(s), {p.side}, "
         f"${spec['commission_per_side']:.2f}/contract/side, {p.slippage_ticks:g} tick(s) slippage",
-        f"Net P&L:            {_money(m['net_pnl'])} ({_ticks(m['net_pnl_ticks'])} per contract)",
-        f"Gross P&L:          {_money(m['gross_pnl'])}",
-        f"Commissions Paid:   {_money(m['commissions_paid'])}",
-        f"Slippage Paid:      {_money(m['slippage_paid'])}",
+        _line(
+            "net_pnl",
+            f"{format_metric('net_pnl', m)} ({_ticks(m['net_pnl_ticks'])} per contract)",
+        ),
+        *(_line(name, format_metric(name, m)) for name in ("gross_pnl", "commissions_paid")),
+        _line("slippage_paid", format_metric("slippage_paid", m)),
         f"Avg Win / Loss:     {_ticks(m['avg_win_ticks'])} / {_ticks(m['avg_loss_ticks'])}",
-        f"Expectancy:         {_ticks(m['expectancy_ticks'])} per trade",
-        f"Max DD Duration:    {_duration(m['max_drawdown_duration_s'])}"
-        f" ({m['max_drawdown_duration_bars']} bars)",
-        f"Sortino Ratio:      {_ratio(m['sortino'])} (daily, annualised 252)",
-        f"Calmar Ratio:       {_ratio(m['calmar'])}",
-        f"SQN:                {_ratio(m['sqn'])}",
-        f"Avg Trade Duration: {_duration(m['avg_trade_duration_s'])}",
+        _line("expectancy", f"{_ticks(m['expectancy_ticks'])} per trade"),
+        _line(
+            "max_drawdown_duration_s",
+            f"{format_duration(m['max_drawdown_duration_s'])}"
+            f" ({m['max_drawdown_duration_bars']} bars)",
+        ),
+        _line("sqn", format_metric("sqn", m)),
+        _line("avg_trade_duration_s", format_metric("avg_trade_duration_s", m)),
         f"Avg MAE / MFE:      {_money(m['avg_mae'] or 0.0)} / {_money(m['avg_mfe'] or 0.0)}",
         SEPARATOR,
     ]

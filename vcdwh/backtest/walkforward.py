@@ -30,9 +30,10 @@ import numpy as np
 
 from vcdwh.backtest.engine import Simulated, simulate
 from vcdwh.backtest.inputs import Inputs
+from vcdwh.backtest.stats import ANNUALISED, MIN_SESSIONS
 from vcdwh.backtest.store import store_records
 from vcdwh.backtest.sweep import METRICS, SweepSpec, rank_key, read_grid
-from vcdwh.backtest.text import format_cell
+from vcdwh.backtest.text import annualised_note, format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
 from vcdwh.warehouse.db import (
@@ -74,6 +75,11 @@ class WalkForwardSpec:
                 raise BacktestError(f"{option} {value!r} must be a whole number ≥ 1")
         if self.metric not in METRICS:
             raise BacktestError(f"--metric {self.metric!r} must be one of: {', '.join(METRICS)}")
+        if self.metric in ANNUALISED and self.train_sessions < MIN_SESSIONS:
+            raise BacktestError(
+                f"--metric {self.metric} is annualised and n/a below {MIN_SESSIONS} sessions; "
+                f"use --train-sessions {MIN_SESSIONS} or more, or another --metric"
+            )
         if self.grid.split is not None:
             raise BacktestError("--split does not apply to a walk-forward: its folds split")
         return replace(self, grid=replace(self.grid.validated(), by=self.metric))
@@ -433,6 +439,7 @@ def format_walkforward(result: WalkForwardResult) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
     efficiency = "n/a" if result.efficiency is None else f"{result.efficiency:.2f}"
+    note = annualised_note(f.out_of_sample for f in result.folds) if metric in ANNUALISED else None
     return "\n".join(
         [
             f"{result.walkforward_id}: {len(result.folds)} fold(s) on {result.symbol}, "
@@ -442,5 +449,6 @@ def format_walkforward(result: WalkForwardResult) -> str:
             f"out-of-sample net P&L (stitched): ${result.out_of_sample_net_pnl:,.2f}; "
             f"walk-forward efficiency: {efficiency}; parameters changed "
             f"{result.changes} time(s) in {max(0, len(result.folds) - 1)} fold change(s)",
+            *([note] if note else []),
         ]
     )
