@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ from tests.test_futures import crafted
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.backtest.sweep import SweepSpec, run_sweep
+from vcdwh.backtest.text import METRIC_LABELS, TRADE_LABELS, format_money, metric_rows
 from vcdwh.cli import cli
 from vcdwh.report import write_report
 
@@ -129,7 +131,66 @@ def test_report_of_a_run_holds_the_bars_trades_and_panels(crafted_run, settings,
     # The trade table lists every trade; the metrics table the stored metrics.
     table = page[page.index('<table id="trades">') :]
     assert table.count("<tr>") == len(trades) + 1
-    assert '<table id="metrics">' in page and "net_pnl" in page
+    assert '<table id="metrics">' in page and "<td>Net P&amp;L</td>" not in page
+    assert '<td class="text">Net P&amp;L</td>' in page and ">net_pnl<" not in page
+
+
+def test_report_labels_and_formats_metrics_and_trades_as_the_cli_does(
+    crafted_run, settings, query, tmp_path
+):
+    from vcdwh.backtest.text import format_run
+
+    out = tmp_path / "report.html"
+    write_report(settings, out)
+    page = out.read_text()
+    metrics = page[page.index('<table id="metrics">') : page.index("</table>")]
+    # Every stored metric under its CLI label with the CLI's text; no raw key anywhere.
+    stored = crafted_run.metrics
+    for label, text in metric_rows(stored):
+        assert f'<td class="text">{html.escape(label)}</td><td>{html.escape(text)}</td>' in metrics
+    for key in METRIC_LABELS:
+        assert f">{key}<" not in page
+    printed = format_run(crafted_run, False)
+    duration = next(line for line in printed.splitlines() if line.startswith("Avg Trade Duration"))
+    assert duration.split(":", 1)[1].strip() == "0h 01m"
+    assert '<td class="text">Avg Trade Duration</td><td>0h 01m</td>' in metrics
+    assert '<td class="text">Average Loss</td><td>-$' in metrics
+    # Trades: labelled columns, times to the second, money as the metrics print it.
+    trades = page[page.index('<table id="trades">') :]
+    for label in ("Entry Time", "Exit Time", "Net P&amp;L", "Exit Reason"):
+        assert f"<th>{label}</th>" in trades
+    for key in TRADE_LABELS:
+        assert f">{key}<" not in trades
+    for entry, pnl in query(
+        "select strftime(entry_time, '%Y-%m-%d %H:%M:%S'), pnl from backtest_trades"
+    ):
+        assert f"<td>{entry}</td>" in trades
+        assert f"<td>{html.escape(format_money(pnl))}</td>" in trades
+
+
+def test_report_keeps_the_threshold_lines_in_view_on_a_delta_far_from_them(
+    build, settings, tmp_path
+):
+    # Cumulative delta 12,000 → 15,000, all above the threshold: the -500 line is far off it.
+    crafted(
+        settings.data_dir,
+        "ESH4",
+        [(12_000, 5000.0), (1_000, 5001.0), (2_000, 5002.0), (-1_000, 5001.0), (500, 5003.0)],
+    )
+    build()
+    run_backtest(settings, BacktestParams(threshold=500, contracts=1))
+    out = tmp_path / "far.html"
+    write_report(settings, out)
+    _, layout = plotly_figure(out.read_text())
+    lines = [s for s in layout["shapes"] if s["type"] == "line"]
+    assert sorted((s["y0"], s["y1"], s["yref"]) for s in lines) == [
+        (-500, -500, "y2"),
+        (500, 500, "y2"),
+    ]
+    assert all(s["xref"] == "x2 domain" and (s["x0"], s["x1"]) == (0, 1) for s in lines)
+    low, high = layout["yaxis2"]["range"]
+    assert low < -500 and high > 15_000
+    assert {"+500", "-500"} <= {a["text"] for a in layout["annotations"]}
 
 
 def test_report_draws_the_bars_delta_candles(esh4_run, settings, query, tmp_path):
@@ -243,3 +304,66 @@ def test_report_renders_in_headless_chromium_without_console_errors(esh4_run, se
     broken = tmp_path / "broken.html"
     broken.write_text("<html><body><script>console.error('boom'); nope();</script></body></html>")
     assert console_errors(chromium(broken, tmp_path, "--dump-dom").stderr) != []
+
+
+MEASURE = """<script>
+window.addEventListener("load", () => {
+  const table = document.getElementById("%s");
+  document.body.dataset.measure = JSON.stringify({
+    window: window.innerWidth,
+    page: document.documentElement.scrollWidth,
+    right: table.getBoundingClientRect().right,
+    box: table.parentElement.clientWidth,
+    table: table.offsetWidth,
+  });
+});
+</script>"""
+
+
+def measured(page: Path, table_id: str, tmp_path: Path) -> dict:
+    """Widths in a 1,400 x 900 window: the window, the page, the table and its box."""
+    probe = page.with_name(f"measure-{page.name}")
+    probe.write_text(page.read_text().replace("</body>", MEASURE % table_id + "</body>"))
+    dom = chromium(probe, tmp_path, "--dump-dom", "--window-size=1400,900")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'data-measure="([^"]*)"', dom.stdout)
+    assert found, dom.stdout[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)"
+)
+def test_report_trades_table_fits_a_1400_px_window(build, settings, tmp_path):
+    # Both sides, slippage and large moves: every trade column holds a wide value.
+    crafted(
+        settings.data_dir,
+        "ESH4",
+        [
+            (600, 5000.0),
+            (-1500, 5210.25),
+            (2000, 4790.75),
+            (-2500, 5230.5),
+            (2600, 4650.25),
+            (100, 4655.0),
+        ],
+    )
+    build()
+    run_backtest(
+        settings, BacktestParams(threshold=500, contracts=25, side="both", slippage_ticks=2)
+    )
+    out = tmp_path / "report.html"
+    write_report(settings, out)
+    widths = measured(out, "trades", tmp_path)
+    assert widths["window"] == 1400
+    assert widths["page"] <= widths["window"], widths
+    assert widths["table"] <= widths["box"] and widths["right"] <= widths["window"], widths
+    # The check can fail: a table wider than the window is caught.
+    wide = tmp_path / "wide.html"
+    cells = "".join(f"<td>{'9' * 40}</td>" for _ in range(17))
+    wide.write_text(
+        f'<html><body><div><table id="trades"><tr>{cells}</tr></table></div></body></html>'
+    )
+    too_wide = measured(wide, "trades", tmp_path)
+    assert too_wide["page"] > 1400

@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from vcdwh.backtest.engine import CONTRACT_TRADE_KEYS
 from vcdwh.backtest.params import RESETS
+from vcdwh.backtest.text import (
+    METRIC_LABELS,
+    TRADE_LABELS,
+    annualised_note,
+    format_metric,
+    format_trade_cell,
+    metric_rows,
+)
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, WarehouseError
 from vcdwh.warehouse.db import connect_read_only, relation_exists
@@ -27,13 +35,27 @@ if TYPE_CHECKING:
 
 DELTA_CANDLE_COLUMNS = ("delta_open", "delta_high", "delta_low", "delta_close")
 CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1rem 1.5rem; color: #222; }
 h1 { font-size: 1.3rem; } h2 { font-size: 1.1rem; margin-top: 1.5rem; }
-table { border-collapse: collapse; font-size: 0.85rem; }
-th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }
+.table { max-width: 100%; overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.8rem; }
+th, td { border: 1px solid #ddd; padding: 0.15rem 0.3rem; text-align: right; }
+td { white-space: nowrap; font-variant-numeric: tabular-nums; }
 th { background: #f4f4f4; } td.text, th.text { text-align: left; }
-.params { color: #555; font-size: 0.9rem; }
+.params, .note { color: #555; font-size: 0.9rem; }
 """
+THRESHOLD_LINE = {"dash": "dash", "color": "#e08214", "width": 1.5}
+"""The ±threshold lines of the delta panel: drawn across it, and always inside its y range."""
+LABELS = {
+    **METRIC_LABELS,
+    **TRADE_LABELS,
+    "run_id": "Run",
+    "segment": "Segment",
+    "frequency": "Frequency",
+    "reset": "Reset",
+    "threshold": "Threshold",
+}
+"""Column labels of the report's tables: the CLI's metric labels, then the trade and run columns."""
 
 
 @dataclass
@@ -72,9 +94,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(column: str, row: dict[str, Any]) -> str:
+    """A value as the CLI prints it: a metric by its rule, a trade column by its, else plain."""
+    if column in TRADE_LABELS:
+        return format_trade_cell(column, row)
+    if column in METRIC_LABELS:
+        return format_metric(column, row, why=False)
+    return _fmt(row.get(column))
+
+
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str], table_id: str) -> str:
+    """A table of rows with labelled headers, in a box that scrolls sideways if it must."""
     head = "".join(
-        f'<th class="text">{html.escape(c)}</th>' if i == 0 else f"<th>{html.escape(c)}</th>"
+        f'<th class="text">{html.escape(LABELS.get(c, c))}</th>'
+        if i == 0
+        else f"<th>{html.escape(LABELS.get(c, c))}</th>"
         for i, c in enumerate(columns)
     )
     body = []
@@ -83,11 +117,24 @@ def _table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str], tab
         for column in columns:
             value = row.get(column)
             css = ' class="text"' if isinstance(value, str) or value is None else ""
-            cells.append(f"<td{css}>{html.escape(_fmt(value))}</td>")
+            cells.append(f"<td{css}>{html.escape(_cell(column, row))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     rows_html = "".join(body)
     return (
-        f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>'
+        f'<div class="table"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows_html}</tbody></table></div>"
+    )
+
+
+def _metrics_table(metrics: dict[str, Any]) -> str:
+    """A run's metrics, labelled and formatted as ``vcdwh backtest`` prints them."""
+    body = "".join(
+        f'<tr><td class="text">{html.escape(label)}</td><td>{html.escape(text)}</td></tr>'
+        for label, text in metric_rows(metrics)
+    )
+    return (
+        '<div class="table"><table id="metrics"><thead><tr><th class="text">Metric</th>'
+        f"<th>Value</th></tr></thead><tbody>{body}</tbody></table></div>"
     )
 
 
@@ -115,6 +162,21 @@ def _figure_html(fig: Any) -> str:
             config={"displaylogo": False, "responsive": True},
         )
     )
+
+
+def _delta_range(bars: dict[str, Any], candles: bool, threshold: float) -> list[float]:
+    """The delta panel's y range: the data and both threshold lines, with a margin."""
+    columns = ("delta_low", "delta_high") if candles else ("delta",)
+    import numpy as np
+
+    values = np.concatenate(
+        [np.ma.filled(np.ma.asarray(bars[c], dtype=float), np.nan) for c in columns]
+    )
+    values = values[np.isfinite(values)]
+    low = min(float(values.min(initial=0.0)), -abs(threshold))
+    high = max(float(values.max(initial=0.0)), abs(threshold))
+    pad = (high - low) * 0.05 or 1.0
+    return [low - pad, high + pad]
 
 
 # --------------------------------------------------------------------------- run
@@ -186,7 +248,7 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
     for value in eq:
         peak = max(peak, value)
         drawdown.append(value - peak)
-    delta_label = f"{delta_column} (threshold ±{run['threshold']:g})"
+    delta_label = f"{delta_column.replace('_', ' ')} (threshold ±{run['threshold']:g})"
     fig = make_subplots(
         rows=4,
         cols=1,
@@ -260,8 +322,18 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
             row=2,
             col=1,
         )
-    for level in (run["threshold"], -run["threshold"]):
-        fig.add_hline(y=level, line={"dash": "dot", "color": "#999", "width": 1}, row=2, col=1)
+    threshold = float(run["threshold"])
+    for level in (threshold, -threshold):
+        fig.add_hline(
+            y=level,
+            line=THRESHOLD_LINE,
+            row=2,
+            col=1,
+            annotation_text=f"{level:+g}",
+            annotation_position="top left" if level > 0 else "bottom left",
+            annotation_font={"color": THRESHOLD_LINE["color"], "size": 10},
+        )
+    fig.update_yaxes(range=_delta_range(bars, delta_candles, threshold), row=2, col=1)
     fig.add_trace(go.Scatter(x=eq_times, y=eq, mode="lines", name="equity"), row=3, col=1)
     fig.add_trace(
         go.Scatter(x=eq_times, y=drawdown, mode="lines", fill="tozeroy", name="drawdown"),
@@ -290,18 +362,13 @@ def _run_report(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[str
         + (f"; sweep {run['sweep_id']}" if run.get("sweep_id") else "")
         + (f" ({run['segment']})" if run.get("segment") else "")
     )
-    metric_rows = (
-        [{"metric": k, "value": v} for k, v in metrics[0].items() if k != "run_id"]
-        if metrics
-        else []
-    )
     trade_columns = tuple(c for c in CONTRACT_TRADE_KEYS if c in (trades[0] if trades else {}))
     page = _page(
         f"vcdwh backtest run {run_id}",
         summary,
         _figure_html(fig),
         [
-            ("Metrics", _table(metric_rows, ("metric", "value"), "metrics")),
+            ("Metrics", _metrics_table(metrics[0] if metrics else {})),
             (
                 f"Trades ({len(trades)})",
                 _table(trades, trade_columns or CONTRACT_TRADE_KEYS, "trades"),
@@ -359,7 +426,9 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
         rows=len(segments),
         cols=len(resets),
         subplot_titles=[
-            f"{metric}: reset {r}, {s.replace('_', '-')}" for s in segments for r in resets
+            f"{LABELS.get(metric, metric)}: reset {r}, {s.replace('_', '-')}"
+            for s in segments
+            for r in resets
         ],
         vertical_spacing=0.12,
         horizontal_spacing=0.08,
@@ -393,7 +462,10 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
             )
     fig.update_layout(
         height=320 * len(segments) + 80,
-        coloraxis={"colorscale": "RdYlGn", "colorbar": {"title": {"text": metric}}},
+        coloraxis={
+            "colorscale": "RdYlGn",
+            "colorbar": {"title": {"text": LABELS.get(metric, metric)}},
+        },
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
     )
     fig.update_xaxes(title_text="threshold", type="category")
@@ -427,7 +499,12 @@ def _sweep_report(con: duckdb.DuckDBPyConnection, sweep_id: str, by: str | None)
         f"vcdwh sweep {sweep_id}",
         params,
         _figure_html(fig),
-        [(f"Runs by {metric}", _table(ranked, columns, "runs"))],
+        [
+            (
+                f"Runs by {LABELS.get(metric, metric)}",
+                _table(ranked, columns, "runs") + _note(annualised_note(runs)),
+            )
+        ],
     )
     return page, f"sweep {sweep_id}, {len(runs)} run(s), heatmap of {metric}"
 
@@ -501,6 +578,10 @@ def _walkforward_report(con: duckdb.DuckDBPyConnection, wf_id: str) -> tuple[str
         [("Folds", _table(folds, columns, "folds"))],
     )
     return page, f"walk-forward {wf_id}, {len(folds)} fold(s), stitched equity"
+
+
+def _note(text: str | None) -> str:
+    return f'<p class="note">{html.escape(text)}</p>' if text else ""
 
 
 def _finite_or_none(value: Any) -> float | None:

@@ -21,6 +21,7 @@ final as (
         metrics.profit_factor,
         metrics.sharpe,
         metrics.max_drawdown,
+        metrics.sessions,
         metrics.{{ metric }} as metric_value
     from runs
     join metrics using (run_id)

@@ -68,6 +68,46 @@ METRIC_LABELS: dict[str, str] = {
 """Every stored metric's label, in the order a run prints them: the one table of names that the
 CLI text and the HTML report both use."""
 
+TRADE_LABELS: dict[str, str] = {
+    "trade_no": "#",
+    "direction": "Side",
+    "contract": "Contract",
+    "entry_time": "Entry Time",
+    "entry_price": "Entry",
+    "exit_time": "Exit Time",
+    "exit_price": "Exit",
+    "quantity": "Qty",
+    "gross_pnl": "Gross P&L",
+    "commission": "Commission",
+    "slippage": "Slippage",
+    "pnl": "Net P&L",
+    "pnl_ticks": "Ticks",
+    "mae": "MAE",
+    "mfe": "MFE",
+    "bars_held": "Bars",
+    "exit_reason": "Exit Reason",
+}
+"""The label of each stored trade column (``backtest_trades``), for tables of trades."""
+
+_TRADE_MONEY = ("gross_pnl", "commission", "slippage", "pnl", "mae", "mfe")
+
+
+def format_trade_cell(name: str, trade: dict[str, Any]) -> str:
+    """One cell of a trade: money as the metrics print it, times to the second, prices as is."""
+    value = trade.get(name)
+    if value is None:
+        return "n/a"
+    if name in _TRADE_MONEY:
+        return format_money(float(value))
+    if name in ("entry_time", "exit_time"):
+        return str(value).replace("T", " ")[:19]
+    if name == "pnl_ticks":
+        return f"{value:.1f}"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
 _PERCENT = (
     "total_return_pct",
     "win_rate_pct",
@@ -99,21 +139,21 @@ ANNUALISED_NOTE = f"per session, x√{TRADING_DAYS}"
 """How the annualised ratios are annualised, as the text says it."""
 
 
-def format_metric(name: str, metrics: dict[str, Any]) -> str:
+def format_metric(name: str, metrics: dict[str, Any], why: bool = True) -> str:
     """One metric of a run as the CLI prints it: money, percent, ticks, a duration or a ratio.
 
     An annualised ratio that is ``None`` prints ``n/a`` with the reason (too few sessions, or
-    what it lacks); any other ``None`` prints ``n/a``.
+    what it lacks) unless ``why`` is false (a table cell); any other ``None`` prints ``n/a``.
     """
     value = metrics.get(name)
     if value is None:
-        if name in ANNUALISED and metrics.get("sessions") is not None:
+        if why and name in ANNUALISED and metrics.get("sessions") is not None:
             return f"n/a ({undefined_reason(name, metrics)})"
         return "n/a"
     if name in _PERCENT:
         return f"{value:.2f}%"
     if name in _MONEY:
-        return _money(value)
+        return format_money(value)
     if name in _TICKS:
         return _ticks(value)
     if name in _DURATIONS:
@@ -150,8 +190,8 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _money(value: float) -> str:
-    """Dollars with the sign in front: ``$12.50``, ``-$12.50``."""
+def format_money(value: float) -> str:
+    """Dollars with the sign in front, as every figure prints them: ``$12.50``, ``-$12.50``."""
     return f"-${-value:.2f}" if value < 0 else f"${value:.2f}"
 
 
@@ -214,8 +254,8 @@ def format_metrics(result: BacktestResult) -> str:
         lines += _futures_lines(result)
     if m.get("ruined"):
         lines += [
-            f"RUIN: the equity reached {_money(m['final_capital'])} at {str(m['ruin_time'])[:19]};"
-            " the run stopped trading there (margin is not modelled)",
+            f"RUIN: the equity reached {format_money(m['final_capital'])} at "
+            f"{str(m['ruin_time'])[:19]}; the run stopped trading there (margin is not modelled)",
             SEPARATOR,
         ]
     return "\n".join(lines)
@@ -257,7 +297,8 @@ def _futures_lines(result: BacktestResult) -> list[str]:
         ),
         _line("sqn", format_metric("sqn", m)),
         _line("avg_trade_duration_s", format_metric("avg_trade_duration_s", m)),
-        f"Avg MAE / MFE:      {_money(m['avg_mae'] or 0.0)} / {_money(m['avg_mfe'] or 0.0)}",
+        f"Avg MAE / MFE:      {format_money(m['avg_mae'] or 0.0)}"
+        f" / {format_money(m['avg_mfe'] or 0.0)}",
         SEPARATOR,
     ]
 
