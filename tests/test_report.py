@@ -238,6 +238,11 @@ def test_report_of_a_sweep_draws_one_heatmap_per_reset_and_segment(esh4_run, set
     ]
     assert traces[0]["x"] == ["100", "300", "500"] and traces[0]["y"] == ["1min", "5min"]
     assert page[page.index('<table id="runs">') :].count("<tr>") == 25
+    # Labelled columns; the annualised ratios' n/a explained once under the table.
+    runs = page[page.index('<table id="runs">') :]
+    assert "<th>Sharpe Ratio</th>" in runs and "<th>Net P&amp;L</th>" in runs
+    assert ">sharpe<" not in runs and ">net_pnl<" not in runs
+    assert '<p class="note">n/a: sharpe, sortino and calmar are annualised' in runs
 
 
 def test_report_cli_errors_name_the_fix(esh4_run, settings, tmp_path):
