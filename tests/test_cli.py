@@ -206,3 +206,13 @@ def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(small, stat
 def test_sql_given_describe_explain_and_pragma_runs_them(small):
     for statement in ("describe trades", "explain select 1", "pragma version"):
         assert invoke(small, "sql", statement).exit_code == 0, statement
+
+
+def test_walkforward_metric_help_names_the_sessions_annualised_ratios_need():
+    from click.testing import CliRunner
+
+    from vcdwh.backtest.stats import MIN_SESSIONS
+    from vcdwh.cli import cli
+
+    out = CliRunner().invoke(cli, ["walkforward", "--help"]).output
+    assert f"at least {MIN_SESSIONS}" in " ".join(out.split())

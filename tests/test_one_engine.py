@@ -290,6 +290,8 @@ def test_report_given_a_walkforward_draws_its_folds_and_stitched_equity(week, tm
     assert "walk-forward wf-1, 3 fold(s), stitched equity" in result.output
     page = out.read_text()
     assert "stitched out-of-sample equity" in page and page.count("<tr>") >= 4
+    assert "<th>Out-of-Sample Metric</th>" in page and "<th>Chosen Parameters</th>" in page
+    assert "out_of_sample_metric<" not in page and "train_start<" not in page
     missing = runner.invoke(cli, [*args, "report", "--walkforward", "wf-9", "--out", str(out)])
     assert missing.output == (
         "Error: walk-forward 'wf-9' is not in backtest_walkforwards; choose one of: wf-1\n"

@@ -688,7 +688,8 @@ def sweep(
     default="net_pnl",
     show_default=True,
     help="Metric that chooses: net_pnl, sharpe, sortino, profit_factor, calmar, sqn, "
-    "expectancy, win_rate_pct, total_return_pct, max_drawdown, total_trades.",
+    "expectancy, win_rate_pct, total_return_pct, max_drawdown, total_trades (sharpe, sortino "
+    "and calmar need --train-sessions of at least 20: annualised ratios need 20 sessions).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the walk-forward as JSON.")
 @_lock_timeout_option

@@ -54,8 +54,20 @@ LABELS = {
     "frequency": "Frequency",
     "reset": "Reset",
     "threshold": "Threshold",
+    "fold": "Fold",
+    "train_start": "Train From",
+    "train_end": "Train To",
+    "test_start": "Test From",
+    "test_end": "Test To",
+    "chosen_params": "Chosen Parameters",
+    "in_sample_metric": "In-Sample Metric",
+    "out_of_sample_metric": "Out-of-Sample Metric",
+    "in_sample_run_id": "In-Sample Run",
+    "out_of_sample_run_id": "Out-of-Sample Run",
+    "note": "Note",
 }
-"""Column labels of the report's tables: the CLI's metric labels, then the trade and run columns."""
+"""Column labels of the report's tables: the CLI's metric labels, then the trade, run and
+walk-forward fold columns."""
 
 
 @dataclass
