@@ -1,11 +1,12 @@
-"""What the copy-and-swap write costs on a large warehouse: extra time and peak disk.
+"""What a write costs on a large warehouse, in place and on a copy: extra time and peak disk.
 
-Every vcdwh write (build, backtest) copies the warehouse to a temporary file in the same
-folder, works on the copy and renames it over the warehouse (``vcdwh.warehouse.db.write_session``).
-This script measures, on one data folder (default: a 10-million-trade synthetic week):
+A vcdwh write (build, backtest) goes in place when no other process has the warehouse open, and
+otherwise copies it to a temporary file in the same folder, works on the copy and renames it
+over the warehouse (``vcdwh.warehouse.db.write_session``; ``VCDWH_WRITE_MODE=copy`` forces the
+copy). This script measures, on one data folder (default: a 10-million-trade synthetic week):
 
 1. a clean build (no copy: the warehouse is new);
-2. a second build that adds nothing, with the copy and in place (the old behaviour);
+2. a second build that adds nothing, with the copy and in place;
 3. a build that adds a small file, with the copy and in place, from the same starting state;
 4. a backtest, with the copy and in place;
 
@@ -35,8 +36,6 @@ from typing import Any
 
 import duckdb
 
-from vcdwh import build as build_module
-from vcdwh.backtest import run as backtest_module
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
@@ -77,28 +76,17 @@ def peak_disk(folder: Path) -> Iterator[dict[str, int]]:
 
 
 @contextlib.contextmanager
-def in_place_session(db_path: Path, lock_timeout: float = 30) -> Iterator[Any]:
-    """The old behaviour, for comparison: write the warehouse file directly."""
-    con = duckdb.connect(str(db_path))
-    try:
-        yield con
-        con.execute("checkpoint")
-    finally:
-        con.close()
-
-
-@contextlib.contextmanager
 def writes_in_place(enabled: bool) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    saved = build_module.write_session, backtest_module.write_session
-    build_module.write_session = in_place_session  # type: ignore[assignment]
-    backtest_module.write_session = in_place_session  # type: ignore[assignment]
+    """``VCDWH_WRITE_MODE=auto`` (in place: nothing else has the file open) or ``copy``."""
+    saved = os.environ.get("VCDWH_WRITE_MODE")
+    os.environ["VCDWH_WRITE_MODE"] = "auto" if enabled else "copy"
     try:
         yield
     finally:
-        build_module.write_session, backtest_module.write_session = saved
+        if saved is None:
+            del os.environ["VCDWH_WRITE_MODE"]
+        else:
+            os.environ["VCDWH_WRITE_MODE"] = saved
 
 
 def measure(label: str, folder: Path, action: Callable[[], Any], in_place: bool = False) -> None:
@@ -133,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_sample(small_dir, start=date(2024, 3, 11), days=1, trades_per_day=10_000)
     small = sorted(small_dir.glob("trades_*.csv"))[0]
 
-    measure("clean build (new warehouse, no copy)", data, lambda: build_warehouse(settings))
+    measure("clean build (new warehouse, no copy)", data, lambda: build_warehouse(settings), True)
     trades = duckdb.connect(str(settings.db_path), read_only=True)
     count = trades.execute("select count(*) from trades").fetchone()[0]  # type: ignore[index]
     trades.close()

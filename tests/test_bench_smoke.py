@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -33,6 +34,7 @@ def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
     assert "pandas: match" in result.stdout
     for step in (
         "floor_parse",
+        "floor_store",
         "build_csv",
         "build_dbn",
         "dbn_decode",
@@ -41,4 +43,7 @@ def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
     ):
         assert f"| {step}" in result.stdout
     assert "heavy imports: []" in result.stdout
+    if importlib.util.find_spec("polars") is not None:
+        assert "polars: match" in result.stdout
+        assert "| polars_streamed" in result.stdout and "| polars_eager" in result.stdout
     assert "| warm query: backtest_walk_1m_bars" in result.stdout

@@ -23,7 +23,19 @@ from vcdwh.config import Settings
 
 pytestmark = pytest.mark.slow
 
-PHASES = ["locked", "copied", "before_checkpoint", "before_replace", "replaced"]
+# (write mode, phase, state the kill leaves): in place, a committed transaction survives in
+# DuckDB's write-ahead log; on a copy, only the rename publishes it.
+PHASES = [
+    ("copy", "locked", "before"),
+    ("copy", "copied", "before"),
+    ("copy", "before_checkpoint", "before"),
+    ("copy", "before_replace", "before"),
+    ("copy", "replaced", "after"),
+    ("auto", "locked", "before"),
+    ("auto", "opened_in_place", "before"),
+    ("auto", "committed_in_place", "after"),
+    ("auto", "checkpointed_in_place", "after"),
+]
 
 
 def fingerprint(db: Path) -> dict[str, object]:
@@ -82,26 +94,34 @@ def _recover_and_compare(settings: Settings, states: dict[str, object]) -> None:
     assert not list(settings.data_dir.glob(".vcdwh.duckdb.*"))
 
 
-@pytest.mark.parametrize("phase", PHASES)
-def test_build_killed_at_each_write_phase_leaves_before_or_after(states, tmp_path, phase):
+@pytest.mark.parametrize(("mode", "phase", "left"), PHASES)
+def test_build_killed_at_each_write_phase_leaves_before_or_after(
+    states, tmp_path, mode, phase, left
+):
     # Arrange
     settings = _warehouse_from(states, tmp_path)
     # Act: SIGKILL the build at that phase.
-    build = vcdwh(settings.db_path, "build", str(states["large"]), VCDWH_KILL_AT=phase)
+    build = vcdwh(
+        settings.db_path,
+        "build",
+        str(states["large"]),
+        VCDWH_KILL_AT=phase,
+        VCDWH_WRITE_MODE=mode,
+    )
     build.communicate(timeout=120)
-    # Assert: killed; the warehouse opens and is the old state, or the new once swapped in.
+    # Assert: killed; the warehouse opens and is the old state, or the new once published.
     assert build.returncode == -signal.SIGKILL
-    expected = states["after"] if phase == "replaced" else states["before"]
-    assert fingerprint(settings.db_path) == expected
+    assert fingerprint(settings.db_path) == states[left]
     _recover_and_compare(settings, states)
 
 
-def test_build_killed_at_random_moments_leaves_before_or_after(states, tmp_path):
+@pytest.mark.parametrize("mode", ["auto", "copy"])
+def test_build_killed_at_random_moments_leaves_before_or_after(states, tmp_path, mode):
     # Several kills spread over a ~2 s build (process start included) of 150k trades, each on a fresh copy of the base.
     outcomes = []
     for delay in (0.5, 1.0, 1.5, 2.0):
         settings = _warehouse_from(states, tmp_path / f"kill-{delay}")
-        build = vcdwh(settings.db_path, "build", str(states["large"]))
+        build = vcdwh(settings.db_path, "build", str(states["large"]), VCDWH_WRITE_MODE=mode)
         time.sleep(delay)
         build.send_signal(signal.SIGKILL)
         build.communicate(timeout=120)
@@ -113,10 +133,26 @@ def test_build_killed_at_random_moments_leaves_before_or_after(states, tmp_path)
     assert "before" in outcomes
 
 
-@pytest.mark.parametrize(("phase", "runs"), [("copied", 0), ("before_replace", 0), ("replaced", 1)])
-def test_backtest_killed_while_writing_leaves_before_or_after(states, tmp_path, phase, runs):
+@pytest.mark.parametrize(
+    ("mode", "phase", "runs"),
+    [
+        ("copy", "copied", 0),
+        ("copy", "before_replace", 0),
+        ("copy", "replaced", 1),
+        ("auto", "opened_in_place", 0),
+        ("auto", "committed_in_place", 1),
+    ],
+)
+def test_backtest_killed_while_writing_leaves_before_or_after(states, tmp_path, mode, phase, runs):
     settings = _warehouse_from(states, tmp_path)
-    backtest = vcdwh(settings.db_path, "backtest", "--threshold", "50", VCDWH_KILL_AT=phase)
+    backtest = vcdwh(
+        settings.db_path,
+        "backtest",
+        "--threshold",
+        "50",
+        VCDWH_KILL_AT=phase,
+        VCDWH_WRITE_MODE=mode,
+    )
     backtest.communicate(timeout=120)
     assert backtest.returncode == -signal.SIGKILL
     state = fingerprint(settings.db_path)

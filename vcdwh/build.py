@@ -34,6 +34,7 @@ from vcdwh.marts.orderflow import (
     store_options,
     stored_options,
 )
+from vcdwh.progress import NO_PROGRESS, Progress
 from vcdwh.warehouse.catalog import publish as publish_catalog
 from vcdwh.warehouse.db import DEFAULT_LOCK_TIMEOUT, ensure_tables, relation_exists, write_session
 
@@ -112,6 +113,7 @@ def build_warehouse(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_bad_rows: str = "error",
     replace: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> BuildReport:
     """Load every new file and rebuild the bars, in one transaction on a copy of the warehouse.
 
@@ -141,6 +143,8 @@ def build_warehouse(
     replace
         A file whose trades conflict with trades already held replaces them (same instruments,
         the file's time range) instead of stopping the build.
+    progress
+        Receives the phases (files, bars, catalog) and each file done.
 
     Returns
     -------
@@ -172,6 +176,7 @@ def build_warehouse(
         )
     report = BuildReport(db_path=db_path)
     with (
+        contextlib.closing(progress),
         _build_errors(),
         ThreadPoolExecutor(max_workers=1) as hasher,
         write_session(db_path, lock_timeout, settings.storage_version) as con,
@@ -191,6 +196,7 @@ def build_warehouse(
             ).fetchall()
         }
         known_sizes = {b for (b,) in con.execute("select bytes from loaded_files").fetchall()}
+        progress.phase("loading files", len(paths))
         for path in paths:
             stat = path.stat()
             schema = unchanged.get((str(path), stat.st_size, stat.st_mtime_ns))
@@ -199,6 +205,7 @@ def build_warehouse(
                 report.files.append(result)
                 if on_file:
                     on_file(result)
+                progress.advance()
                 continue
             pending_hash = None
             if stat.st_size in known_sizes:
@@ -228,6 +235,8 @@ def build_warehouse(
             report.files.append(result)
             if on_file:
                 on_file(result)
+            progress.advance()
+        progress.phase("building bars and footprints")
         known = set(known_frequencies(con))
         frequencies_to_build = set(wanted) | known
         report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
@@ -238,8 +247,10 @@ def build_warehouse(
             since_file_id=first_new_file if report.bars_mode == "incremental" else None,
             rebuild=report.bars_mode != "unchanged",
         )
+        progress.phase("publishing the catalog")
         publish_catalog(con)
         _summarise(con, report)
+        progress.phase("writing the warehouse")
     report.seconds = time.perf_counter() - started
     return report
 

@@ -40,6 +40,13 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _progress() -> Any:
+    """A progress bar on a terminal's standard error, unless ``vcdwh --quiet``."""
+    from vcdwh.progress import terminal_progress
+
+    return terminal_progress(quiet=click.get_current_context().find_root().params["quiet"])
+
+
 def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Validate bar intervals at parse time, so a bad one is a usage error (exit 2)."""
     from vcdwh.errors import ConfigError
@@ -79,9 +86,20 @@ def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) ->
     help=f"DuckDB storage version of a NEW warehouse file (env VCDWH_STORAGE_VERSION, default "
     f"{DEFAULT_STORAGE_VERSION}: readable by DuckDB 1.4+; 'latest' needs DuckDB 2.x readers).",
 )
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress bars (they are drawn on standard error only when it is a terminal and "
+    "the work lasts more than a second).",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, data_dir: str | None, db: str | None, storage_version: str | None
+    ctx: click.Context,
+    data_dir: str | None,
+    db: str | None,
+    storage_version: str | None,
+    quiet: bool,
 ) -> None:
     """vcdwh: Databento futures trades into order-flow bars in DuckDB, and delta backtests.
 
@@ -248,15 +266,17 @@ def build(
     from vcdwh.marts.orderflow import FlowOverrides
 
     flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
+    progress = _progress()
     report = build_warehouse(
         settings,
         files,
         frequencies or None,
-        on_file=lambda result: click.echo(format_file_line(result)),
+        on_file=lambda result: progress.echo(format_file_line(result)),
         flow=flow,
         lock_timeout=lock_timeout,
         on_bad_rows=on_bad_rows,
         replace=replace,
+        progress=progress,
     )
     click.echo(format_build(report))
 
@@ -660,7 +680,13 @@ def sweep(
     spec = _grid(
         symbol, thresholds, frequencies, resets, params, options, split=split, by=by, top=top
     )
-    result = run_sweep(settings, spec, lock_timeout=lock_timeout, check_lookahead=check_lookahead)
+    result = run_sweep(
+        settings,
+        spec,
+        lock_timeout=lock_timeout,
+        check_lookahead=check_lookahead,
+        progress=_progress(),
+    )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -732,7 +758,11 @@ def walkforward(
     grid = _grid(symbol, thresholds, frequencies, resets, params, options)
     spec = WalkForwardSpec(grid, train_sessions, test_sessions, anchored, metric)
     result = run_walkforward(
-        settings, spec, lock_timeout=lock_timeout, check_lookahead=check_lookahead
+        settings,
+        spec,
+        lock_timeout=lock_timeout,
+        check_lookahead=check_lookahead,
+        progress=_progress(),
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
@@ -968,7 +998,8 @@ def export(settings: Settings, out_dir: str, fmt: str, overwrite: bool) -> None:
     """
     from vcdwh.export import export_parquet, format_export
 
-    click.echo(format_export(export_parquet(settings, out_dir, overwrite=overwrite)))
+    report = export_parquet(settings, out_dir, overwrite=overwrite, progress=_progress())
+    click.echo(format_export(report))
 
 
 @cli.command(name="spark-bars")

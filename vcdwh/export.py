@@ -23,6 +23,7 @@ from pathlib import Path
 
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError, VcdwhError, WarehouseError, error_line
+from vcdwh.progress import NO_PROGRESS, Progress
 from vcdwh.warehouse.sqlrender import identifier, render
 
 FORMATS = ("parquet",)
@@ -74,7 +75,10 @@ def _copy(con: object, query: str, target: Path, partitioned: bool) -> None:
 
 
 def export_parquet(
-    settings: Settings, out_dir: str | Path, overwrite: bool = False
+    settings: Settings,
+    out_dir: str | Path,
+    overwrite: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> ExportReport:
     """Write ``trades``, ``sessions`` and every ``bars_*`` table as Parquet under ``out_dir``.
 
@@ -86,6 +90,8 @@ def export_parquet(
         A new or empty folder (or any folder with ``overwrite``, whose contents are replaced).
     overwrite
         Replace an existing non-empty folder.
+    progress
+        Receives each relation written.
 
     Raises
     ------
@@ -104,19 +110,24 @@ def export_parquet(
     con = connect_read_only(settings.db_path, allowed_directories=[staging])
     report = ExportReport(out_dir=target)
     try:
+        progress.phase("exporting")
         if not relation_exists(con, "trades") or not relation_exists(con, "bar_intervals"):
             raise WarehouseError(f"{settings.db_path} has no trades or bars; run `vcdwh build`")
         intervals = con.execute("select relation from bar_intervals order by seconds").fetchall()
         bars = [identifier(str(r)) for (r,) in intervals]
         staging.mkdir(parents=True)
+        progress.phase("exporting relations", 2 + len(bars))
         _copy(con, render("export/trades.sql"), staging / "trades", partitioned=True)
         report.relations["trades"] = _count(con, "trades")
+        progress.advance()
         (staging / "sessions").mkdir()
         _copy(con, "select * from sessions", staging / "sessions" / "sessions.parquet", False)
         report.relations["sessions"] = _count(con, "sessions")
+        progress.advance()
         for relation in bars:
             _copy(con, render("export/bars.sql", bars=relation), staging / relation, True)
             report.relations[relation] = _count(con, relation)
+            progress.advance()
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         first_line = error_line(exc)
@@ -126,6 +137,7 @@ def export_parquet(
         raise
     finally:
         con.close()
+        progress.close()
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)

@@ -11,6 +11,7 @@ shown beside the second, so over-fitting is visible.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -37,6 +38,7 @@ from vcdwh.backtest.text import annualised_note, format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import parse_frequency
+from vcdwh.progress import NO_PROGRESS, Progress
 from vcdwh.warehouse.db import (
     DEFAULT_LOCK_TIMEOUT,
     connect_read_only,
@@ -294,13 +296,17 @@ def _next_sweep_id(con: duckdb.DuckDBPyConnection) -> str:
     return f"sweep-{int(count) + 1}"
 
 
-def simulate_grid(spec: SweepSpec, grid: Grid) -> list[tuple[Inputs, str | None, Simulated]]:
+def simulate_grid(
+    spec: SweepSpec, grid: Grid, progress: Progress = NO_PROGRESS
+) -> list[tuple[Inputs, str | None, Simulated]]:
     """Every combination's run (both segments with a split), through the one engine."""
-    return [
-        (inputs, segment, simulate(part, segment=segment))
-        for inputs in grid.inputs
-        for segment, part in segments(inputs, spec.split)
-    ]
+    progress.phase("sweep runs", len(grid.inputs))
+    runs = []
+    for inputs in grid.inputs:
+        for segment, part in segments(inputs, spec.split):
+            runs.append((inputs, segment, simulate(part, segment=segment)))
+        progress.advance()
+    return runs
 
 
 def store_sweep(
@@ -379,6 +385,7 @@ def run_sweep(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     check_lookahead: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> SweepResult:
     """Run a sweep on the warehouse and store every run (one transaction).
 
@@ -395,14 +402,17 @@ def run_sweep(
     """
     started = time.perf_counter()
     spec = spec.validated()
-    con = connect_read_only(settings.db_path)
-    try:
-        grid = read_grid(con, spec, lookahead=check_lookahead)
-        runs = simulate_grid(spec, grid)
-    finally:
-        con.close()
-    with write_session(settings.db_path, lock_timeout, existing=True) as con:
-        return store_sweep(con, spec, grid, runs, started)
+    with contextlib.closing(progress):
+        progress.phase("reading bars and signals")
+        con = connect_read_only(settings.db_path)
+        try:
+            grid = read_grid(con, spec, lookahead=check_lookahead)
+            runs = simulate_grid(spec, grid, progress)
+        finally:
+            con.close()
+        progress.phase("storing the runs")
+        with write_session(settings.db_path, lock_timeout, existing=True) as con:
+            return store_sweep(con, spec, grid, runs, started)
 
 
 # --------------------------------------------------------------------------- output

@@ -18,6 +18,7 @@ per session, summed over the folds (``None`` when the in-sample figure is not po
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -36,6 +37,7 @@ from vcdwh.backtest.sweep import METRICS, SweepSpec, rank_key, read_grid
 from vcdwh.backtest.text import annualised_note, format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
+from vcdwh.progress import NO_PROGRESS, Progress
 from vcdwh.warehouse.db import (
     DEFAULT_LOCK_TIMEOUT,
     connect_read_only,
@@ -185,7 +187,12 @@ class Walked:
     started: float
 
 
-def walk_folds(spec: WalkForwardSpec, grid_inputs: list[Inputs], started: float) -> Walked:
+def walk_folds(
+    spec: WalkForwardSpec,
+    grid_inputs: list[Inputs],
+    started: float,
+    progress: Progress = NO_PROGRESS,
+) -> Walked:
     """Choose on each fold's training sessions and run the choice on its test sessions.
 
     Raises
@@ -208,6 +215,7 @@ def walk_folds(spec: WalkForwardSpec, grid_inputs: list[Inputs], started: float)
     runs: list[Simulated] = []
     per_in: list[float] = []
     per_out: list[float] = []
+    progress.phase("walk-forward folds", len(windows))
     for number, (train_from, test_from, test_to) in enumerate(windows, start=1):
         train_sessions = sessions[train_from:test_from]
         test_sessions = sessions[test_from:test_to]
@@ -235,6 +243,7 @@ def walk_folds(spec: WalkForwardSpec, grid_inputs: list[Inputs], started: float)
                 ),
             )
         )
+        progress.advance()
     initial = first.params.initial_capital
     net_pnl = sum(float(sim.record.equity["equity"][-1]) - initial for sim in runs[1::2])
     return Walked(
@@ -394,6 +403,7 @@ def run_walkforward(
     *,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     check_lookahead: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> WalkForwardResult:
     """Run a walk-forward on the warehouse and store it (inputs read-only, one write session).
 
@@ -406,14 +416,17 @@ def run_walkforward(
     """
     started = time.perf_counter()
     spec = spec.validated()
-    con = connect_read_only(settings.db_path)
-    try:
-        grid = read_grid(con, spec.grid, lookahead=check_lookahead)
-        walked = walk_folds(spec, grid.inputs, started)
-    finally:
-        con.close()
-    with write_session(settings.db_path, lock_timeout, existing=True) as con:
-        return store_walkforward(con, walked)
+    with contextlib.closing(progress):
+        progress.phase("reading bars and signals")
+        con = connect_read_only(settings.db_path)
+        try:
+            grid = read_grid(con, spec.grid, lookahead=check_lookahead)
+            walked = walk_folds(spec, grid.inputs, started, progress)
+        finally:
+            con.close()
+        progress.phase("storing the folds")
+        with write_session(settings.db_path, lock_timeout, existing=True) as con:
+            return store_walkforward(con, walked)
 
 
 def format_walkforward(result: WalkForwardResult) -> str:

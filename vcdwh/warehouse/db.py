@@ -1,8 +1,9 @@
 """Open the DuckDB warehouse file, create its tables, and write it safely beside readers.
 
-Writes never touch the warehouse file in place: :func:`write_session` works on a copy and
-swaps it in atomically, so read-only readers are never blocked and never see a half-built
-warehouse, and a killed writer leaves the old or the new file.
+Every vcdwh write goes through :func:`write_session`, one transaction in one of two ways:
+in place when no other process has the warehouse open (no copy, no extra disk), or on a copy
+swapped in atomically when a reader holds it, so readers never block a writer. Either way no
+reader sees half a write and a killed writer leaves the state before or after it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
-from vcdwh.errors import ConfigError, WarehouseError, error_line
+from vcdwh.errors import ConfigError, WarehouseError, error_line, printable
 from vcdwh.warehouse.sqlrender import render, templates
 
 if TYPE_CHECKING:
@@ -68,19 +69,40 @@ def require_warehouse(db_path: Path) -> None:
 
 
 def _open(db_path: Path, *, read_only: bool, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
-    """``duckdb.connect`` with its lock and I/O errors turned into one-line messages."""
+    """``duckdb.connect`` with its lock and I/O errors turned into one-line messages.
+
+    A read-only open waits up to ``VCDWH_READ_WAIT`` seconds (default
+    :data:`DEFAULT_READ_WAIT`) while a vcdwh writer holds the file in place.
+    """
     import duckdb
 
-    try:
-        return duckdb.connect(str(db_path), read_only=read_only, config=config)
-    except duckdb.Error as exc:
-        message = str(exc)
-        if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
+    deadline = time.monotonic() + read_wait() if read_only else 0.0
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only, config=config)
+        except duckdb.Error as exc:
+            message = str(exc)
+            locked = isinstance(exc, duckdb.IOException) and "lock" in message.lower()
+            if locked and time.monotonic() < deadline and _written_in_place(db_path):
+                time.sleep(_POLL_SECONDS)
+                continue
+            _raise_open_error(db_path, exc, locked=locked)
+
+
+def _raise_open_error(db_path: Path, exc: Exception, *, locked: bool) -> NoReturn:
+    message = str(exc)
+    if locked:
+        if _written_in_place(db_path):
             raise WarehouseError(
-                f"{db_path} is locked by another process{_holder(message)}; close that program's "
-                "connection (or open it read-only) and try again"
+                f"{db_path} is being written in place by vcdwh{_holder(message)}; waited "
+                f"{read_wait():g} s: retry when it is done, raise VCDWH_READ_WAIT, or set "
+                "VCDWH_WRITE_MODE=copy so writes never lock readers out"
             ) from exc
-        raise WarehouseError(f"cannot open {db_path}: {error_line(exc)}") from exc
+        raise WarehouseError(
+            f"{db_path} is locked by another process{_holder(message)}; close that program's "
+            "connection (or open it read-only) and try again"
+        ) from exc
+    raise WarehouseError(f"cannot open {db_path}: {error_line(exc)}") from exc
 
 
 def connect(db_path: Path, *, storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -182,6 +204,62 @@ def storage_version(con: duckdb.DuckDBPyConnection) -> str:
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 _POLL_SECONDS = 0.1
+
+WRITE_MODE_ENV = "VCDWH_WRITE_MODE"
+# auto: in place when no other process has the warehouse open, else on a copy; copy: always.
+WRITE_MODES = ("auto", "copy")
+READ_WAIT_ENV = "VCDWH_READ_WAIT"
+DEFAULT_READ_WAIT = 60.0
+_IN_PLACE = "in-place"
+
+
+def write_mode() -> str:
+    """How :func:`write_session` writes: ``VCDWH_WRITE_MODE``, one of :data:`WRITE_MODES`.
+
+    Raises
+    ------
+    ConfigError
+        If the variable names another mode.
+    """
+    mode = os.environ.get(WRITE_MODE_ENV) or "auto"
+    if mode not in WRITE_MODES:
+        raise ConfigError(
+            f"{WRITE_MODE_ENV}={printable(mode)!r} is not a write mode; use one of "
+            f"{', '.join(WRITE_MODES)}"
+        )
+    return mode
+
+
+def read_wait() -> float:
+    """Seconds a reader waits for an in-place write to finish: ``VCDWH_READ_WAIT``.
+
+    Raises
+    ------
+    ConfigError
+        If the variable is not a number of seconds >= 0.
+    """
+    raw = os.environ.get(READ_WAIT_ENV)
+    if not raw:
+        return DEFAULT_READ_WAIT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigError(
+            f"{READ_WAIT_ENV}={printable(raw)!r} is not a number of seconds; give one >= 0"
+        )
+    return seconds
+
+
+def _written_in_place(db_path: Path) -> bool:
+    """True while a vcdwh writer holds the warehouse in place (its lock file says so)."""
+    try:
+        return _IN_PLACE in lock_path(db_path).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+
+
 # Set to a phase name (see `_fault_point`) to have the writer SIGKILL itself there (tests only).
 FAULT_ENV = "VCDWH_KILL_AT"
 
@@ -205,8 +283,11 @@ def _fault_point(name: str) -> None:
 
 
 @contextlib.contextmanager
-def writer_lock(db_path: Path, timeout: float) -> Iterator[None]:
+def writer_lock(db_path: Path, timeout: float) -> Iterator[int]:
     """Hold the exclusive vcdwh writer lock on ``<db>.lock``, waiting up to ``timeout`` s.
+
+    The lock file holds the writer's PID (and ``in-place`` while it writes in place); yields
+    its descriptor.
 
     Raises
     ------
@@ -226,8 +307,8 @@ def writer_lock(db_path: Path, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                    who = f" (PID {holder})" if holder.isdigit() else ""
+                    holder = os.pread(fd, 32, 0).decode("ascii", "replace").split()
+                    who = f" (PID {holder[0]})" if holder and holder[0].isdigit() else ""
                     raise WarehouseError(
                         f"{db_path} is being written by another vcdwh process{who}; waited "
                         f"{timeout:g} s: let it finish, or retry with a larger --lock-timeout"
@@ -236,7 +317,7 @@ def writer_lock(db_path: Path, timeout: float) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
-            yield
+            yield fd
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -246,7 +327,8 @@ def writer_lock(db_path: Path, timeout: float) -> Iterator[None]:
 
 def _remove_stale_temp_files(db_path: Path) -> None:
     """Delete what a killed writer left (called with the writer lock held): its copy, the
-    copy's WAL, and the folder DuckDB spilled to (``.<name>.<pid>.tmp.tmp/``)."""
+    copy's WAL, and the folders DuckDB spilled to (``.<name>.<pid>.tmp.tmp/`` on a copy,
+    ``.<name>.<pid>.tmp.spill/`` in place)."""
     prefix = _temp_prefix(db_path)
     for leftover in db_path.parent.glob(prefix + "*.tmp*"):
         if leftover.is_dir() and not leftover.is_symlink():
@@ -310,6 +392,37 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
+def _open_in_place(db_path: Path, spill: Path) -> duckdb.DuckDBPyConnection | None:
+    """Open the warehouse read-write in place, or ``None`` when another process has it open.
+
+    DuckDB's own file lock makes this fail while any reader (or another program) holds the
+    file, and then the write goes to a copy instead; it also fails on a write-ahead log left
+    by a killed copy-and-swap writer, which the copy path clears.
+    """
+    import duckdb
+
+    try:
+        return duckdb.connect(
+            str(db_path), config={**writer_config(), "temp_directory": str(spill)}
+        )
+    except duckdb.Error:
+        return None
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection, phase: str) -> Iterator[None]:
+    """``begin`` … ``commit`` around the body (``rollback`` when it raises), then checkpoint."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    _fault_point(phase)
+    con.execute("checkpoint")
+
+
 @contextlib.contextmanager
 def write_session(
     db_path: Path,
@@ -318,32 +431,37 @@ def write_session(
     *,
     existing: bool = False,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """One transaction on a private copy of the warehouse, swapped in on success.
+    """One transaction on the warehouse: in place when nobody else has it open, else on a copy.
 
     The body runs inside ``begin transaction``; it is committed when the body returns and
     rolled back when it raises. ``existing``: the warehouse must exist already (a run needs
     the bars a build made), otherwise the one "no warehouse" message is raised.
 
-    The life cycle of every vcdwh write (build, backtest):
+    The life cycle of every vcdwh write (build, backtest, sweep, walk-forward):
 
     1. take the exclusive writer lock ``<db>.lock`` (other vcdwh writers wait, up to
-       ``lock_timeout`` seconds) and delete copies left by killed writers;
-    2. open the warehouse read-only (this fails, and we wait, while another program holds it
-       read-write; holding it keeps such programs out until the swap);
-    3. copy the file to ``.<name>.<pid>.tmp`` in the same folder and yield a connection to
-       the copy (a new warehouse starts empty, written with ``storage_version``: see
-       :func:`new_database_config`; an existing one keeps its own);
-    4. when the body returns: ``CHECKPOINT``, close, fsync, ``os.replace`` the copy over the
-       warehouse and fsync the folder. On any error or interruption the copy is deleted.
-
-    Readers that opened the old file keep reading it unchanged (its data stays on disk until
-    they close it); readers that open after the swap see the new file. A process killed at
-    any point leaves either the old or the new file, never a mix.
+       ``lock_timeout`` seconds) and delete what killed writers left;
+    2. in place (``VCDWH_WRITE_MODE=auto``, the default): open the warehouse read-write. That
+       succeeds only when no other process has it open; then the lock file says ``in-place``,
+       vcdwh readers that arrive wait for the write (``VCDWH_READ_WAIT`` seconds), and the
+       body's transaction is committed and checkpointed in the file itself: no copy, no extra
+       disk. A killed writer leaves DuckDB's own before (uncommitted) or after (committed,
+       replayed from its write-ahead log on the next open) state;
+    3. otherwise (a reader holds the file, or ``VCDWH_WRITE_MODE=copy``): open the warehouse
+       read-only (this waits while another program holds it read-write; holding it keeps such
+       programs out until the swap), copy it to ``.<name>.<pid>.tmp`` in the same folder and
+       yield a connection to the copy (a new warehouse starts empty, written with
+       ``storage_version``: see :func:`new_database_config`). When the body returns:
+       ``CHECKPOINT``, close, fsync, ``os.replace`` the copy over the warehouse and fsync the
+       folder. On any error or interruption the copy is deleted. Readers that opened the old
+       file keep reading it unchanged; readers that open after the swap see the new file.
 
     Raises
     ------
     WarehouseError
         Locked by another writer past ``lock_timeout``, no disk space, or unreadable file.
+    ConfigError
+        An unknown ``storage_version`` or ``VCDWH_WRITE_MODE``.
     """
     import duckdb
 
@@ -351,9 +469,28 @@ def write_session(
     if existing:
         require_warehouse(db_path)
     new_config = new_database_config(storage_version)  # checked before anything is touched
-    with writer_lock(db_path, lock_timeout):
+    mode = write_mode()
+    with writer_lock(db_path, lock_timeout) as lock_fd:
         _fault_point("locked")
         _remove_stale_temp_files(db_path)
+        spill = db_path.with_name(f"{_temp_prefix(db_path)}{os.getpid()}.tmp.spill")
+        in_place = None
+        if mode == "auto" and db_path.exists():
+            os.pwrite(lock_fd, f"{os.getpid()} {_IN_PLACE}\n".encode(), 0)
+            in_place = _open_in_place(db_path, spill)
+            if in_place is None:
+                os.ftruncate(lock_fd, 0)
+                os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
+        if in_place is not None:
+            try:
+                _fault_point("opened_in_place")
+                with _transaction(in_place, "committed_in_place"):
+                    yield in_place
+                _fault_point("checkpointed_in_place")
+            finally:
+                in_place.close()
+                shutil.rmtree(spill, ignore_errors=True)
+            return
         guard = _hold_against_writers(db_path, lock_timeout)
         temp = db_path.with_name(f"{_temp_prefix(db_path)}{os.getpid()}.tmp")
         temp_wal = temp.with_name(temp.name + ".wal")
@@ -373,15 +510,8 @@ def write_session(
                 first_line = error_line(exc)
                 raise WarehouseError(f"cannot open a copy of {db_path}: {first_line}") from exc
             try:
-                con.execute("begin transaction")
-                try:
+                with _transaction(con, "before_checkpoint"):
                     yield con
-                    con.execute("commit")
-                except BaseException:
-                    con.execute("rollback")
-                    raise
-                _fault_point("before_checkpoint")
-                con.execute("checkpoint")
             finally:
                 con.close()
             _fsync(temp)
