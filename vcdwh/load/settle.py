@@ -1,8 +1,11 @@
 """Settle a file's records in the warehouse.
 
 A trades file's records are in ``trades`` (or staged): they are checked, given their occurrence so
-identical records stay separate trades, compared with the trades already held (conflicts), given
-their symbol (symbology), and the records already held are removed so none is added twice.
+identical records stay separate trades, compared with what earlier versions of the same path
+loaded (a rewritten file must still hold it) and with the trades already held (conflicts), given
+their symbol (symbology), and the records already held are removed so none is added twice. An
+ohlcv-1m file's bars are compared the same ways (its path's earlier versions; held bars of the
+same minute) before its new bars are added.
 """
 
 from __future__ import annotations
@@ -101,12 +104,13 @@ def add_landed(
     """Settle a trades file whose records were just added to ``trades`` under ``file_id``.
 
     ``stg_trades`` becomes a view of those rows. They are checked (count and record rules)
-    unless ``checked_rows`` says they were checked in the stage already, compared with the
-    trades already held (a conflict stops the build unless ``replace``), given their
-    occurrence (``stg_trades_repeats``, in pieces of at most a day) and their symbol (the file
-    name for a single-instrument file without symbols, else any load that names it); the
-    records the warehouse already held are removed (``stg_trades_held``) and the file is
-    recorded in ``loaded_files``.
+    unless ``checked_rows`` says they were checked in the stage already, given their
+    occurrence (``stg_trades_repeats``, in pieces of at most a day), compared with the trades
+    loaded from earlier versions of the file's path (a file that lost some stops the build
+    unless ``replace``) and with the trades already held (a conflict stops the build unless
+    ``replace``), given their symbol (the file name for a single-instrument file without
+    symbols, else any load that names it); the records the warehouse already held are removed
+    (``stg_trades_held``) and the file is recorded in ``loaded_files``.
     """
     con.execute(
         "create or replace temp view stg_trades as"
