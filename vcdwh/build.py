@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import Settings
-from vcdwh.datafiles import content_hash, discover, next_file_id
+from vcdwh.datafiles import check_regular, content_hash, discover, next_file_id
 from vcdwh.errors import BuildError, ConfigError, DataError, VcdwhError, error_line
 from vcdwh.load.definitions import DEFINITION
 from vcdwh.load.files import identify, load_file
@@ -78,8 +78,9 @@ def _resolve_files(settings: Settings, files: Sequence[str | Path]) -> list[Path
         path = Path(item)
         if ".." in path.parts:
             raise DataError(f"{item}: refusing a path with '..'; give the file's real location")
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise DataError(f"{item}: no such file")
+        check_regular(path)
         paths.append(path)
     paths.extend(discover(settings.data_dir))
     unique: dict[Path, Path] = {}
@@ -141,8 +142,11 @@ def build_warehouse(
         ``error`` (default): a bad record stops the build. ``skip``: load the good records and
         keep the bad ones in ``rejected_rows``.
     replace
-        A file whose trades conflict with trades already held replaces them (same instruments,
-        the file's time range) instead of stopping the build.
+        A file that contradicts what is held replaces it instead of stopping the build: a file
+        loaded before from the same path that no longer holds the records loaded from it
+        replaces that earlier version's records; trades that conflict with held ones replace
+        the held trades of the file's instruments over its time range; ohlcv-1m bars that
+        differ from held ones replace them. The marts are then rebuilt in full.
     progress
         Receives the phases (files, bars, catalog) and each file done.
 
@@ -232,6 +236,12 @@ def build_warehouse(
                 result = load_file(con, source, detail, on_bad_rows, replace, pending_hash)
                 known_hashes.add(pending_hash.result() if pending_hash else source.content_hash)
                 known_sizes.add(stat.st_size)
+                if result.rows_superseded:
+                    # The file's earlier version was forgotten: its content is new again.
+                    known_hashes = {
+                        h
+                        for (h,) in con.execute("select content_hash from loaded_files").fetchall()
+                    }
             report.files.append(result)
             if on_file:
                 on_file(result)
@@ -271,7 +281,7 @@ def _bars_mode(
     loaded = [f for f in report.files if f.status == "loaded"]
     added = any(f.rows_added for f in loaded if f.schema == TRADES)
     # Trades replaced, or earlier trades that learned their symbol from any file.
-    rewritten = any(f.rows_replaced or f.rows_backfilled for f in loaded)
+    rewritten = any(f.rows_replaced or f.rows_backfilled or f.rows_superseded for f in loaded)
     built = all(
         relation_exists(con, relation)
         for f in frequencies
@@ -299,6 +309,7 @@ def _build_errors() -> Iterator[None]:
 def format_file_line(result: FileResult) -> str:
     """One line per file of a build: loaded (rows, new, skipped, replaced) or skipped (why)."""
     if result.status == "loaded":
+        records = "trade(s)" if result.schema == TRADES else "bar(s)"
         return (
             f"loaded  {result.path.name}: {result.schema} ({result.layout}), "
             f"{result.rows:,} rows, {result.rows_added:,} new"
@@ -308,7 +319,12 @@ def format_file_line(result: FileResult) -> str:
                 else ""
             )
             + (
-                f", replaced {result.rows_replaced:,} conflicting held trade(s)"
+                f", replaced the {result.rows_superseded:,} {records} of its earlier version"
+                if result.rows_superseded
+                else ""
+            )
+            + (
+                f", replaced {result.rows_replaced:,} conflicting held {records}"
                 if result.rows_replaced
                 else ""
             )

@@ -226,8 +226,10 @@ def _lock_timeout_option(func: F) -> F:
 @click.option(
     "--replace",
     is_flag=True,
-    help="A file whose trades conflict with trades already loaded replaces them "
-    "(its instruments, over its time range) instead of stopping the build.",
+    help="A file that contradicts what is loaded replaces it instead of stopping the build: "
+    "a file loaded before under the same path whose new contents lack records loaded from it "
+    "replaces that earlier version's records; conflicting trades replace the held trades "
+    "(its instruments, over its time range); ohlcv-1m bars that differ replace the held ones.",
 )
 @_lock_timeout_option
 @click.pass_obj

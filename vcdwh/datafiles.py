@@ -9,12 +9,15 @@ nothing) and recorded in ``loaded_files``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vcdwh.errors import DataError
 from vcdwh.instruments import contract_root
 
 if TYPE_CHECKING:
@@ -104,6 +107,26 @@ def record_loaded_file(
     )
 
 
+def earlier_versions(con: duckdb.DuckDBPyConnection, path: Path, schema: str) -> list[int]:
+    """The ``file_id`` of every earlier load of ``path`` (the same file name in the same folder)
+    with the same schema: the versions of the file whose records the warehouse holds."""
+    rows = con.execute(
+        "select file_id, path from loaded_files where schema = $schema order by file_id",
+        {"schema": schema},
+    ).fetchall()
+    here = os.path.abspath(path)
+    return [
+        int(file_id) for file_id, held in rows if held == str(path) or os.path.abspath(held) == here
+    ]
+
+
+def forget_files(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
+    """Remove files whose records were just deleted (replaced) from the ledger: ``loaded_files``
+    and their ``rejected_rows``, so their content is new again if it comes back."""
+    for table in ("loaded_files", "rejected_rows"):
+        con.execute(f"delete from {table} where list_contains($ids, file_id)", {"ids": file_ids})
+
+
 def is_dbn(path: Path) -> bool:
     """True for ``.dbn`` and ``.dbn.zst`` files."""
     name = path.name.lower()
@@ -139,11 +162,68 @@ def is_seed_csv(path: Path) -> bool:
     )
 
 
+_PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
+"""Kernel file systems: their "regular" files are not data (``/proc/self/environ``)."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_regular(path: Path) -> None:
+    """Refuse, without opening it, anything but a regular file or a symlink to one.
+
+    Symlinks are followed wherever they point (a data folder may link to files on another
+    disk), but the target must be a regular file outside ``/proc``, ``/sys`` and ``/dev``:
+    FIFOs, sockets and devices would hang a build or never end, kernel files are not data.
+
+    Raises
+    ------
+    DataError
+        Naming the file and what it is.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror})") from exc
+    what = ""
+    if stat.S_ISLNK(mode):
+        what = f"a symlink to {os.path.realpath(path)}, "
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise DataError(f"{path}: {what}which cannot be read ({exc.strerror})") from exc
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: {what}{_kind(mode)}; only regular files are loaded")
+    target = os.path.realpath(path)
+    for root in _PSEUDO_ROOTS:
+        if target.startswith(root + "/"):
+            raise DataError(
+                f"{path}: {what or 'a file '}in {root}, a kernel file system, not data; "
+                "only regular files are loaded"
+            )
+
+
 def discover(data_dir: Path) -> list[Path]:
-    """Data files in ``data_dir`` (not recursive): seed-named CSVs and DBN files."""
+    """Data files in ``data_dir`` (not recursive): seed-named CSVs and DBN files.
+
+    Each is checked by :func:`check_regular` before anything opens it.
+    """
     if not data_dir.is_dir():
         return []
-    return sorted(p for p in data_dir.iterdir() if p.is_file() and (is_seed_csv(p) or is_dbn(p)))
+    found = sorted(p for p in data_dir.iterdir() if is_seed_csv(p) or is_dbn(p))
+    for path in found:
+        check_regular(path)
+    return found
 
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:

@@ -1,8 +1,11 @@
 """Settle a file's records in the warehouse.
 
 A trades file's records are in ``trades`` (or staged): they are checked, given their occurrence so
-identical records stay separate trades, compared with the trades already held (conflicts), given
-their symbol (symbology), and the records already held are removed so none is added twice.
+identical records stay separate trades, compared with what earlier versions of the same path
+loaded (a rewritten file must still hold it) and with the trades already held (conflicts), given
+their symbol (symbology), and the records already held are removed so none is added twice. An
+ohlcv-1m file's bars are compared the same ways (its path's earlier versions; held bars of the
+same minute) before its new bars are added.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.datafiles import SourceFile, next_file_id, record_loaded_file
+from vcdwh.datafiles import (
+    SourceFile,
+    earlier_versions,
+    forget_files,
+    next_file_id,
+    record_loaded_file,
+)
 from vcdwh.errors import DataError
 from vcdwh.load.stage import TRADE_IDENTITY, TRADES, check_staged, rejected_count
 from vcdwh.warehouse.pieces import fill_by_ranges, midnight, sized_ranges
@@ -36,6 +45,7 @@ class FileResult:
     rows_rejected: int = 0
     rows_replaced: int = 0
     rows_backfilled: int = 0
+    rows_superseded: int = 0  # records of the file's earlier version removed (--replace)
 
 
 def add_staged(
@@ -59,6 +69,9 @@ def add_staged(
         con.execute("drop table stg_trades")
         return add_landed(con, source, file_id, on_bad_rows, replace, checked_rows=rows)
     file_id = next_file_id(con)
+    earlier = earlier_versions(con, source.path, source.schema)
+    superseded = _supersede_ohlcv(con, source, earlier, replace) if earlier else 0
+    replaced = _settle_ohlcv_conflicts(con, source, replace)
     file_symbol = source.file_symbol if _instrument_count(con, "stg_ohlcv_1m") == 1 else None
     new = render("staging/new_ohlcv_1m.sql")
     inserted = con.execute(
@@ -67,7 +80,17 @@ def add_staged(
     added = int(inserted[0]) if inserted else 0
     backfilled = _record_symbology(con, "stg_ohlcv_1m", "ts_event")
     con.execute("drop table if exists stg_ohlcv_1m")
-    return _record_file(con, source, file_id, rows, added, on_bad_rows, backfilled=backfilled)
+    return _record_file(
+        con,
+        source,
+        file_id,
+        rows,
+        added,
+        on_bad_rows,
+        replaced=replaced,
+        backfilled=backfilled,
+        superseded=superseded,
+    )
 
 
 def add_landed(
@@ -81,20 +104,19 @@ def add_landed(
     """Settle a trades file whose records were just added to ``trades`` under ``file_id``.
 
     ``stg_trades`` becomes a view of those rows. They are checked (count and record rules)
-    unless ``checked_rows`` says they were checked in the stage already, compared with the
-    trades already held (a conflict stops the build unless ``replace``), given their
-    occurrence (``stg_trades_repeats``, in pieces of at most a day) and their symbol (the file
-    name for a single-instrument file without symbols, else any load that names it); the
-    records the warehouse already held are removed (``stg_trades_held``) and the file is
-    recorded in ``loaded_files``.
+    unless ``checked_rows`` says they were checked in the stage already, given their
+    occurrence (``stg_trades_repeats``, in pieces of at most a day), compared with the trades
+    loaded from earlier versions of the file's path (a file that lost some stops the build
+    unless ``replace``) and with the trades already held (a conflict stops the build unless
+    ``replace``), given their symbol (the file name for a single-instrument file without
+    symbols, else any load that names it); the records the warehouse already held are removed
+    (``stg_trades_held``) and the file is recorded in ``loaded_files``.
     """
     con.execute(
         "create or replace temp view stg_trades as"
         f" select * from trades where file_id = {int(file_id)}"
     )
     rows = check_staged(con, source) if checked_rows is None else checked_rows
-    overlap = _holds_trades_between(con, "stg_trades", file_id)
-    replaced = resolve_conflicts(con, source, replace, file_id) if overlap else 0
     repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)
     days = con.execute("select distinct ts_recv::date from stg_trades order by 1").fetchall()
     whole_days = [(midnight(day), midnight(day) + timedelta(days=1)) for (day,) in days]
@@ -107,6 +129,10 @@ def add_landed(
         {"id": file_id},
     )
     con.execute("drop table stg_trades_repeats")
+    earlier = earlier_versions(con, source.path, source.schema)
+    superseded = _supersede_trades(con, source, earlier, replace) if earlier else 0
+    overlap = _holds_trades_between(con, "stg_trades", file_id)
+    replaced = resolve_conflicts(con, source, replace, file_id) if overlap else 0
     # Symbols from every record of the file, including those already held.
     file_symbol = source.file_symbol if _instrument_count(con, "stg_trades") == 1 else None
     backfilled = _record_symbology(con, "stg_trades", "ts_recv", file_id, file_symbol)
@@ -120,7 +146,15 @@ def add_landed(
         added -= int(deleted[0]) if deleted else 0
     con.execute("drop view stg_trades")
     return _record_file(
-        con, source, file_id, rows, added, on_bad_rows, replaced=replaced, backfilled=backfilled
+        con,
+        source,
+        file_id,
+        rows,
+        added,
+        on_bad_rows,
+        replaced=replaced,
+        backfilled=backfilled,
+        superseded=superseded,
     )
 
 
@@ -138,6 +172,7 @@ def _record_file(
     on_bad_rows: str,
     replaced: int = 0,
     backfilled: int = 0,
+    superseded: int = 0,
 ) -> FileResult:
     """Add the file to ``loaded_files`` (and its rejected lines to ``rejected_rows``)."""
     record_loaded_file(con, source, file_id, rows, added)
@@ -158,6 +193,7 @@ def _record_file(
         rows_rejected=rejected,
         rows_replaced=replaced,
         rows_backfilled=backfilled,
+        rows_superseded=superseded,
     )
 
 
@@ -202,6 +238,123 @@ def resolve_conflicts(
         f"{ts_recv} sequence {sequence} is {side} {size} @ {_price(price)} here but "
         f"{held_side} {held_size} @ {_price(held_price)} there; if this file is the corrected "
         "one, build again with --replace, otherwise remove it"
+    )
+
+
+def _supersede_trades(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, earlier: list[int], replace: bool
+) -> int:
+    """Refuse a file whose path was loaded before and which no longer holds the trades loaded
+    from it, or (``replace``) delete those earlier versions' trades and forget them.
+
+    A re-download that only adds records misses none and loads as any file does. Returns how
+    many trades were deleted.
+
+    Raises
+    ------
+    DataError
+        Naming the file, how many of its earlier trades are missing, the first one and the ways
+        out.
+    """
+    found = con.execute(
+        render("staging/stg_trades_missing.sql", identity=TRADE_IDENTITY), {"earlier": earlier}
+    ).fetchall()
+    held, missing, instrument, ts_recv, sequence, side, size, price = found[0]
+    if not missing:
+        return 0
+    if not replace:
+        raise DataError(
+            f"{source.path}: loaded before with other contents: {missing:,} of the {held:,} "
+            f"trades loaded from it are not in it now (the first: instrument {instrument} at "
+            f"{ts_recv} sequence {sequence}, {side} {size} @ {_price(price)}); "
+            + _WAYS_OUT.format(records="trades")
+        )
+    return _forget(con, "trades", earlier)
+
+
+def _supersede_ohlcv(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, earlier: list[int], replace: bool
+) -> int:
+    """As :func:`_supersede_trades`, for an ohlcv-1m file (staged in ``stg_ohlcv_1m``): refuse
+    it when a bar loaded from its path is absent or other now, or (``replace``) delete those
+    earlier versions' bars. Returns how many bars were deleted."""
+    found = con.execute(render("staging/stg_ohlcv_1m_missing.sql"), {"earlier": earlier}).fetchall()
+    held, missing, instrument, ts_event = found[0][:4]
+    then, now, still_there = found[0][4:9], found[0][9:14], found[0][14]
+    if not missing:
+        return 0
+    if not replace:
+        if still_there:
+            field, before, after = next(
+                (name, b, a) for name, b, a in zip(_BAR_FIELDS, then, now, strict=True) if a != b
+            )
+            how = f"{field} {_price(before)} then, {_price(after)} now"
+        else:
+            how = "absent now"
+        raise DataError(
+            f"{source.path}: loaded before with other contents: {missing:,} of the {held:,} "
+            "ohlcv-1m bars loaded from it are absent or differ now (the first: instrument "
+            f"{instrument} at {ts_event}: {how}); " + _WAYS_OUT.format(records="bars")
+        )
+    return _forget(con, "ohlcv_1m", earlier)
+
+
+_WAYS_OUT = (
+    "if this file is the corrected one, build again with --replace to swap the old version's "
+    "{records} for this file's; if it holds other data, give it another name"
+)
+_BAR_FIELDS = ("open", "high", "low", "close", "volume")
+
+
+def _forget(con: duckdb.DuckDBPyConnection, table: str, file_ids: list[int]) -> int:
+    """Delete the records of ``file_ids`` from ``table`` and the files from the ledger."""
+    deleted = con.execute(
+        f"delete from {identifier(table)} where list_contains($ids, file_id)", {"ids": file_ids}
+    ).fetchall()
+    forget_files(con, file_ids)
+    return int(deleted[0][0]) if deleted else 0
+
+
+def _settle_ohlcv_conflicts(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, replace: bool
+) -> int:
+    """Stop at the staged bars that differ from bars already held for the same minute, or
+    (``replace``) delete those held bars so the file's take their place. Returns how many were
+    deleted.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the line, the instrument, the minute, the field and both values.
+    """
+    conflicts = render("staging/stg_ohlcv_1m_conflicts.sql")
+    if replace:
+        deleted = con.execute(
+            f"delete from ohlcv_1m using ({conflicts}) as differing"
+            " where ohlcv_1m.instrument_id = differing.instrument_id"
+            " and ohlcv_1m.ts_event = differing.ts_event and ohlcv_1m.rtype = differing.rtype"
+            " and ohlcv_1m.file_id = differing.held_file_id"
+        ).fetchall()
+        return int(deleted[0][0]) if deleted else 0
+    found = con.execute(f"select *, count(*) over () as differing from ({conflicts}) limit 1")
+    rows = found.fetchall()
+    if not rows:
+        return 0
+    position, instrument, ts_event, rtype, field = rows[0][:5]
+    here = dict(zip(_BAR_FIELDS, rows[0][5:10], strict=True))
+    there = dict(zip(_BAR_FIELDS, rows[0][10:15], strict=True))
+    held_file_id, differing = rows[0][15], rows[0][16]
+    held_path = con.execute(
+        "select path from loaded_files where file_id = $id", {"id": held_file_id}
+    ).fetchall()
+    where = f"line {position + 2}" if source.layout != "dbn" else f"record {position + 1}"
+    more = f" ({differing - 1:,} more bar(s) differ)" if differing > 1 else ""
+    raise DataError(
+        f"{source.path}: {where}: the 1-minute bar of instrument {instrument} at {ts_event} "
+        f"(rtype {rtype}) differs from the one already loaded from "
+        f"{held_path[0][0] if held_path else 'an earlier file'}: {field} "
+        f"{_price(here[field])} here but {_price(there[field])} there{more}; if this file is "
+        "the corrected one, build again with --replace, otherwise remove it"
     )
 
 
