@@ -335,3 +335,23 @@ def test_build_given_ohlcv_file_rewritten_under_its_name_refuses_then_replace_sw
     assert query("select count(*), sum(volume) from ohlcv_1m") == [
         (len(rewritten), sum(bar[5] for bar in rewritten))
     ]
+
+
+def test_build_replace_refuses_when_a_later_file_may_hold_the_records_it_would_delete(
+    settings, build, query
+):
+    # A later download of the same trades under another name shares them with the first file;
+    # the first file, rewritten without them and replaced, must not take them out of the
+    # warehouse.
+    path = write_raw_csv(settings.data_dir / TRADES_NAME, TRADES)
+    build()
+    write_raw_csv(settings.data_dir / "trades_ESH4_2024-03-08_2024-03-10.csv", [*TRADES, TRADES[0]])
+    build()
+    before = snapshot(settings.db_path)
+    write_raw_csv(path, TRADES[:2])
+    result = invoke(settings, "build", "--replace")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}: --replace would delete trades that ")
+    assert "trades_ESH4_2024-03-08_2024-03-10.csv, loaded after it, may also hold" in result.output
+    assert result.output.count("\n") == 1
+    assert snapshot(settings.db_path) == before

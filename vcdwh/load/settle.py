@@ -269,6 +269,7 @@ def _supersede_trades(
             f"{ts_recv} sequence {sequence}, {side} {size} @ {_price(price)}); "
             + _WAYS_OUT.format(records="trades")
         )
+    _refuse_if_shared_later(con, source, earlier, "trades")
     return _forget(con, "trades", earlier)
 
 
@@ -296,7 +297,38 @@ def _supersede_ohlcv(
             "ohlcv-1m bars loaded from it are absent or differ now (the first: instrument "
             f"{instrument} at {ts_event}: {how}); " + _WAYS_OUT.format(records="bars")
         )
+    _refuse_if_shared_later(con, source, earlier, "bars")
     return _forget(con, "ohlcv_1m", earlier)
+
+
+def _refuse_if_shared_later(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, earlier: list[int], records: str
+) -> None:
+    """Stop a replacement that could drop records a file loaded later also holds.
+
+    A record held by several files is stored once, under the first file that brought it; a
+    file loaded after an earlier version whose records were partly held already (``rows_added <
+    rows``) may share records with it, and deleting that version's records would lose them.
+
+    Raises
+    ------
+    DataError
+        Naming the later file and the exact way out (a fresh build from the files).
+    """
+    later = con.execute(
+        "select path, rows - rows_added from loaded_files where schema = $schema"
+        " and file_id > $first and rows_added < rows and not list_contains($earlier, file_id)"
+        " order by file_id limit 1",
+        {"schema": source.schema, "first": min(earlier), "earlier": earlier},
+    ).fetchall()
+    if later:
+        path, shared = later[0]
+        raise DataError(
+            f"{source.path}: --replace would delete {records} that {path}, loaded after it, may "
+            f"also hold ({shared:,} of its records were held already when it loaded, and each is "
+            "stored once); build a fresh warehouse from the files instead: move the warehouse "
+            "aside and run `vcdwh build`"
+        )
 
 
 _WAYS_OUT = (
