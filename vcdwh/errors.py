@@ -39,6 +39,12 @@ class QueryError(VcdwhError):
     """DuckDB refused or failed a read-only query."""
 
 
+class QueryInterruptedError(QueryError):
+    """The user interrupted a query (Ctrl-C): exit code 130, as a shell gives for SIGINT."""
+
+    exit_code = 130
+
+
 class UnknownSymbolError(ConfigError):
     """A symbol is neither an instrument in the warehouse nor a root with a continuous series."""
 

@@ -105,7 +105,10 @@ def connect(db_path: Path, *, storage_version: str | None = None) -> duckdb.Duck
 
 
 def connect_read_only(
-    db_path: Path, *, allowed_directories: Sequence[Path] = ()
+    db_path: Path,
+    *,
+    allowed_directories: Sequence[Path] = (),
+    spill_directory: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """The one read-only connection: it reads the warehouse and nothing else.
 
@@ -113,14 +116,28 @@ def connect_read_only(
     ``allowed_directories`` a command writes its output to (``vcdwh export``), and the
     configuration is locked, so a query cannot turn either back on.
 
+    ``spill_directory``: run under the writers' memory cap (:func:`memory_limit`) and spill to
+    this folder instead of DuckDB's default ``<db>.tmp`` beside the warehouse (``vcdwh sql``).
+    DuckDB lets the connection's own queries reach its temporary folder even with external
+    access off, so the caller must keep queries from naming files (see :mod:`vcdwh.query`).
+    Such a connection must be the process's only one to the file (DuckDB shares one database
+    per file and process, and its settings with it).
+
     Raises
     ------
     WarehouseError
         If there is no warehouse yet, or it cannot be opened.
     """
     require_warehouse(db_path)
-    if not allowed_directories:
-        config: dict[str, Any] = {"enable_external_access": False}
+    if spill_directory is not None:
+        config: dict[str, Any] = {
+            "enable_external_access": False,
+            "memory_limit": memory_limit(),
+            "temp_directory": str(spill_directory),
+        }
+        con = _open(db_path, read_only=True, config=config)
+    elif not allowed_directories:
+        config = {"enable_external_access": False}
         con = _open(db_path, read_only=True, config=config)
     else:
         con = _open(db_path, read_only=True, config={})
@@ -135,6 +152,13 @@ def connect_read_only(
 
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT_ENV = "VCDWH_MEMORY_LIMIT"
+
+
+def memory_limit() -> str:
+    """The memory cap of builds, backtests and ``vcdwh sql``: ``VCDWH_MEMORY_LIMIT`` (any
+    DuckDB size, e.g. ``4GB``) or the default of 1GB."""
+    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
 
 
 def writer_config() -> dict[str, str]:
@@ -144,7 +168,7 @@ def writer_config() -> dict[str, str]:
     temporary folder beside the warehouse), so a build's memory stays flat as data grows.
     ``VCDWH_MEMORY_LIMIT`` overrides the default of 1GB (any DuckDB size, e.g. ``4GB``).
     """
-    return {"memory_limit": os.environ.get("VCDWH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT}
+    return {"memory_limit": memory_limit()}
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
