@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
-from vcdwh.errors import ConfigError, WarehouseError, error_line
+from vcdwh.errors import ConfigError, WarehouseError, error_line, is_no_space, no_space_error
 from vcdwh.warehouse.sqlrender import render, templates
 
 if TYPE_CHECKING:
@@ -316,12 +316,8 @@ def _hold_against_writers(db_path: Path, timeout: float) -> Any:
 def _copy_file(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` after checking the folder has room for it."""
     needed = source.stat().st_size
-    free = shutil.disk_usage(target.parent).free
-    if free < needed:
-        raise WarehouseError(
-            f"not enough disk space beside {source} to copy it for writing: need {needed:,} "
-            f"bytes, {free:,} free; free some space and try again"
-        )
+    if shutil.disk_usage(target.parent).free < needed:
+        raise no_space_error(target.parent, needed)
     shutil.copyfile(source, target)
     shutil.copymode(source, target)
 
@@ -341,12 +337,15 @@ def write_session(
     storage_version: str | None = None,
     *,
     existing: bool = False,
+    expected_growth: int = 0,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """One transaction on a private copy of the warehouse, swapped in on success.
 
     The body runs inside ``begin transaction``; it is committed when the body returns and
     rolled back when it raises. ``existing``: the warehouse must exist already (a run needs
     the bars a build made), otherwise the one "no warehouse" message is raised.
+    ``expected_growth``: about how many bytes the write adds (a build: its input files' size),
+    for the estimate a full disk reports.
 
     The life cycle of every vcdwh write (build, backtest):
 
@@ -368,6 +367,10 @@ def write_session(
     ------
     WarehouseError
         Locked by another writer past ``lock_timeout``, no disk space, or unreadable file.
+    NoSpaceError
+        The disk filled up while writing (whatever the body or DuckDB raised about it): one
+        line naming the folder and about how many MB more the write needs; the warehouse is
+        left as it was.
     """
     import duckdb
 
@@ -382,6 +385,7 @@ def write_session(
         temp = db_path.with_name(f"{_temp_prefix(db_path)}{os.getpid()}.tmp")
         temp_wal = temp.with_name(temp.name + ".wal")
         old_wal = db_path.with_name(db_path.name + ".wal")
+        full: BaseException | None = None
         try:
             if guard is not None:
                 _copy_file(db_path, temp)
@@ -402,7 +406,9 @@ def write_session(
                     yield con
                     con.execute("commit")
                 except BaseException:
-                    con.execute("rollback")
+                    # A failed commit ends the transaction: keep its error, not rollback's.
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("rollback")
                     raise
                 _fault_point("before_checkpoint")
                 con.execute("checkpoint")
@@ -414,11 +420,18 @@ def write_session(
             _fault_point("replaced")
             old_wal.unlink(missing_ok=True)
             _fsync(db_path.parent, directory=True)
+        except Exception as exc:
+            if not is_no_space(exc):
+                raise
+            full = exc
         finally:
             if guard is not None:
                 guard.close()
             temp.unlink(missing_ok=True)
             temp_wal.unlink(missing_ok=True)
+        if full is not None:
+            copy = db_path.stat().st_size if db_path.exists() else 0
+            raise no_space_error(db_path.parent, copy + expected_growth) from full
 
 
 def _holder(message: str) -> str:
