@@ -168,14 +168,23 @@ def check_statements(query: str) -> list[str]:
             if kind not in READING_STATEMENTS:
                 hint = _READ_ONLY_HINT if kind in _CHANGING_STATEMENTS else _NO_FILES_HINT
                 raise QueryError(
-                    f"vcdwh sql runs only statements that read the warehouse "
-                    f"({', '.join(READING)}); {kind.lower()} statements are refused {hint}"
+                    f"vcdwh sql is read-only and runs only statements that read the warehouse "
+                    f"({', '.join(READING)}); {_statement_word(statement.query, kind)} "
+                    f"statements are refused {hint}"
                 )
             _check_statement(parser, statement.query, kind)
             texts.append(statement.query)
         return texts
     finally:
         parser.close()
+
+
+def _statement_word(text: str, kind: str) -> str:
+    """The statement as the user wrote it (``checkpoint``, ``analyze``, ``load``), which DuckDB
+    may file under another kind (a call, a vacuum); DuckDB's kind after a ``with`` clause."""
+    match = re.match(r"\s*([a-z_]+)", text, re.IGNORECASE)
+    word = match.group(1).lower() if match else ""
+    return word if word and word != "with" else kind.lower()
 
 
 def _check_statement(parser: duckdb.DuckDBPyConnection, text: str, kind: str) -> None:
