@@ -186,19 +186,23 @@ def test_sql_json_given_infinities_and_decimals_is_valid_json_with_exact_decimal
     [
         ("load json", "load"),
         ("create temp table x as select 1", "create"),
-        ("checkpoint", "call"),
+        ("load parquet", "load"),
+        ("load icu", "load"),
+        ("checkpoint", "checkpoint"),
+        ("force checkpoint", "force"),
         ("vacuum", "vacuum"),
-        ("analyze", "vacuum"),
+        ("analyze", "analyze"),
         ("attach 'elsewhere.duckdb' as other (read_only)", "attach"),
         ("select 1; drop table trades", "drop"),
+        ("with t as (select 1) insert into trades select * from trades", "insert"),
     ],
 )
 def test_sql_given_a_statement_that_does_not_read_refuses_it_by_kind(small, statement, kind):
     result = invoke(small, "sql", statement)
     assert result.exit_code == 1
     assert result.output.startswith(
-        "Error: vcdwh sql runs only statements that read the warehouse (select, explain, "
-        f"pragma); {kind} statements are refused ("
+        "Error: vcdwh sql is read-only and runs only statements that read the warehouse "
+        f"(select, explain, pragma); {kind} statements are refused ("
     )
     assert result.output.count("\n") == 1
 

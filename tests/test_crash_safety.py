@@ -164,3 +164,35 @@ def test_backtest_killed_while_writing_leaves_before_or_after(states, tmp_path, 
     }
     result = run_backtest(settings, BacktestParams(threshold=50))
     assert result.run_id == runs + 1
+
+
+def test_build_killed_while_spilling_does_not_lock_the_warehouse(tmp_path):
+    # Arrange: a warehouse, and a day large enough to spill under a 40MB memory cap.
+    data = tmp_path / "Data"
+    settings = Settings(data, data / "vcdwh.duckdb")
+    build_warehouse(settings, [sample_day(tmp_path / "in", 4, 5_000)])
+    before = fingerprint(settings.db_path)
+    large = sample_day(tmp_path / "in", 5, 150_000)
+    # Act: SIGKILL the build as soon as DuckDB has created its spill folder beside the copy.
+    build = vcdwh(settings.db_path, "build", str(large), VCDWH_MEMORY_LIMIT="40MB")
+    deadline = time.monotonic() + 60
+    spill: list[Path] = []
+    while not spill and build.poll() is None and time.monotonic() < deadline:
+        spill = [p for p in data.glob(".vcdwh.duckdb.*.tmp.tmp") if p.is_dir()]
+        time.sleep(0.01)
+    build.send_signal(signal.SIGKILL)
+    build.communicate(timeout=60)
+    # Assert: it was killed while spilling, leaving the folder and the old warehouse.
+    assert spill, "the build never spilled: raise its input or lower VCDWH_MEMORY_LIMIT"
+    assert build.returncode == -signal.SIGKILL
+    assert spill[0].is_dir()
+    assert fingerprint(settings.db_path) == before
+    # The next build and a backtest work, and nothing of the dead writer is left.
+    for args in (["build", str(large)], ["backtest", "--threshold", "50"]):
+        after = vcdwh(settings.db_path, *args)
+        out, err = after.communicate(timeout=300)
+        assert after.returncode == 0, (args, out, err)
+    state = fingerprint(settings.db_path)
+    assert state["trades"][0] == before["trades"][0] + 150_000  # type: ignore[index]
+    assert state["backtest_runs"] == (1,)
+    assert sorted(p.name for p in data.iterdir() if p.name.startswith(".")) == []

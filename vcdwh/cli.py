@@ -15,10 +15,21 @@ from typing import Any, TypeVar
 import click
 
 from vcdwh._version import __version__
-from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS, Settings
+from vcdwh.config import (
+    DEFAULT_SQL_TIMEOUT,
+    DEFAULT_STORAGE_VERSION,
+    STORAGE_VERSIONS,
+    Settings,
+)
 from vcdwh.errors import VcdwhError, error_line, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Interrupted(click.ClickException):
+    """``Error: …`` with exit code 130, as a shell reports a command stopped by Ctrl-C."""
+
+    exit_code = 130
 
 
 def reports_errors(func: F) -> F:
@@ -29,7 +40,8 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except VcdwhError as exc:
-            raise click.ClickException(printable(str(exc))) from exc
+            failure = _Interrupted if getattr(exc, "exit_code", 1) == 130 else click.ClickException
+            raise failure(printable(str(exc))) from exc
         except Exception as exc:
             # A DuckDB failure that no check anticipated still gets one line, not a traceback.
             if type(exc).__module__ not in ("_duckdb", "duckdb"):
@@ -293,19 +305,33 @@ def build(
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_SQL_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop the query (and its output) after this many seconds; 0 for no limit.",
+)
 @click.pass_obj
 @reports_errors
-def sql(settings: Settings, query: str, fmt: str) -> None:
+def sql(settings: Settings, query: str, fmt: str, timeout: float) -> None:
     """Run one read-only SQL query against the warehouse and print the result.
+
+    csv and json rows are written as they come; the table shows at most the first 10,000
+    rows. The query runs under the builds' memory cap (VCDWH_MEMORY_LIMIT, default 1GB).
+    Ctrl-C stops it (exit 130).
 
     \b
     Example:
         vcdwh sql "select bar_start, symbol, delta, cumulative_delta from bars_1min limit 5"
         vcdwh sql --format csv "select * from bars_5min where symbol = 'ESH4'" > esh4.csv
+        vcdwh sql --timeout 0 --format csv "select * from trades" > trades.csv
     """
-    from vcdwh.query import format_result, run_query
+    from vcdwh.query import stream_query
 
-    click.echo(format_result(run_query(settings.db_path, query), fmt))
+    for piece in stream_query(settings.db_path, query, fmt, timeout=timeout):
+        click.echo(piece, nl=False)
 
 
 @cli.command(name="list")

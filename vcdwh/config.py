@@ -20,6 +20,9 @@ DB_FILENAME = "vcdwh.duckdb"
 STORAGE_VERSIONS = ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "latest")
 DEFAULT_STORAGE_VERSION = "v1.4.0"
 
+# Seconds `vcdwh sql` lets a query run, output included, before it stops it (--timeout; 0: none).
+DEFAULT_SQL_TIMEOUT = 300.0
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -39,7 +39,7 @@ import pyarrow as pa
 from vcdwh.datafiles import OHLCV_COLUMNS as RAW_OHLCV_COLUMNS
 from vcdwh.datafiles import TRADES_COLUMNS as RAW_TRADES_COLUMNS
 from vcdwh.datafiles import seed_file_name
-from vcdwh.errors import ConfigError
+from vcdwh.errors import ConfigError, is_no_space, no_space_error
 from vcdwh.instruments import Contract, InstrumentSpec, front_and_next, get_spec, parse_parent
 from vcdwh.warehouse.sqlrender import render
 
@@ -337,6 +337,7 @@ def generate_sample(
     n_trades = n_bars = 0
     traded: set[int] = set()
     con = duckdb.connect()
+    full: BaseException | None = None
     try:
         with trades_tmp.open("xb") as trades_out, ohlcv_tmp.open("xb") as ohlcv_out:
             trades_out.write((",".join(TRADES_COLUMNS) + "\n").encode())
@@ -377,14 +378,26 @@ def generate_sample(
                     pending, pending_rows = [], 0
         os.replace(ohlcv_tmp, ohlcv_path)
         os.replace(trades_tmp, trades_path)
+    except Exception as exc:
+        if not is_no_space(exc):
+            raise
+        full = exc
     finally:
         con.close()
         for leftover in (trades_tmp, ohlcv_tmp):
             leftover.unlink(missing_ok=True)
+    if full is not None:
+        needed = len(plan) * trades_per_day * _BYTES_PER_TRADE
+        raise no_space_error(data_dir, needed) from full
     instruments = tuple(s for i, s in enumerate(state.symbols) if i in traded)
     return SampleReport(
         trades_path, ohlcv_path, n_trades, n_bars, instruments, start, end, roll_session
     )
+
+
+# What one trade takes in the two files (its pretty CSV line, ~120 bytes, and its share of
+# the 1-minute bars), for the estimate a full disk reports.
+_BYTES_PER_TRADE = 130
 
 
 def _temporary_file(folder: Path, name: str) -> Path:

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from vcdwh.config import DEFAULT_STORAGE_VERSION, STORAGE_VERSIONS
-from vcdwh.errors import ConfigError, WarehouseError, error_line, printable
+from vcdwh.errors import (
+    ConfigError,
+    WarehouseError,
+    error_line,
+    is_no_space,
+    no_space_error,
+    printable,
+)
 from vcdwh.warehouse.sqlrender import render, templates
 
 if TYPE_CHECKING:
@@ -127,7 +134,10 @@ def connect(db_path: Path, *, storage_version: str | None = None) -> duckdb.Duck
 
 
 def connect_read_only(
-    db_path: Path, *, allowed_directories: Sequence[Path] = ()
+    db_path: Path,
+    *,
+    allowed_directories: Sequence[Path] = (),
+    spill_directory: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """The one read-only connection: it reads the warehouse and nothing else.
 
@@ -135,14 +145,28 @@ def connect_read_only(
     ``allowed_directories`` a command writes its output to (``vcdwh export``), and the
     configuration is locked, so a query cannot turn either back on.
 
+    ``spill_directory``: run under the writers' memory cap (:func:`memory_limit`) and spill to
+    this folder instead of DuckDB's default ``<db>.tmp`` beside the warehouse (``vcdwh sql``).
+    DuckDB lets the connection's own queries reach its temporary folder even with external
+    access off, so the caller must keep queries from naming files (see :mod:`vcdwh.query`).
+    Such a connection must be the process's only one to the file (DuckDB shares one database
+    per file and process, and its settings with it).
+
     Raises
     ------
     WarehouseError
         If there is no warehouse yet, or it cannot be opened.
     """
     require_warehouse(db_path)
-    if not allowed_directories:
-        config: dict[str, Any] = {"enable_external_access": False}
+    if spill_directory is not None:
+        config: dict[str, Any] = {
+            "enable_external_access": False,
+            "memory_limit": memory_limit(),
+            "temp_directory": str(spill_directory),
+        }
+        con = _open(db_path, read_only=True, config=config)
+    elif not allowed_directories:
+        config = {"enable_external_access": False}
         con = _open(db_path, read_only=True, config=config)
     else:
         con = _open(db_path, read_only=True, config={})
@@ -157,6 +181,13 @@ def connect_read_only(
 
 
 DEFAULT_MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT_ENV = "VCDWH_MEMORY_LIMIT"
+
+
+def memory_limit() -> str:
+    """The memory cap of builds, backtests and ``vcdwh sql``: ``VCDWH_MEMORY_LIMIT`` (any
+    DuckDB size, e.g. ``4GB``) or the default of 1GB."""
+    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
 
 
 def writer_config() -> dict[str, str]:
@@ -166,7 +197,7 @@ def writer_config() -> dict[str, str]:
     temporary folder beside the warehouse), so a build's memory stays flat as data grows.
     ``VCDWH_MEMORY_LIMIT`` overrides the default of 1GB (any DuckDB size, e.g. ``4GB``).
     """
-    return {"memory_limit": os.environ.get("VCDWH_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT}
+    return {"memory_limit": memory_limit()}
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -374,12 +405,8 @@ def _hold_against_writers(db_path: Path, timeout: float) -> Any:
 def _copy_file(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` after checking the folder has room for it."""
     needed = source.stat().st_size
-    free = shutil.disk_usage(target.parent).free
-    if free < needed:
-        raise WarehouseError(
-            f"not enough disk space beside {source} to copy it for writing: need {needed:,} "
-            f"bytes, {free:,} free; free some space and try again"
-        )
+    if shutil.disk_usage(target.parent).free < needed:
+        raise no_space_error(target.parent, needed)
     shutil.copyfile(source, target)
     shutil.copymode(source, target)
 
@@ -412,12 +439,16 @@ def _open_in_place(db_path: Path, spill: Path) -> duckdb.DuckDBPyConnection | No
 @contextlib.contextmanager
 def _transaction(con: duckdb.DuckDBPyConnection, phase: str) -> Iterator[None]:
     """``begin`` … ``commit`` around the body (``rollback`` when it raises), then checkpoint."""
+    import duckdb
+
     con.execute("begin transaction")
     try:
         yield
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        # A failed commit ends the transaction: keep its error, not rollback's.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
     _fault_point(phase)
     con.execute("checkpoint")
@@ -430,12 +461,15 @@ def write_session(
     storage_version: str | None = None,
     *,
     existing: bool = False,
+    expected_growth: int = 0,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """One transaction on the warehouse: in place when nobody else has it open, else on a copy.
 
     The body runs inside ``begin transaction``; it is committed when the body returns and
     rolled back when it raises. ``existing``: the warehouse must exist already (a run needs
     the bars a build made), otherwise the one "no warehouse" message is raised.
+    ``expected_growth``: about how many bytes the write adds (a build: its input files' size),
+    for the estimate a full disk reports.
 
     The life cycle of every vcdwh write (build, backtest, sweep, walk-forward):
 
@@ -462,6 +496,10 @@ def write_session(
         Locked by another writer past ``lock_timeout``, no disk space, or unreadable file.
     ConfigError
         An unknown ``storage_version`` or ``VCDWH_WRITE_MODE``.
+    NoSpaceError
+        The disk filled up while writing (whatever the body or DuckDB raised about it): one
+        line naming the folder and about how many MB more the write needs; the warehouse is
+        left as it was.
     """
     import duckdb
 
@@ -474,6 +512,7 @@ def write_session(
         _fault_point("locked")
         _remove_stale_temp_files(db_path)
         spill = db_path.with_name(f"{_temp_prefix(db_path)}{os.getpid()}.tmp.spill")
+        full: BaseException | None = None
         in_place = None
         if mode == "auto" and db_path.exists():
             os.pwrite(lock_fd, f"{os.getpid()} {_IN_PLACE}\n".encode(), 0)
@@ -487,9 +526,15 @@ def write_session(
                 with _transaction(in_place, "committed_in_place"):
                     yield in_place
                 _fault_point("checkpointed_in_place")
+            except Exception as exc:
+                if not is_no_space(exc):
+                    raise
+                full = exc
             finally:
                 in_place.close()
                 shutil.rmtree(spill, ignore_errors=True)
+            if full is not None:
+                raise no_space_error(db_path.parent, expected_growth) from full
             return
         guard = _hold_against_writers(db_path, lock_timeout)
         temp = db_path.with_name(f"{_temp_prefix(db_path)}{os.getpid()}.tmp")
@@ -520,11 +565,18 @@ def write_session(
             _fault_point("replaced")
             old_wal.unlink(missing_ok=True)
             _fsync(db_path.parent, directory=True)
+        except Exception as exc:
+            if not is_no_space(exc):
+                raise
+            full = exc
         finally:
             if guard is not None:
                 guard.close()
             temp.unlink(missing_ok=True)
             temp_wal.unlink(missing_ok=True)
+        if full is not None:
+            copy = db_path.stat().st_size if db_path.exists() else 0
+            raise no_space_error(db_path.parent, copy + expected_growth) from full
 
 
 def _holder(message: str) -> str:
