@@ -96,14 +96,30 @@ def test_write_session_given_a_full_disk_in_the_body_raises_no_space_and_keeps_t
     assert leftovers(small.data_dir) == []
 
 
-@pytest.mark.parametrize("step", ["_fsync", "_copy_file"])
+def _full_at_phase(phase: str):
+    def fault_point(name: str) -> None:
+        if name == phase:
+            enospc()
+
+    return fault_point
+
+
+@pytest.mark.parametrize(
+    ("mode", "step", "replacement"),
+    [
+        ("copy", "_fsync", enospc),
+        ("copy", "_copy_file", enospc),
+        ("auto", "_fault_point", _full_at_phase("opened_in_place")),
+    ],
+)
 def test_build_given_a_full_disk_prints_one_line_and_keeps_the_warehouse(
-    small, tmp_path, monkeypatch, step
+    small, tmp_path, monkeypatch, mode, step, replacement
 ):
-    # Arrange: a second day to add; the write path fails with ENOSPC at `step`.
+    # Arrange: a second day to add; the write (on a copy, or in place) fails with ENOSPC.
     before = snapshot(small.db_path)
     day = sample_day(tmp_path / "in", 5, 2_000)
-    monkeypatch.setattr(db_module, step, enospc)
+    monkeypatch.setenv("VCDWH_WRITE_MODE", mode)
+    monkeypatch.setattr(db_module, step, replacement)
     # Act
     result = CliRunner().invoke(cli, ["--data-dir", str(small.data_dir), "build", str(day)])
     # Assert
