@@ -19,7 +19,8 @@ checked as (
                 then 'rtype ' || rtype::varchar || ' is not an OHLCV record'
             when ts_event is null then 'missing timestamp'
             when ts_event < timestamp '1990-01-01' or ts_event > timestamp '2200-01-01'
-                then 'ts_event ' || ts_event::varchar || ' is out of range (1990-01-01 to 2200-01-01)'
+                then 'ts_event ' || ts_event::varchar
+                    || ' is out of range (1990-01-01 to 2200-01-01)'
             when regexp_matches(symbol, '[[:cntrl:]]') then 'symbol holds control characters'
         end as problem
     from staged

@@ -27,7 +27,8 @@ checked as (
             when ts_recv is null or ts_event is null then 'missing timestamp'
 {% for ts in ['ts_recv', 'ts_event'] %}
             when {{ ts }} < timestamp '1990-01-01' or {{ ts }} > timestamp '2200-01-01'
-                then '{{ ts }} ' || {{ ts }}::varchar || ' is out of range (1990-01-01 to 2200-01-01)'
+                then '{{ ts }} ' || {{ ts }}::varchar
+                    || ' is out of range (1990-01-01 to 2200-01-01)'
 {% endfor %}
             when regexp_matches(symbol, '[[:cntrl:]]') then 'symbol holds control characters'
         end as problem
