@@ -74,6 +74,11 @@ BAD_VALUES = {
         {"symbol": "ES\x00U4"},
         "symbol 'ES\\x00U4' holds control characters",
     ),
+    "a_control_character_at_the_end_of_a_symbol": (
+        "pretty",
+        {"symbol": "ESU4\x1f"},
+        "symbol 'ESU4\\x1f' holds control characters",
+    ),
     "negative_instrument_id": ("pretty", {"instrument_id": "-1"}, "instrument_id -1 is negative"),
     "price_beyond_decimal_18_9": (
         "pretty",

@@ -288,6 +288,8 @@ def _int_problem(column: str, value: str) -> str | None:
 
 
 def _field_problem(column: str, value: str, layout: CsvLayout) -> str | None:
+    if column == "symbol" and _CONTROL.search(value):
+        return f"symbol {_quote(value)} holds control characters"
     value = value.strip()
     if column in _TIMESTAMPS:
         if value == "":
@@ -298,10 +300,6 @@ def _field_problem(column: str, value: str, layout: CsvLayout) -> str | None:
     if column == "side":
         if value and value not in ("A", "B", "N"):
             return f"unknown side code {_quote(value)} (expected A, B or N)"
-        return None
-    if column == "symbol":
-        if _CONTROL.search(value):
-            return f"symbol {_quote(value)} holds control characters"
         return None
     if column in _TEXT:
         return None
