@@ -110,7 +110,9 @@ class DatabentoFetcher:
         try:
             stage_csv(con, source, layout)
             stage = "stg_trades" if layout.schema == TRADES else "stg_ohlcv_1m"
-            frame = con.execute(f"select * exclude (position) from {stage} order by position").df()
+            frame = con.execute(
+                f"select * exclude (position, unreadable) from {stage} order by position"
+            ).df()
         finally:
             con.close()
         index = "ts_recv" if layout.schema == TRADES else "ts_event"

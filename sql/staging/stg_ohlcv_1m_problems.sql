@@ -8,6 +8,8 @@ checked as (
     select
         position,
         case
+            when unreadable is not null then 'cannot read ' || unreadable
+            when instrument_id is null then 'missing instrument_id'
             when open is null or high is null or low is null or close is null
                 then 'missing price'
             when high < low or high < open or high < close or low > open or low > close
@@ -16,6 +18,10 @@ checked as (
             when rtype is not null and rtype not in (32, 33, 34, 35)
                 then 'rtype ' || rtype::varchar || ' is not an OHLCV record'
             when ts_event is null then 'missing timestamp'
+            when ts_event < timestamp '1990-01-01' or ts_event > timestamp '2200-01-01'
+                then 'ts_event ' || ts_event::varchar
+                    || ' is out of range (1990-01-01 to 2200-01-01)'
+            when regexp_matches(symbol, '[[:cntrl:]]') then 'symbol holds control characters'
         end as problem
     from staged
 ),

@@ -12,6 +12,7 @@ from vcdwh.load.definitions import DEFINITION, load_definitions
 from vcdwh.load.settle import FileResult, add_landed, add_staged
 from vcdwh.load.stage import (
     TRADES,
+    check_dbn_complete,
     dbn_schema,
     detect_layout,
     land_trades,
@@ -59,6 +60,8 @@ def load_file(
             return source
         return dataclasses.replace(source, content_hash=pending_hash.result())
 
+    if source.layout == "dbn":
+        check_dbn_complete(source.path, detail)
     if source.schema == DEFINITION:
         rows, added = load_definitions(con, hashed(source), detail)
         return FileResult(source.path, "loaded", source.schema, source.layout, rows, added)

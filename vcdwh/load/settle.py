@@ -114,7 +114,7 @@ def add_landed(
     """
     con.execute(
         "create or replace temp view stg_trades as"
-        f" select * from trades where file_id = {int(file_id)}"
+        f" select *, null::varchar as unreadable from trades where file_id = {int(file_id)}"
     )
     rows = check_staged(con, source) if checked_rows is None else checked_rows
     repeats = render("staging/stg_trades_repeats.sql", identity=TRADE_IDENTITY, bounded=True)

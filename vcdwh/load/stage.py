@@ -18,6 +18,8 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +53,36 @@ TRADE_IDENTITY = (
     "publisher_id",
 )
 
-_ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$")
+_ISO_TS = re.compile(
+    r"^(?P<seconds>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(\.\d{1,9})?"
+    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$"
+)
+# The timestamps a record may carry; sql/staging/stg_*_problems.sql check the same range.
+_TS_FIRST = datetime(1990, 1, 1)
+_TS_LAST = datetime(2200, 1, 1)
+_TS_FIRST_NS = 631_152_000 * 10**9
+_TS_LAST_NS = 7_258_118_400 * 10**9
+_TS_RANGE = "1990-01-01 to 2200-01-01"
+# decimal(18, 9): nine digits before the point.
+_PRICE_LIMIT = Decimal(10**9)
+_UNDEFINED_PRICE = 2**63 - 1
+_INT64 = (-(2**63), 2**63 - 1, 64)
+# What each integer field is stored as (sql/raw/*.sql): its range and width.
+_INT_RANGES = {
+    "rtype": (0, 2**8 - 1, 8),
+    "publisher_id": (0, 2**16 - 1, 16),
+    "instrument_id": (0, 2**32 - 1, 32),
+    "depth": (0, 2**8 - 1, 8),
+    "flags": (0, 2**8 - 1, 8),
+    "ts_in_delta": (-(2**31), 2**31 - 1, 32),
+    "sequence": (0, 2**64 - 1, 64),
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_QUOTED = 40
+# A Databento record is a few hundred bytes; a last line longer than this is not one.
+_LONGEST_LINE = 64 * 1024
+# How much of a rejected line rejected_rows keeps.
+_KEPT = 1000
 _INT = re.compile(r"^-?\d+$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 # What a build does with a malformed record: stop (error) or keep it in rejected_rows (skip).
@@ -59,6 +90,7 @@ _READ_CHUNK = 8 * 1024 * 1024
 BAD_ROW_POLICIES = ("error", "skip")
 _REJECTED = "stg_rejected"
 _DBN_SLICE_ROWS = 122_880
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 DBN_CHUNK_ROWS = 1_000_000
 
 
@@ -81,13 +113,18 @@ class CsvLayout:
         return "pretty" if self.ts_kind == "iso" else "raw"
 
     def column_types(self) -> list[tuple[str, str]]:
-        """DuckDB types to read each column with, in file order."""
+        """DuckDB types to read each column with, in file order.
+
+        Timestamps and fixed-point prices are read as text and converted by the staging SQL,
+        which refuses what DuckDB's reader would round or misread (``5528.75`` or ``1.7e18`` as
+        an integer, an offset other than UTC).
+        """
         types = []
         for column in self.columns:
             if column in _TIMESTAMPS:
-                kind = "TIMESTAMP_NS" if self.ts_kind == "iso" else "BIGINT"
+                kind = "VARCHAR"
             elif column in _PRICES:
-                kind = "DECIMAL(18,9)" if self.px_kind == "decimal" else "BIGINT"
+                kind = "DECIMAL(18,9)" if self.px_kind == "decimal" else "VARCHAR"
             elif column in _TEXT:
                 kind = "VARCHAR"
             elif column == "sequence":
@@ -185,26 +222,90 @@ def detect_layout(path: Path) -> CsvLayout:
     return CsvLayout(schema, columns, ts_kind, px_kind, has_symbol)
 
 
+def _quote(value: str) -> str:
+    """A field's text for an error: quoted, escaped, at most 40 characters."""
+    return repr(value if len(value) <= _QUOTED else value[:_QUOTED] + "…")
+
+
+def _ts_problem(column: str, value: str, layout: CsvLayout) -> str | None:
+    """What is wrong with a timestamp's text; the range is the one the staging checks use."""
+    if layout.ts_kind == "ns":
+        if not _INT.match(value):
+            return (
+                f"{column} {_quote(value)} is not an integer "
+                "(the raw layout writes nanoseconds since 1970)"
+            )
+        stamp = int(value)
+        if not _TS_FIRST_NS <= stamp <= _TS_LAST_NS:
+            return f"{column} {value} is out of range ({_TS_RANGE})"
+        return None
+    match = _ISO_TS.match(value)
+    if not match:
+        return f"cannot parse {column} {_quote(value)} as a timestamp"
+    offset = match.group("offset")
+    if offset and offset != "Z" and offset[1:].replace(":", "") != "0000":
+        return f"{column} {_quote(value)} is not UTC (Databento writes UTC timestamps ending in Z)"
+    try:
+        when = datetime.strptime(match.group("seconds").replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return f"{column} {_quote(value)} is not a valid date and time"
+    if not _TS_FIRST <= when <= _TS_LAST:
+        return f"{column} {_quote(value)} is out of range ({_TS_RANGE})"
+    return None
+
+
+def _price_problem(column: str, value: str, layout: CsvLayout) -> str | None:
+    if value == "":
+        return f"missing {column}"
+    if layout.px_kind == "decimal":
+        if not _DECIMAL.match(value):
+            return f"{column} {_quote(value)} is not a number"
+        if abs(Decimal(value)) >= _PRICE_LIMIT:
+            return f"{column} {_quote(value)} is out of range (at most 999999999.999999999)"
+        return None
+    if not _INT.match(value):
+        return (
+            f"{column} {_quote(value)} is not an integer "
+            "(the raw layout writes prices in units of 1e-9)"
+        )
+    number = int(value)
+    if number != _UNDEFINED_PRICE and abs(number) >= _PRICE_LIMIT * 10**9:
+        return f"{column} {_quote(value)} is out of range (at most 999999999.999999999)"
+    return None
+
+
+def _int_problem(column: str, value: str) -> str | None:
+    if not _INT.match(value):
+        return f"{column} {_quote(value)} is not an integer"
+    low, high, bits = _INT_RANGES.get(column, _INT64)
+    number = int(value)
+    shown = value if len(value) <= _QUOTED else value[:_QUOTED] + "…"
+    if number < 0 and low == 0:
+        return f"{column} {shown} is negative"
+    if not low <= number <= high:
+        return f"{column} {shown} overflows {bits} bits"
+    return None
+
+
 def _field_problem(column: str, value: str, layout: CsvLayout) -> str | None:
+    if column == "symbol" and _CONTROL.search(value):
+        return f"symbol {_quote(value)} holds control characters"
     value = value.strip()
     if column in _TIMESTAMPS:
-        pattern = _ISO_TS if layout.ts_kind == "iso" else _INT
-        if not pattern.match(value):
-            return f"cannot parse {column} {value!r} as a timestamp"
-    elif column in _PRICES:
         if value == "":
-            return f"missing {column}"
-        pattern = _DECIMAL if layout.px_kind == "decimal" else _INT
-        if not pattern.match(value):
-            return f"{column} {value!r} is not a number"
-    elif column == "side":
-        if value not in ("A", "B", "N"):
-            return f"unknown side code {value!r} (expected A, B or N)"
-    elif column in _TEXT:
+            return "missing timestamp"
+        return _ts_problem(column, value, layout)
+    if column in _PRICES:
+        return _price_problem(column, value, layout)
+    if column == "side":
+        if value and value not in ("A", "B", "N"):
+            return f"unknown side code {_quote(value)} (expected A, B or N)"
         return None
-    elif not _INT.match(value):
-        return f"{column} {value!r} is not an integer"
-    return None
+    if column in _TEXT:
+        return None
+    if value == "" and column not in ("instrument_id", "size", "volume"):
+        return None
+    return _int_problem(column, value)
 
 
 def line_problem(raw: bytes, layout: CsvLayout) -> str | None:
@@ -304,6 +405,7 @@ def stage_csv(
             )
         _reject_unparsed_lines(con, source, layout, stage)
         return
+    check_last_line(source.path)
     try:
         con.execute(f"create or replace temp table {stage} as {staging_sql(False)}", params)
         # Every line is staged in file order, so row ids run consecutively in file order (from
@@ -341,6 +443,7 @@ def land_trades(
         if source.layout == "dbn":
             stage_dbn(con, source, detail, file_id)
             return
+        check_last_line(source.path)
         sql = render(
             "staging/file_trades.sql", from_stage=False, **_csv_context(detail), number_rows=False
         )
@@ -380,6 +483,57 @@ def _diagnose(source: SourceFile, detail: Any, exc: Exception) -> DataError:
         scratch.close()
     first_line = error_line(exc)
     return DataError(f"{source.path}: cannot load the file ({first_line})")
+
+
+def _raw_text(raw: bytes) -> str:
+    """A line's bytes as kept in ``rejected_rows``: escaped where not UTF-8, at most 1000."""
+    text = raw[:_KEPT].decode("utf-8", "backslashreplace")
+    return text + "…" if len(raw) > _KEPT else text
+
+
+def _overlong_reason(length: int) -> str:
+    return f"a line of {length:,} bytes, far longer than any record (junk at the end of the file?)"
+
+
+def _overlong_last_line(path: Path) -> tuple[int, int, bytes] | None:
+    """(line number, length, first bytes) of the file's last line when it is longer than any
+    record could be, else None.
+
+    DuckDB's CSV reader drops such a line without an error when it is longer than its read
+    buffer (32 MiB), so it is looked for here: one read of the file's tail, and a count of the
+    lines only when the last one is over-long.
+    """
+    size = path.stat().st_size
+    if size <= _LONGEST_LINE:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(size - _LONGEST_LINE - 2)
+        tail = handle.read()
+        end = size - (tail.endswith(b"\n") + tail.endswith(b"\r\n"))
+        if b"\n" in tail[: len(tail) - (size - end)]:
+            return None
+        # The last line starts after the last newline before `end`; count the lines before it.
+        handle.seek(0)
+        newlines, start, offset = 0, 0, 0
+        while offset < end and (chunk := handle.read(min(_READ_CHUNK, end - offset))):
+            newlines += chunk.count(b"\n")
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                start = offset + last + 1
+            offset += len(chunk)
+        handle.seek(start)
+        head = handle.read(min(_KEPT, end - start))
+    return newlines + 1, end - start, head
+
+
+def check_last_line(path: Path) -> None:
+    """Refuse a CSV whose last line is far longer than a record (see _overlong_last_line)."""
+    overlong = _overlong_last_line(path)
+    if overlong is not None:
+        line, length, _ = overlong
+        raise DataError(
+            f"{path}: line {line}: {_overlong_reason(length)}; remove that line and build again"
+        )
 
 
 def _utf8_bad_lines(path: Path) -> set[int]:
@@ -447,22 +601,30 @@ def _reject_unparsed_lines(
     import numpy as np
     import pandas as pd
 
-    bad = [
+    parsed_not = {
         int(line)
-        for (line,) in con.execute(
-            "select distinct line from stg_reject_errors order by line"
-        ).fetchall()
-    ]
+        for (line,) in con.execute("select distinct line from stg_reject_errors").fetchall()
+    }
     con.execute("drop table if exists stg_reject_errors")
     con.execute("drop table if exists stg_reject_scans")
-    if not bad:
-        return
-    texts = read_lines(source.path, set(bad))
+    # DuckDB drops an over-long last line without a word: it is a rejected line too.
+    overlong = _overlong_last_line(source.path)
+    if overlong is not None:
+        parsed_not.discard(overlong[0])
+    bad = sorted(parsed_not)
     rows = []
-    for line in bad:
-        raw = texts.get(line, b"")
-        reason = line_problem(raw, layout) or "cannot parse the line"
-        rows.append((line, reason, raw.decode("utf-8", "backslashreplace")))
+    if bad:
+        texts = read_lines(source.path, set(bad))
+        for line in bad:
+            raw = texts.get(line, b"")
+            reason = line_problem(raw, layout) or "cannot parse the line"
+            rows.append((line, reason, _raw_text(raw)))
+    if overlong is not None:
+        line, length, head = overlong
+        rows.append((line, _overlong_reason(length), _raw_text(head) + "…"))
+        bad.append(line)
+    if not rows:
+        return
     _add_rejected(con, rows)
     # Parsed records are numbered 0, 1, … in file order; give each its real place in the file.
     good = int(con.execute(f"select count(*) from {stage}").fetchall()[0][0])
@@ -496,6 +658,83 @@ def open_dbn(path: Path) -> Any:
         raise DataError(
             f"{path}: not a readable DBN file ({detail}); delete it and fetch again"
         ) from exc
+
+
+def check_dbn_complete(path: Path, store: Any) -> None:
+    """Refuse a DBN file that was cut short or damaged.
+
+    The ``databento`` library decodes the records of a truncated file up to the cut without a
+    word, so the file is checked here: every zstd frame of a ``.dbn.zst`` must be complete, and
+    the records after the metadata must fill whole records (when the file has one schema). This
+    decompresses the file once more, without keeping what it decompresses.
+
+    Raises
+    ------
+    DataError
+        Naming the file, and saying to download it again.
+    """
+    problem = _dbn_damage(path, fixed_size=store.schema is not None)
+    if problem:
+        raise DataError(
+            f"{path}: the DBN file is {problem}; delete it and download it again "
+            "(vcdwh fetch --refresh)"
+        )
+
+
+def _dbn_damage(path: Path, fixed_size: bool) -> str | None:
+    """Why a DBN file is incomplete (``truncated …``/``corrupt …``), or None."""
+    import zstandard
+
+    # The decompressed bytes up to the first record's length byte, and how many there are.
+    head = bytearray()
+    total = 0
+
+    def wanted() -> int:
+        if len(head) < 8:
+            return 8
+        return 8 + int.from_bytes(head[4:8], "little") + 1
+
+    def take(data: bytes) -> None:
+        nonlocal total
+        total += len(data)
+        while data and len(head) < wanted():
+            missing = wanted() - len(head)
+            head.extend(data[:missing])
+            data = data[missing:]
+
+    with path.open("rb") as handle:
+        compressed = handle.read(4) == _ZSTD_MAGIC
+        handle.seek(0)
+        if compressed:
+            context = zstandard.ZstdDecompressor()
+            frame = context.decompressobj()
+            open_frame = False
+            try:
+                while chunk := handle.read(_READ_CHUNK):
+                    while chunk:
+                        take(frame.decompress(chunk))
+                        open_frame = True
+                        if not frame.eof:
+                            break
+                        chunk = frame.unused_data
+                        frame = context.decompressobj()
+                        open_frame = False
+            except zstandard.ZstdError as exc:
+                return f"corrupt ({error_line(exc)})"
+            if open_frame:
+                return "truncated (its last zstd frame is cut short)"
+        else:
+            while chunk := handle.read(_READ_CHUNK):
+                take(chunk)
+    if not fixed_size or len(head) < 8 or head[:3] != b"DBN":
+        return None
+    start = 8 + int.from_bytes(head[4:8], "little")
+    if len(head) <= start:
+        return None
+    record = head[start] * 4
+    if record and (total - start) % record:
+        return f"truncated (its last record is cut short after {(total - start) % record} bytes)"
+    return None
 
 
 def dbn_schema(store: Any) -> str:
@@ -679,12 +918,27 @@ def check_staged(
         raise DataError(
             f"{source.path}: no records after the header; the market may have been closed"
         )
-    problem = con.execute(render(f"staging/{stage}_problems.sql", all_rows=False)).fetchone()
-    if problem is not None:
-        position, reason = problem
-        where = f"line {position + 2}" if source.layout != "dbn" else f"record {position + 1}"
+    problem = con.execute(render(f"staging/{stage}_problems.sql", all_rows=False)).fetchall()
+    if problem:
+        position, reason = problem[0]
+        if _is_csv(source):
+            line = position + 2
+            text = read_lines(source.path, {line}).get(line, b"")
+            reason = _line_reason(source, text, reason)
+            where = f"line {line}"
+        else:
+            where = f"record {position + 1}"
         raise DataError(f"{source.path}: {where}: {reason}; fix or remove it and build again")
     return int(rows)
+
+
+def _is_csv(source: SourceFile) -> bool:
+    return source.layout in ("pretty", "raw")
+
+
+def _line_reason(source: SourceFile, text: bytes, reason: str) -> str:
+    """Why a CSV line was refused: what its text shows (field and value), else ``reason``."""
+    return line_problem(text, detect_layout(source.path)) or reason
 
 
 def _where(source: SourceFile, line: int) -> str:
@@ -711,9 +965,10 @@ def _reject_broken_records(con: duckdb.DuckDBPyConnection, source: SourceFile, s
         }
     else:
         lines = read_lines(source.path, {p + offset for p in positions})
-        texts = {
-            p: lines.get(p + offset, b"").decode("utf-8", "backslashreplace") for p in positions
-        }
+        layout = detect_layout(source.path)
+        for p in positions:
+            reasons[p] = line_problem(lines.get(p + offset, b""), layout) or reasons[p]
+        texts = {p: _raw_text(lines.get(p + offset, b"")) for p in positions}
     _add_rejected(con, [(p + offset, reasons[p], texts.get(p, "")) for p in positions])
     con.execute(
         f"delete from {stage} where position in (select unnest($positions))",
