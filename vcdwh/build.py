@@ -26,6 +26,7 @@ from vcdwh.load.files import identify, load_file
 from vcdwh.load.settle import FileResult
 from vcdwh.load.stage import BAD_ROW_POLICIES, OHLCV_1M, TRADES
 from vcdwh.marts.bars import build_bars, known_frequencies
+from vcdwh.marts.exchange_calendar import apply_rth_overrides, parse_rth
 from vcdwh.marts.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
 from vcdwh.marts.orderflow import (
     FlowOptions,
@@ -112,6 +113,7 @@ def build_warehouse(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_bad_rows: str = "error",
     replace: bool = False,
+    rth: Sequence[str] = (),
 ) -> BuildReport:
     """Load every new file and rebuild the bars, in one transaction on a copy of the warehouse.
 
@@ -141,6 +143,9 @@ def build_warehouse(
     replace
         A file whose trades conflict with trades already held replaces them (same instruments,
         the file's time range) instead of stopping the build.
+    rth
+        Regular trading hours overrides, ``ROOT=HH:MM-HH:MM`` in Chicago time, stored in
+        ``rth_hours`` (see :func:`vcdwh.marts.exchange_calendar.parse_rth`).
 
     Returns
     -------
@@ -159,6 +164,8 @@ def build_warehouse(
         raise ConfigError(
             f"--on-bad-rows {on_bad_rows!r} must be one of: {', '.join(BAD_ROW_POLICIES)}"
         )
+    for item in rth:
+        parse_rth(item)
     started = time.perf_counter()
     wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
     overrides = (flow or FlowOverrides()).checked()
@@ -177,6 +184,7 @@ def build_warehouse(
         write_session(db_path, lock_timeout, settings.storage_version) as con,
     ):
         ensure_tables(con)
+        apply_rth_overrides(con, rth)
         before = stored_options(con)
         report.options = overrides.apply(before)
         store_options(con, report.options)

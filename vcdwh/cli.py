@@ -211,6 +211,13 @@ def _lock_timeout_option(func: F) -> F:
     help="A file whose trades conflict with trades already loaded replaces them "
     "(its instruments, over its time range) instead of stopping the build.",
 )
+@click.option(
+    "--rth",
+    multiple=True,
+    metavar="ROOT=HH:MM-HH:MM",
+    help="Regular trading hours of a root in Chicago time (repeatable), e.g. ES=08:30-15:15. "
+    "Stored in rth_hours.",
+)
 @_lock_timeout_option
 @click.pass_obj
 @reports_errors
@@ -224,6 +231,7 @@ def build(
     imbalance_ratio: float | None,
     on_bad_rows: str,
     replace: bool,
+    rth: tuple[str, ...],
     lock_timeout: float,
 ) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
@@ -231,10 +239,11 @@ def build(
     Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
     that is not loaded yet, plus any FILES given, into the warehouse, then builds per
     interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
-    rolls. All in one transaction on a copy of the warehouse that replaces it only on
+    rolls, and the CME calendar (sessions, session_hours: holidays, early closes, RTH).
+    All in one transaction on a copy of the warehouse that replaces it only on
     success: open readers keep working, and on any error or crash nothing changes.
-    --unknown-side, --min-size/--max-size and --imbalance-ratio are stored; later builds
-    keep them.
+    --unknown-side, --min-size/--max-size, --imbalance-ratio and --rth are stored; later
+    builds keep them.
 
     \b
     Example:
@@ -243,6 +252,7 @@ def build(
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
         vcdwh build --on-bad-rows skip --lock-timeout 120
+        vcdwh build --rth ES=08:30-15:00
     """
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
@@ -257,6 +267,7 @@ def build(
         lock_timeout=lock_timeout,
         on_bad_rows=on_bad_rows,
         replace=replace,
+        rth=rth,
     )
     click.echo(format_build(report))
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.instruments import SPECS
+from vcdwh.marts.exchange_calendar import write_calendar
 from vcdwh.marts.frequency import Frequency
 from vcdwh.marts.orderflow import FlowOptions, stored_options
 from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges, sized_ranges
@@ -57,10 +58,14 @@ def build_bars(
     if options is None:
         options = stored_options(con)
     ordered = sorted(set(frequencies))
+    write_calendar(con)
     con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
+    con.execute(f"create or replace table session_hours as {render('marts/session_hours.sql')}")
+    contracts = load_contracts()
+    for relation in ("sessions", "session_hours"):
+        check_relation(con, relation, contracts[relation])
     if not rebuild:
         return [f.bars_relation for f in ordered]
-    contracts = load_contracts()
     partial = since_file_id is not None
     if partial:
         affected = render(
@@ -73,7 +78,7 @@ def build_bars(
             {"since_file_id": since_file_id},
         )
     _build_grains(con, ordered, options, partial)
-    checked: list[tuple[str, str]] = [("sessions", "sessions")]
+    checked: list[tuple[str, str]] = []
     roots = sorted(SPECS)
     footprint_params = {
         "roots": roots,
