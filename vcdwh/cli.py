@@ -297,6 +297,36 @@ def sql(settings: Settings, query: str, fmt: str) -> None:
     click.echo(format_result(run_query(settings.db_path, query), fmt))
 
 
+@cli.command()
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when anything does not reconcile (default: report it and exit 0).",
+)
+@click.pass_obj
+@reports_errors
+def check(settings: Settings, strict: bool) -> None:
+    """Reconcile the loaded data: trades vs ohlcv_1m and the CME calendar.
+
+    Prints a table per instrument, one line per CME session: trades against Databento's
+    1-minute bars (open, high, low, close, volume) for every minute both cover, minutes
+    with bar volume but no trades (and trades without a bar), trades on a holiday or
+    outside the Globex hours of the root's calendar, and sessions the calendar says
+    traded that hold no data. Then the problem minutes and a summary.
+
+    \b
+    Example:
+        vcdwh check
+        vcdwh check --strict && vcdwh backtest
+    """
+    from vcdwh.check import check_warehouse, format_check
+
+    report = check_warehouse(settings)
+    click.echo(format_check(report))
+    if strict and report.discrepancies:
+        raise SystemExit(1)
+
+
 @cli.command(name="list")
 @click.pass_obj
 @reports_errors
