@@ -218,6 +218,20 @@ def _lock_timeout_option(func: F) -> F:
     help="Regular trading hours of a root in Chicago time (repeatable), e.g. ES=08:30-15:15. "
     "Stored in rth_hours.",
 )
+@click.option(
+    "--adjust",
+    type=click.Choice(["none", "difference", "ratio"]),
+    default=None,
+    help="Back-adjust the continuous series' adj_open/high/low/close onto the latest "
+    "contract (default none). Stored.",
+)
+@click.option(
+    "--roll-rule",
+    default=None,
+    metavar="volume|expiry-days:N",
+    help="Contract of each session of a continuous series: most volume (default), or the front "
+    "until N CME sessions before its expiration (needs definition records). Stored.",
+)
 @_lock_timeout_option
 @click.pass_obj
 @reports_errors
@@ -232,6 +246,8 @@ def build(
     on_bad_rows: str,
     replace: bool,
     rth: tuple[str, ...],
+    adjust: str | None,
+    roll_rule: str | None,
     lock_timeout: float,
 ) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
@@ -242,8 +258,8 @@ def build(
     rolls, and the CME calendar (sessions, session_hours: holidays, early closes, RTH).
     All in one transaction on a copy of the warehouse that replaces it only on
     success: open readers keep working, and on any error or crash nothing changes.
-    --unknown-side, --min-size/--max-size, --imbalance-ratio and --rth are stored; later
-    builds keep them.
+    --unknown-side, --min-size/--max-size, --imbalance-ratio, --rth, --adjust and
+    --roll-rule are stored; later builds keep them.
 
     \b
     Example:
@@ -253,6 +269,7 @@ def build(
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
         vcdwh build --on-bad-rows skip --lock-timeout 120
         vcdwh build --rth ES=08:30-15:00
+        vcdwh build --adjust difference --roll-rule expiry-days:8
     """
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
@@ -268,6 +285,8 @@ def build(
         on_bad_rows=on_bad_rows,
         replace=replace,
         rth=rth,
+        adjust=adjust,
+        roll_rule=roll_rule,
     )
     click.echo(format_build(report))
 

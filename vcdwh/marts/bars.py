@@ -8,6 +8,11 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.instruments import SPECS
+from vcdwh.marts.continuous import (
+    ContinuousOptions,
+    check_expirations,
+    check_ratio_prices,
+)
 from vcdwh.marts.exchange_calendar import write_calendar
 from vcdwh.marts.frequency import Frequency
 from vcdwh.marts.orderflow import FlowOptions, stored_options
@@ -25,6 +30,7 @@ def build_bars(
     options: FlowOptions | None = None,
     since_file_id: int | None = None,
     rebuild: bool = True,
+    continuous_options: ContinuousOptions | None = None,
 ) -> list[str]:
     """Refresh the session calendar, the per-interval marts and rolls; check their contracts.
 
@@ -49,6 +55,8 @@ def build_bars(
         running sums of the bars before it (``sql/intermediate/int_affected.sql``).
     rebuild
         False when no trade changed: the marts are kept as they are.
+    continuous_options
+        Roll rule and back-adjustment of the continuous series (default: volume, none).
 
     Returns
     -------
@@ -118,13 +126,21 @@ def build_bars(
         checked += [(relation, "bars"), (footprint, "footprint")]
     for temporary in ("int_bar_grain", "int_level_grain", "affected"):
         con.execute(f"drop table if exists {temporary}")
-    rolls = render("marts/rolls.sql", bars=identifier(built[0]))
+    series = (continuous_options or ContinuousOptions()).validated()
+    check_expirations(con, built[0], series)
+    rolls = render("marts/rolls.sql", bars=identifier(built[0]), expiry_days=series.expiry_days)
     con.execute(f"create or replace table rolls as {rolls}")
+    check_ratio_prices(con, built[0], series)
     checked.append(("rolls", "rolls"))
     for frequency in ordered:
         relation = identifier(frequency.bars_relation)
         continuous = identifier(frequency.continuous_relation)
-        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
+        sql = render(
+            "marts/bars_continuous.sql",
+            bars=relation,
+            large_lot=options.large_lot,
+            adjust=series.adjust,
+        )
         con.execute(f"create or replace table {continuous} as {sql}")
         checked.append((continuous, "continuous"))
     for relation, kind in checked:

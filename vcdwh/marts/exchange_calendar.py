@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 SPAN_MARGIN_DAYS = 7
 """Calendar days written either side of the data loaded."""
+EXPIRY_HORIZON_DAYS = 550
+"""How far past the data the calendar reaches to the expirations of the contracts loaded (for
+``--roll-rule expiry-days:N``)."""
 
 _RTH_RE = re.compile(r"^([A-Z0-9]{1,4})=(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -74,16 +77,24 @@ def apply_rth_overrides(con: duckdb.DuckDBPyConnection, overrides: Sequence[str]
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
-    """First and last UTC date of the trades and 1-minute bars loaded, or None when empty."""
-    [(lo, hi)] = con.execute(
-        "select least(min_trades, min_bars)::date, greatest(max_trades, max_bars)::date from ("
+    """First and last UTC date of the trades and 1-minute bars loaded, or None when empty.
+
+    The last date reaches to the latest expiration of the definitions loaded, at most
+    :data:`EXPIRY_HORIZON_DAYS` past the data.
+    """
+    [(lo, hi, expiry)] = con.execute(
+        "select least(min_trades, min_bars)::date, greatest(max_trades, max_bars)::date,"
+        " max_expiry::date from ("
         " select (select min(ts_recv) from trades) as min_trades,"
         " (select max(ts_recv) from trades) as max_trades,"
         " (select min(ts_event) from ohlcv_1m) as min_bars,"
-        " (select max(ts_event) from ohlcv_1m) as max_bars)"
+        " (select max(ts_event) from ohlcv_1m) as max_bars,"
+        " (select max(expiration) from instrument_definitions) as max_expiry)"
     ).fetchall()
     if lo is None:
         return None
+    if expiry is not None and expiry > hi:
+        hi = min(expiry, hi + timedelta(days=EXPIRY_HORIZON_DAYS))
     return lo, hi
 
 
