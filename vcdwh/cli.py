@@ -914,6 +914,15 @@ FETCH_STYPES = ("raw_symbol", "parent", "continuous", "instrument_id")
     "--refresh", is_flag=True, help="Download again even when complete files already exist."
 )
 @click.option(
+    "--batch-above",
+    type=click.IntRange(min=0),
+    default=1 << 30,
+    show_default=True,
+    metavar="BYTES",
+    help="A request larger than this (Databento's billable size) is downloaded as a batch job "
+    "(submit, poll, download, verify) instead of one stream.",
+)
+@click.option(
     "--api-key",
     default=None,
     metavar="KEY",
@@ -934,13 +943,16 @@ def fetch(
     max_cost: float,
     assume_yes: bool,
     refresh: bool,
+    batch_above: int,
     api_key: str | None,
 ) -> None:
     """Download Databento trades and 1-minute bars into seed-named CSVs.
 
-    Prices each request with Databento first and stops above --max-cost. Keeps the DBN as
-    received under <data-dir>/raw/ and writes trades_{SYMBOL}_{START}_{END}.csv and
-    ohlcv_1m_{SYMBOL}_{START}_{END}.csv in <data-dir>; complete files are reused.
+    Prices each request with Databento first and stops above --max-cost, then reports
+    Databento's condition of the requested days (degraded, pending, missing). Requests above
+    --batch-above bytes become batch jobs. Keeps the DBN as received under <data-dir>/raw/
+    and writes trades_{SYMBOL}_{START}_{END}.csv and ohlcv_1m_{SYMBOL}_{START}_{END}.csv in
+    <data-dir>; complete files are reused.
 
     \b
     Example:
@@ -967,6 +979,7 @@ def fetch(
         refresh=refresh,
         api_key=api_key,
         echo=click.echo,
+        batch_above=batch_above,
     )
     click.echo(report.summary())
 
