@@ -535,10 +535,11 @@ def _name_value(item: str) -> tuple[str, str]:
 )
 @click.option(
     "--reset",
-    type=click.Choice(["none", "session"]),
+    type=click.Choice(["none", "session", "rth"]),
     default="none",
     show_default=True,
-    help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open.",
+    help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open; "
+    "rth: reset at each RTH open, no signal outside RTH.",
 )
 @click.option(
     "--param",
@@ -627,7 +628,7 @@ def grid_options(func: F) -> F:
             "resets",
             default="none",
             show_default=True,
-            help="Cumulative delta resets, comma-separated: none, session.",
+            help="Cumulative delta resets, comma-separated: none, session, rth.",
         ),
         click.option(
             "--param",

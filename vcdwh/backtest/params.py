@@ -9,7 +9,11 @@ from typing import Any
 from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import Frequency, parse_frequency
 
-RESETS = {"none": "cumulative_delta", "session": "session_cumulative_delta"}
+RESETS = {
+    "none": "cumulative_delta",
+    "session": "session_cumulative_delta",
+    "rth": "rth_cumulative_delta",
+}
 SIDES = ("long", "short", "both")
 ENTRIES = ("close", "next-open")
 TARGET_FILLS = ("through", "touch")

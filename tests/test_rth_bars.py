@@ -1,0 +1,101 @@
+"""Regular trading hours in the bar tables: is_rth and the RTH cumulative delta and its candle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.helpers import Trade, ns, write_pretty_csv
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.build import build_warehouse
+from vcdwh.config import Settings
+
+# ES RTH is 08:30-15:15 CT = 13:30-20:15 UTC in July (CDT).
+TRADES = [
+    Trade(ns("2024-07-02 13:29:10"), 5500.00, 4, "B", 1, 1),  # 08:29 CT: before RTH
+    Trade(ns("2024-07-02 13:30:05"), 5500.25, 3, "B", 1, 2),  # 08:30 CT: the RTH open
+    Trade(ns("2024-07-02 13:30:30"), 5500.00, 5, "A", 1, 3),
+    Trade(ns("2024-07-02 13:31:00"), 5500.25, 2, "B", 1, 4),
+    Trade(ns("2024-07-02 20:14:00"), 5501.00, 6, "B", 1, 5),  # 15:14 CT: last RTH minute
+    Trade(ns("2024-07-02 20:15:00"), 5501.25, 1, "A", 1, 6),  # 15:15 CT: RTH is over
+    Trade(ns("2024-07-03 13:30:00"), 5502.00, 7, "A", 1, 7),  # next session's RTH open
+]
+
+
+@pytest.fixture(name="warehouse", scope="module")
+def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    folder: Path = tmp_path_factory.mktemp("rth")
+    settings = Settings(data_dir=folder, db_path=folder / "vcdwh.duckdb")
+    write_pretty_csv(folder / "trades_ESU4_2024-07-02_2024-07-03.csv", TRADES, {1: "ESU4"})
+    build_warehouse(settings, [], ["1min"])
+    return settings
+
+
+def _query(settings: Settings, sql: str, params: dict | None = None) -> list[tuple]:
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        return con.execute(sql, params or {}).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(name="bars", scope="module")
+def fixture_bars(warehouse: Settings) -> list[tuple]:
+    con = duckdb.connect(str(warehouse.db_path), read_only=True)
+    try:
+        return con.execute(
+            "select strftime(bar_start, '%m-%d %H:%M'), is_rth, delta, rth_cumulative_delta, "
+            "rth_delta_open, rth_delta_high, rth_delta_low, rth_delta_close "
+            "from bars_1min order by bar_start"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_bars_given_rth_hours_flag_only_bars_from_the_rth_open_to_before_its_end(bars):
+    assert [(b[0], b[1]) for b in bars] == [
+        ("07-02 13:29", False),
+        ("07-02 13:30", True),
+        ("07-02 13:31", True),
+        ("07-02 20:14", True),
+        ("07-02 20:15", False),
+        ("07-03 13:30", True),
+    ]
+
+
+def test_bars_given_rth_restart_the_rth_cumulative_delta_at_each_rth_open(bars):
+    # 13:30 bar: +3 then -5 -> delta -2, path 0 -> 3 -> -2; 13:31: +2; 20:14: +6.
+    assert [b[2:] for b in bars] == [
+        (4, None, None, None, None, None),
+        (-2, -2, 0, 3, -2, -2),
+        (2, 0, -2, 0, -2, 0),
+        (6, 6, 0, 6, 0, 6),
+        (-1, None, None, None, None, None),
+        (-7, -7, 0, 0, -7, -7),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reset", "expected"),
+    [
+        # rth: no signal before 08:30 CT; -2 at 13:30 (flat, nothing to exit), +6 at 20:14 buys,
+        # -7 at the next RTH open sells.
+        ("rth", [("07-02 20:14", 5501.0, "07-03 13:30", 5502.0, "signal")]),
+        # none: +4 already at 13:29 buys, and the running delta never falls below -1.
+        ("none", [("07-02 13:29", 5500.0, "07-03 13:30", 5502.0, "end_of_data")]),
+    ],
+)
+def test_backtest_given_reset_rth_trades_the_rth_cumulative_delta(warehouse, reset, expected):
+    result = run_backtest(warehouse, BacktestParams(symbol="ESU4", threshold=1, reset=reset))
+
+    trades = _query(
+        warehouse,
+        "select strftime(entry_time, '%m-%d %H:%M'), entry_price, strftime(exit_time, "
+        "'%m-%d %H:%M'), exit_price, exit_reason from backtest_trades where run_id = $r "
+        "order by trade_no",
+        {"r": result.run_id},
+    )
+    assert trades == expected
