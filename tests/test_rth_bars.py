@@ -6,11 +6,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from tests.helpers import Trade, ns, write_pretty_csv
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
+from vcdwh.cli import cli
 from vcdwh.config import Settings
 
 # ES RTH is 08:30-15:15 CT = 13:30-20:15 UTC in July (CDT).
@@ -99,3 +101,72 @@ def test_backtest_given_reset_rth_trades_the_rth_cumulative_delta(warehouse, res
         {"r": result.run_id},
     )
     assert trades == expected
+
+
+def _trades_of(settings: Settings, run_id: int) -> list[tuple]:
+    return _query(
+        settings,
+        "select strftime(entry_time, '%m-%d %H:%M'), entry_price, strftime(exit_time, "
+        "'%m-%d %H:%M'), exit_price, exit_reason from backtest_trades where run_id = $r "
+        "order by trade_no",
+        {"r": run_id},
+    )
+
+
+@pytest.mark.parametrize(
+    ("threshold", "hours", "entry"),
+    [
+        # The running delta is 4, 2, 4, 10, 9, 2 (bars at 08:29, 08:30, 08:31, 15:14, 15:15 CT
+        # and the next 08:30): above 1 from the 08:29 bar (not RTH), above 5 from 15:14 (RTH).
+        (1, "all", ("07-02 13:29", 5500.0)),
+        (1, "rth", ("07-02 13:30", 5500.0)),
+        (1, "eth", ("07-02 13:29", 5500.0)),
+        (5, "all", ("07-02 20:14", 5501.0)),
+        (5, "rth", ("07-02 20:14", 5501.0)),
+        (5, "eth", ("07-02 20:15", 5501.25)),
+    ],
+)
+def test_backtest_given_hours_opens_positions_only_on_those_bars(
+    warehouse, threshold, hours, entry
+):
+    result = run_backtest(
+        warehouse, BacktestParams(symbol="ESU4", threshold=threshold, hours=hours)
+    )
+
+    [trade] = _trades_of(warehouse, result.run_id)
+    assert trade[:2] == entry
+
+
+def test_backtest_given_flat_at_rth_end_closes_at_the_last_rth_bar(warehouse):
+    # Long from the RTH open, closed at the 15:14 CT bar; the 07-03 RTH open is the last bar.
+    result = run_backtest(
+        warehouse,
+        BacktestParams(symbol="ESU4", threshold=1, contracts=1, hours="rth", flat_at_rth_end=True),
+    )
+
+    assert _trades_of(warehouse, result.run_id) == [
+        ("07-02 13:30", 5500.0, "07-02 20:14", 5501.0, "session_end")
+    ]
+    assert _query(
+        warehouse,
+        "select hours, flat_at_rth_end, flat_at_session_end from backtest_runs where run_id = $r",
+        {"r": result.run_id},
+    ) == [("rth", True, False)]
+
+
+def test_cli_backtest_given_flat_at_session_end_rth_and_hours_stores_them(warehouse):
+    runner = CliRunner()
+    args = ["--db", str(warehouse.db_path), "backtest", "--symbol", "ESU4", "--threshold", "1"]
+
+    rth = runner.invoke(
+        cli, [*args, "--contracts", "1", "--hours", "rth", "--flat-at-session-end", "rth"]
+    )
+    session = runner.invoke(cli, [*args, "--contracts", "1", "--flat-at-session-end"])
+
+    assert rth.exit_code == 0, rth.output
+    assert session.exit_code == 0, session.output
+    assert _query(
+        warehouse,
+        "select hours, flat_at_rth_end, flat_at_session_end from backtest_runs "
+        "order by run_id desc limit 2",
+    ) == [("all", False, True), ("rth", True, False)]

@@ -410,8 +410,20 @@ def run_options(func: F) -> F:
         ),
         click.option(
             "--flat-at-session-end",
-            is_flag=True,
-            help="Close any position at the last bar of each session.",
+            "flat_at",
+            is_flag=False,
+            flag_value="session",
+            default=None,
+            type=click.Choice(["session", "rth"]),
+            help="Close any position at the last bar of each session, or with `rth` at the "
+            "last RTH bar of each session.",
+        ),
+        click.option(
+            "--hours",
+            type=click.Choice(["all", "rth", "eth"]),
+            default="all",
+            show_default=True,
+            help="Bars that may open a position: all, RTH only (is_rth) or outside RTH only.",
         ),
         click.option(
             "--signal",
@@ -490,7 +502,9 @@ def _base_params(
         commission=options["commission"],
         slippage_ticks=options["slippage_ticks"],
         side=options["side"],
-        flat_at_session_end=options["flat_at_session_end"],
+        flat_at_session_end=options["flat_at"] == "session",
+        flat_at_rth_end=options["flat_at"] == "rth",
+        hours=options["hours"],
         signal=options["signal"],
         signal_params=signal_params,
         entry=options["entry"],
