@@ -170,3 +170,20 @@ def test_cli_backtest_given_flat_at_session_end_rth_and_hours_stores_them(wareho
         "select hours, flat_at_rth_end, flat_at_session_end from backtest_runs "
         "order by run_id desc limit 2",
     ) == [("all", False, True), ("rth", True, False)]
+
+
+def test_build_given_bars_made_before_the_rth_columns_rebuilds_them_in_full(tmp_path):
+    settings = Settings(data_dir=tmp_path, db_path=tmp_path / "vcdwh.duckdb")
+    write_pretty_csv(tmp_path / "trades_ESU4_2024-07-02_2024-07-02.csv", TRADES[:3], {1: "ESU4"})
+    build_warehouse(settings, [], ["1min"])
+    con = duckdb.connect(str(settings.db_path))
+    try:  # what an older vcdwh left
+        con.execute("alter table bars_1min drop column is_rth")
+    finally:
+        con.close()
+    write_pretty_csv(tmp_path / "trades_ESU4_2024-07-03_2024-07-03.csv", TRADES[6:], {1: "ESU4"})
+
+    report = build_warehouse(settings, [], ["1min"])
+
+    assert report.bars_mode == "full"
+    assert _query(settings, "select count(*), count(is_rth) from bars_1min") == [(3, 3)]

@@ -294,6 +294,14 @@ def _bars_mode(
         for f in frequencies
         for relation in (f.bars_relation, f.footprint_relation, f.continuous_relation)
     ) and relation_exists(con, "rolls")
+    # Bars built before they had the RTH columns cannot be appended to: rebuild them.
+    [(without_rth,)] = con.execute(
+        "select count(*) from duckdb_tables() t where t.table_name = any($names) and not exists "
+        "(select 1 from duckdb_columns() c where c.table_name = t.table_name "
+        "and c.column_name = 'is_rth')",
+        {"names": [f.bars_relation for f in frequencies]},
+    ).fetchall()
+    built = built and not without_rth
     if report.options != before or frequencies != known or not built or rewritten:
         return "full"
     if not added:
