@@ -5,6 +5,7 @@ The layout Spark, Trino and Athena read::
     DIR/trades/root=ES/session_date=2024-03-04/data_0.parquet
     DIR/bars_1min/root=ES/session_date=2024-03-04/data_0.parquet
     DIR/sessions/sessions.parquet
+    DIR/session_hours/session_hours.parquet
 
 ``root`` is the product root of the symbol (``sql/macros/root.sql``) and ``session_date`` the
 CME trade date, assigned to each trade by the same as-of rule the bars use (the last session
@@ -76,7 +77,8 @@ def _copy(con: object, query: str, target: Path, partitioned: bool) -> None:
 def export_parquet(
     settings: Settings, out_dir: str | Path, overwrite: bool = False
 ) -> ExportReport:
-    """Write ``trades``, ``sessions`` and every ``bars_*`` table as Parquet under ``out_dir``.
+    """Write ``trades``, ``sessions``, ``session_hours`` and every ``bars_*`` table as Parquet
+    under ``out_dir``.
 
     Parameters
     ----------
@@ -114,6 +116,14 @@ def export_parquet(
         (staging / "sessions").mkdir()
         _copy(con, "select * from sessions", staging / "sessions" / "sessions.parquet", False)
         report.relations["sessions"] = _count(con, "sessions")
+        (staging / "session_hours").mkdir()
+        _copy(
+            con,
+            "select * from session_hours",
+            staging / "session_hours" / "session_hours.parquet",
+            False,
+        )
+        report.relations["session_hours"] = _count(con, "session_hours")
         for relation in bars:
             _copy(con, render("export/bars.sql", bars=relation), staging / relation, True)
             report.relations[relation] = _count(con, relation)
