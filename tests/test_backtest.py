@@ -252,7 +252,7 @@ def test_backtest_cli_json_and_errors(shared, build, settings):
         ("threshold", -1, "--threshold -1 must be a number ≥ 0"),
         ("position_size", 1.5, "--position-size 1.5 must be a fraction of capital in (0, 1]"),
         ("initial_capital", 0, "--initial-capital 0 must be positive"),
-        ("reset", "weekly", "--reset 'weekly' must be one of: none, session"),
+        ("reset", "weekly", "--reset 'weekly' must be one of: none, session, rth"),
     ],
 )
 def test_backtest_params_given_bad_value_names_the_option(option, value, message):

@@ -38,7 +38,13 @@ def _warehouse(sample: Settings, sql: str) -> list[tuple]:
 def test_export_given_sample_writes_hive_partitions_per_root_and_session(exported):
     out, report = exported
     assert report.out_dir == out
-    assert set(report.relations) == {"trades", "sessions", "bars_1min", "bars_5min"}
+    assert set(report.relations) == {
+        "trades",
+        "sessions",
+        "session_hours",
+        "bars_1min",
+        "bars_5min",
+    }
     partitions = sorted(
         p.relative_to(out / "trades").as_posix() for p in (out / "trades").glob("*/*")
     )
@@ -106,7 +112,13 @@ def test_export_given_overwrite_replaces_folder(sample, tmp_path):
     out.mkdir()
     (out / "old.txt").write_text("old")
     export_parquet(sample, out, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["bars_1min", "bars_5min", "sessions", "trades"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bars_1min",
+        "bars_5min",
+        "session_hours",
+        "sessions",
+        "trades",
+    ]
 
 
 @pytest.mark.parametrize("bad", ["a\nb", "x\x00y", "../up"])

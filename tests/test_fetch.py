@@ -9,6 +9,7 @@ plus ``DATABENTO_API_KEY``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -146,11 +147,49 @@ class FakeMetadata:
         cost: float = 0.25,
         end: str = RANGE_END,
         errors: list[BaseException | None] | None = None,
+        size: int = 2_153,
+        conditions: dict[str, str] | None = None,
     ) -> None:
         self.cost = cost
         self.end = end
         self.errors = list(errors or [])
+        self.size = size
+        self.conditions = conditions or {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def get_dataset_condition(
+        self, dataset: str, start_date: Any = None, end_date: Any = None
+    ) -> list[dict[str, str | None]]:
+        """Every day from start_date to end_date (inclusive): ``available`` unless scripted."""
+        self.calls.append(
+            (
+                "get_dataset_condition",
+                {"dataset": dataset, "start_date": start_date, "end_date": end_date},
+            )
+        )
+        day, last = date.fromisoformat(start_date), date.fromisoformat(end_date)
+        answer: list[dict[str, str | None]] = []
+        while day <= last:
+            condition = self.conditions.get(day.isoformat(), "available")
+            modified = None if condition == "missing" else day.isoformat()
+            answer.append(
+                {"date": day.isoformat(), "condition": condition, "last_modified_date": modified}
+            )
+            day += timedelta(days=1)
+        return answer
+
+    def get_billable_size(
+        self,
+        dataset: str,
+        start: Any,
+        end: Any = None,
+        symbols: Any = None,
+        schema: str = "trades",
+        stype_in: str = "raw_symbol",
+        limit: int | None = None,
+    ) -> int:
+        self.calls.append(("get_billable_size", {"symbols": symbols, "schema": schema}))
+        return self.size
 
     def get_dataset_range(self, dataset: str) -> dict[str, Any]:
         self.calls.append(("get_dataset_range", {"dataset": dataset}))
@@ -265,6 +304,71 @@ class FakeSymbology:
         }
 
 
+class FakeBatch:
+    """``batch.submit_job``/``list_jobs``/``list_files``/``download`` serving a real DBN file.
+
+    Parameters
+    ----------
+    files : dict
+        Schema → DBN file the job of that schema delivers.
+    states : list
+        ``(state, progress)`` answered by successive ``list_jobs`` calls (the last one repeats).
+    corrupt : bool
+        Deliver a file whose bytes differ from the size and hash ``list_files`` announces.
+    """
+
+    def __init__(
+        self,
+        files: dict[str, Path],
+        states: list[tuple[str, int | None]] | None = None,
+        corrupt: bool = False,
+    ) -> None:
+        self.files = files
+        self.states = list(states or [("queued", None), ("processing", 40), ("done", 100)])
+        self.corrupt = corrupt
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.schema = ""
+
+    def submit_job(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("submit_job", kwargs))
+        self.schema = kwargs["schema"]
+        return {"id": "GLBX-20240701-ABCDEF", "state": "queued"}
+
+    def list_jobs(self, states: Any = None, since: Any = None) -> list[dict[str, Any]]:
+        self.calls.append(("list_jobs", {"states": states}))
+        state, progress = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return [
+            {"id": "GLBX-20231231-OTHER0", "state": "done", "progress": 100},
+            {"id": "GLBX-20240701-ABCDEF", "state": state, "progress": progress},
+        ]
+
+    def _name(self) -> str:
+        return f"glbx-mdp3-20240701-20240702.{self.schema}.dbn.zst"
+
+    def list_files(self, job_id: str) -> list[dict[str, Any]]:
+        self.calls.append(("list_files", {"job_id": job_id}))
+        data = self.files[self.schema].read_bytes()
+        return [
+            {"filename": "manifest.json", "size": 2, "hash": "sha256:00"},
+            {
+                "filename": self._name(),
+                "size": len(data),
+                "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+            },
+        ]
+
+    def download(
+        self, job_id: str, output_dir: Any = None, filename_to_download: Any = None
+    ) -> list[Path]:
+        self.calls.append(("download", {"job_id": job_id, "filename": filename_to_download}))
+        folder = Path(output_dir) / job_id
+        folder.mkdir(parents=True)
+        data = self.files[self.schema].read_bytes()
+        target = folder / filename_to_download
+        target.write_bytes(data[:-1] + b"\0" if self.corrupt else data)
+        return [target]
+
+
 class FakeHistorical:
     """Stands in for ``databento.Historical``."""
 
@@ -273,10 +377,12 @@ class FakeHistorical:
         timeseries: FakeTimeseries | None = None,
         metadata: FakeMetadata | None = None,
         symbology: FakeSymbology | None = None,
+        batch: FakeBatch | None = None,
     ) -> None:
         self.timeseries = timeseries or FakeTimeseries(SAMPLES)
         self.metadata = metadata or FakeMetadata()
         self.symbology = symbology or FakeSymbology()
+        self.batch = batch or FakeBatch(SAMPLES)
 
 
 # DBN trade records (48 bytes), laid out as databento_dbn decodes them.
@@ -530,6 +636,7 @@ def test_fetch_given_defaults_requests_es_fut_parent_last_7_days_both_schemas(
         "ES.FUT ohlcv-1m 2024-07-01..2024-07-08: estimated cost $0.25",
     ]
     assert lines[4] == "estimated total: $0.50 for 2 request(s) (--max-cost $5.00)"
+    assert lines[5] == "GLBX.MDP3 condition 2024-07-01..2024-07-07: available every day"
     # The real samples' ids resolve to ESU4 (118) and NQU4 (4358): the CSVs written through the
     # resolved map are byte-for-byte Databento's own pretty CSVs of the same DBNs.
     assert [(c["symbols"], c["start_date"], c["end_date"]) for c in client.symbology.calls] == [
@@ -541,7 +648,7 @@ def test_fetch_given_defaults_requests_es_fut_parent_last_7_days_both_schemas(
     assert re.fullmatch(
         r"ES\.FUT trades 2024-07-01\.\.2024-07-08: 120 records, 2,153 bytes, \d+\.\ds -> "
         + re.escape(str(settings.data_dir / "trades_ES.FUT_2024-07-01_2024-07-08.csv")),
-        lines[5],
+        lines[6],
     )
 
 
@@ -1506,6 +1613,17 @@ class FakeHttpResponse:
             raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
 
 
+def condition_answer(url: str, kwargs: dict[str, Any]) -> FakeHttpResponse | None:
+    """The answer of the real client's GET metadata.get_dataset_condition (every day available)."""
+    if not url.endswith("/metadata.get_dataset_condition"):
+        return None
+    params = dict(kwargs.get("params") or {})
+    days = FakeMetadata().get_dataset_condition(
+        params.get("dataset", "GLBX.MDP3"), params["start_date"], params["end_date"]
+    )
+    return FakeHttpResponse(json_body=days)
+
+
 @needs_samples
 def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_good_file(
     settings: Settings, lines: list[str], monkeypatch: pytest.MonkeyPatch
@@ -1520,6 +1638,9 @@ def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_go
 
     def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
         auths.append(kwargs.get("auth"))
+        answer = condition_answer(url, kwargs)
+        if answer is not None:
+            return answer
         assert url.endswith("/metadata.get_dataset_range"), url
         return FakeHttpResponse(
             json_body={"start": "2010-06-06T00:00:00.000000000Z", "end": RANGE_END}
@@ -1529,6 +1650,8 @@ def test_fetch_given_real_client_with_broken_stream_then_503_retries_into_one_go
         auths.append(kwargs.get("auth"))
         if url.endswith("/metadata.get_cost"):
             return FakeHttpResponse(json_body=0.12)
+        if url.endswith("/metadata.get_billable_size"):
+            return FakeHttpResponse(json_body=2153)
         assert url.endswith("/timeseries.get_range"), url
         assert kwargs["data"]["symbols"] == "ESU4"
         return streams.pop(0)
@@ -1570,6 +1693,9 @@ def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbolo
     posts: list[tuple[str, dict[str, Any]]] = []
 
     def fake_get(url: str, **kwargs: Any) -> FakeHttpResponse:
+        answer = condition_answer(url, kwargs)
+        if answer is not None:
+            return answer
         assert url.endswith("/metadata.get_dataset_range"), url
         return FakeHttpResponse(
             json_body={"start": "2010-06-06T00:00:00.000000000Z", "end": RANGE_END}
@@ -1579,6 +1705,8 @@ def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbolo
         posts.append((url.rsplit("/", 1)[1], dict(kwargs["data"])))
         if url.endswith("/metadata.get_cost"):
             return FakeHttpResponse(json_body=0.12)
+        if url.endswith("/metadata.get_billable_size"):
+            return FakeHttpResponse(json_body=2153)
         if url.endswith("/timeseries.get_range"):
             return FakeHttpResponse(body=parent_dbn.read_bytes())
         assert url.endswith("/symbology.resolve"), url
@@ -1611,10 +1739,11 @@ def test_fetch_given_real_client_and_parent_request_resolves_ids_through_symbolo
     # Assert
     assert [name for name, _ in posts] == [
         "metadata.get_cost",
+        "metadata.get_billable_size",
         "timeseries.get_range",
         "symbology.resolve",
     ]
-    assert posts[2][1] == {
+    assert posts[3][1] == {
         "dataset": "GLBX.MDP3",
         "symbols": "5602,17077,17111",
         "stype_in": "instrument_id",
@@ -1779,3 +1908,162 @@ def test_fetch_then_build_reproduces_golden_esu4_bars_and_keeps_key_out_of_wareh
         "2024-07-02 00:01:00,ESU4,5529.250000000,5529.500000000,5529.250000000,5529.250000000,37,13,24,-11,31,24",
     ]
     assert KEY.encode() not in settings.db_path.read_bytes()
+
+
+# --- dataset condition and batch jobs -----------------------------------------------------------
+
+
+@needs_samples
+def test_fetch_given_degraded_pending_and_missing_days_reports_them_before_downloading(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    conditions = {"2024-07-02": "degraded", "2024-07-04": "missing", "2024-07-05": "pending"}
+    client = FakeHistorical(metadata=FakeMetadata(conditions=conditions))
+
+    # Act
+    fetch(settings, client, lines, start="2024-07-01", end="2024-07-06")
+
+    # Assert
+    line = (
+        "GLBX.MDP3 condition 2024-07-01..2024-07-05: degraded 2024-07-02; missing 2024-07-04; "
+        "pending 2024-07-05 (degraded: may miss data; pending: not out yet; missing: none)"
+    )
+    assert line in lines
+    assert lines.index(line) < next(i for i, x in enumerate(lines) if " records, " in x)
+    [(_, asked)] = [c for c in client.metadata.calls if c[0] == "get_dataset_condition"]
+    assert asked == {"dataset": "GLBX.MDP3", "start_date": "2024-07-01", "end_date": "2024-07-05"}
+
+
+@needs_samples
+def test_fetch_given_size_above_batch_threshold_downloads_a_verified_batch_job(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange: Databento prices the request at 5 GB
+    client = FakeHistorical(metadata=FakeMetadata(size=5_000_000_000))
+
+    # Act
+    report = fetch(settings, client, lines)
+
+    # Assert: the same files a stream gives, through submit -> poll -> download -> verify
+    [file] = report.files
+    assert file.csv_path.read_bytes() == ESU4_TRADES_CSV.read_bytes()
+    assert file.dbn_path.read_bytes() == ESU4_TRADES_DBN.read_bytes()
+    assert all_files(settings.data_dir) == sorted([file.csv_path, file.dbn_path])
+    assert client.timeseries.calls == []
+    [(_, submitted)] = [c for c in client.batch.calls if c[0] == "submit_job"]
+    assert submitted == {
+        "dataset": "GLBX.MDP3",
+        "symbols": ["ESU4"],
+        "schema": "trades",
+        "start": "2024-07-01",
+        "end": "2024-07-02",
+        "encoding": "dbn",
+        "compression": "zstd",
+        "split_duration": "none",
+        "stype_in": "raw_symbol",
+    }
+    label = "ESU4 trades 2024-07-01..2024-07-02"
+    assert [x for x in lines if "batch" in x] == [
+        f"{label}: 5,000,000,000 bytes, above --batch-above 1,073,741,824: downloading it as a "
+        "batch job",
+        f"{label}: batch job GLBX-20240701-ABCDEF submitted",
+        f"{label}: batch job GLBX-20240701-ABCDEF queued",
+        f"{label}: batch job GLBX-20240701-ABCDEF processing 40%",
+        f"{label}: batch job GLBX-20240701-ABCDEF done 100%",
+        f"{label}: batch job GLBX-20240701-ABCDEF downloaded and verified "
+        "(glbx-mdp3-20240701-20240702.trades.dbn.zst)",
+    ]
+    assert (report.records, report.estimated_cost) == (120, 0.25)
+
+
+@needs_samples
+def test_fetch_given_batch_file_not_matching_its_hash_fails_and_leaves_no_file(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    client = FakeHistorical(
+        metadata=FakeMetadata(size=5_000_000_000), batch=FakeBatch(SAMPLES, corrupt=True)
+    )
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch(settings, client, lines)
+
+    # Assert
+    assert str(excinfo.value) == (
+        "batch job GLBX-20240701-ABCDEF for ESU4 trades 2024-07-01..2024-07-02: "
+        "glbx-mdp3-20240701-20240702.trades.dbn.zst does not match the size and SHA-256 "
+        "Databento lists (a broken download); fetch again"
+    )
+    assert all_files(settings.data_dir) == []
+
+
+@needs_samples
+def test_fetch_given_expired_batch_job_fails_naming_it_and_leaves_no_file(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange
+    batch = FakeBatch(SAMPLES, states=[("queued", None), ("expired", None)])
+    client = FakeHistorical(metadata=FakeMetadata(size=5_000_000_000), batch=batch)
+
+    # Act
+    with pytest.raises(FetchError) as excinfo:
+        fetch(settings, client, lines)
+
+    # Assert
+    assert str(excinfo.value) == (
+        "batch job GLBX-20240701-ABCDEF for ESU4 trades 2024-07-01..2024-07-02 is expired; "
+        "fetch again"
+    )
+    assert all_files(settings.data_dir) == []
+    assert [name for name, _ in batch.calls].count("submit_job") == 1
+
+
+@needs_samples
+def test_fetch_given_batch_above_option_streams_below_it(
+    settings: Settings, lines: list[str]
+) -> None:
+    # Arrange: 2,153 bytes is not above a 2,153-byte threshold
+    client = FakeHistorical()
+
+    # Act
+    report = fetch(settings, client, lines, batch_above=2153)
+
+    # Assert
+    assert client.batch.calls == []
+    assert len(client.timeseries.calls) == 1
+    assert report.files[0].status == "written"
+
+
+def test_fetch_given_negative_batch_above_fails_before_any_request(
+    settings: Settings, lines: list[str]
+) -> None:
+    client = FakeHistorical()
+
+    with pytest.raises(ConfigError) as excinfo:
+        fetch(settings, client, lines, batch_above=-1)
+
+    assert str(excinfo.value) == "invalid --batch-above -1: use a whole number of bytes >= 0"
+    assert client.metadata.calls == []
+
+
+@needs_samples
+def test_cli_fetch_given_batch_above_small_downloads_through_a_batch_job(
+    settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange
+    monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+
+    # Act
+    result = run_cli(
+        settings,
+        *("--symbol", "ESU4", "--schema", "trades", "--start", "2024-07-01"),
+        *("--end", "2024-07-02", "--batch-above", "1000"),
+    )
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert "batch job GLBX-20240701-ABCDEF downloaded and verified" in result.output
+    assert factory["client"].timeseries.calls == []
+    assert KEY not in result.output

@@ -26,6 +26,12 @@ from vcdwh.load.files import identify, load_file
 from vcdwh.load.settle import FileResult
 from vcdwh.load.stage import BAD_ROW_POLICIES, OHLCV_1M, TRADES
 from vcdwh.marts.bars import build_bars, known_frequencies
+from vcdwh.marts.continuous import (
+    ContinuousOptions,
+    store_continuous,
+    stored_continuous,
+)
+from vcdwh.marts.exchange_calendar import apply_rth_overrides, parse_rth
 from vcdwh.marts.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
 from vcdwh.marts.orderflow import (
     FlowOptions,
@@ -59,6 +65,7 @@ class BuildReport:
     last_ts: str | None = None
     seconds: float = 0.0
     options: FlowOptions = field(default_factory=FlowOptions)
+    continuous: ContinuousOptions = field(default_factory=ContinuousOptions)
     bars_mode: str = "full"
 
     @property
@@ -115,6 +122,9 @@ def build_warehouse(
     on_bad_rows: str = "error",
     replace: bool = False,
     progress: Progress = NO_PROGRESS,
+    rth: Sequence[str] = (),
+    adjust: str | None = None,
+    roll_rule: str | None = None,
 ) -> BuildReport:
     """Load every new file and rebuild the bars, in one transaction on a copy of the warehouse.
 
@@ -149,6 +159,14 @@ def build_warehouse(
         differ from held ones replace them. The marts are then rebuilt in full.
     progress
         Receives the phases (files, bars, catalog) and each file done.
+    rth
+        Regular trading hours overrides, ``ROOT=HH:MM-HH:MM`` in Chicago time, stored in
+        ``rth_hours`` (see :func:`vcdwh.marts.exchange_calendar.parse_rth`).
+    adjust
+        Back-adjustment of the continuous series: ``none``, ``difference`` or ``ratio``
+        (None keeps the stored value, at first ``none``).
+    roll_rule
+        ``volume`` or ``expiry-days:N`` (None keeps the stored value, at first ``volume``).
 
     Returns
     -------
@@ -167,6 +185,9 @@ def build_warehouse(
         raise ConfigError(
             f"--on-bad-rows {on_bad_rows!r} must be one of: {', '.join(BAD_ROW_POLICIES)}"
         )
+    for item in rth:
+        parse_rth(item)
+    ContinuousOptions().changed(adjust, roll_rule)
     started = time.perf_counter()
     wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
     overrides = (flow or FlowOverrides()).checked()
@@ -191,9 +212,13 @@ def build_warehouse(
         ) as con,
     ):
         ensure_tables(con)
+        apply_rth_overrides(con, rth)
         before = stored_options(con)
         report.options = overrides.apply(before)
         store_options(con, report.options)
+        continuous_before = stored_continuous(con)
+        report.continuous = continuous_before.changed(adjust, roll_rule)
+        store_continuous(con, report.continuous)
         first_new_file = next_file_id(con)
         known_hashes = {
             h for (h,) in con.execute("select content_hash from loaded_files").fetchall()
@@ -255,12 +280,15 @@ def build_warehouse(
         known = set(known_frequencies(con))
         frequencies_to_build = set(wanted) | known
         report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
+        if report.bars_mode == "unchanged" and report.continuous != continuous_before:
+            report.bars_mode = "full"
         report.bar_relations = build_bars(
             con,
             frequencies_to_build,
             report.options,
             since_file_id=first_new_file if report.bars_mode == "incremental" else None,
             rebuild=report.bars_mode != "unchanged",
+            continuous_options=report.continuous,
         )
         progress.phase("publishing the catalog")
         publish_catalog(con)
@@ -292,6 +320,14 @@ def _bars_mode(
         for f in frequencies
         for relation in (f.bars_relation, f.footprint_relation, f.continuous_relation)
     ) and relation_exists(con, "rolls")
+    # Bars built before they had the RTH columns cannot be appended to: rebuild them.
+    [(without_rth,)] = con.execute(
+        "select count(*) from duckdb_tables() t where t.table_name = any($names) and not exists "
+        "(select 1 from duckdb_columns() c where c.table_name = t.table_name "
+        "and c.column_name = 'is_rth')",
+        {"names": [f.bars_relation for f in frequencies]},
+    ).fetchall()
+    built = built and not without_rth
     if report.options != before or frequencies != known or not built or rewritten:
         return "full"
     if not added:
@@ -364,7 +400,10 @@ def format_build(report: BuildReport) -> str:
         "unchanged": "unchanged: no new trades",
     }[report.bars_mode]
     lines.append(f"bars: {', '.join(report.bar_relations)} ({how})  ({report.seconds:.2f} s)")
-    lines.append(f"settings: {describe(report.options)}")
+    lines.append(
+        f"settings: {describe(report.options)}  adjust={report.continuous.adjust}  "
+        f"roll_rule={report.continuous.roll_rule}"
+    )
     rejected = sum(f.rows_rejected for f in report.files)
     if rejected:
         lines.append(

@@ -243,6 +243,27 @@ def _lock_timeout_option(func: F) -> F:
     "replaces that earlier version's records; conflicting trades replace the held trades "
     "(its instruments, over its time range); ohlcv-1m bars that differ replace the held ones.",
 )
+@click.option(
+    "--rth",
+    multiple=True,
+    metavar="ROOT=HH:MM-HH:MM",
+    help="Regular trading hours of a root in Chicago time (repeatable), e.g. ES=08:30-15:15. "
+    "Stored in rth_hours.",
+)
+@click.option(
+    "--adjust",
+    type=click.Choice(["none", "difference", "ratio"]),
+    default=None,
+    help="Back-adjust the continuous series' adj_open/high/low/close onto the latest "
+    "contract (default none). Stored.",
+)
+@click.option(
+    "--roll-rule",
+    default=None,
+    metavar="volume|expiry-days:N",
+    help="Contract of each session of a continuous series: most volume (default), or the front "
+    "until N CME sessions before its expiration (needs definition records). Stored.",
+)
 @_lock_timeout_option
 @click.pass_obj
 @reports_errors
@@ -256,6 +277,9 @@ def build(
     imbalance_ratio: float | None,
     on_bad_rows: str,
     replace: bool,
+    rth: tuple[str, ...],
+    adjust: str | None,
+    roll_rule: str | None,
     lock_timeout: float,
 ) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
@@ -263,10 +287,11 @@ def build(
     Loads every trades_*.csv, ohlcv_1m_*.csv, *.dbn and *.dbn.zst in the data folder
     that is not loaded yet, plus any FILES given, into the warehouse, then builds per
     interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
-    rolls. All in one transaction on a copy of the warehouse that replaces it only on
+    rolls, and the CME calendar (sessions, session_hours: holidays, early closes, RTH).
+    All in one transaction on a copy of the warehouse that replaces it only on
     success: open readers keep working, and on any error or crash nothing changes.
-    --unknown-side, --min-size/--max-size and --imbalance-ratio are stored; later builds
-    keep them.
+    --unknown-side, --min-size/--max-size, --imbalance-ratio, --rth, --adjust and
+    --roll-rule are stored; later builds keep them.
 
     \b
     Example:
@@ -275,6 +300,8 @@ def build(
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
         vcdwh build --on-bad-rows skip --lock-timeout 120
+        vcdwh build --rth ES=08:30-15:00
+        vcdwh build --adjust difference --roll-rule expiry-days:8
     """
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
@@ -291,6 +318,9 @@ def build(
         on_bad_rows=on_bad_rows,
         replace=replace,
         progress=progress,
+        rth=rth,
+        adjust=adjust,
+        roll_rule=roll_rule,
     )
     click.echo(format_build(report))
 
@@ -332,6 +362,36 @@ def sql(settings: Settings, query: str, fmt: str, timeout: float) -> None:
 
     for piece in stream_query(settings.db_path, query, fmt, timeout=timeout):
         click.echo(piece, nl=False)
+
+
+@cli.command()
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when anything does not reconcile (default: report it and exit 0).",
+)
+@click.pass_obj
+@reports_errors
+def check(settings: Settings, strict: bool) -> None:
+    """Reconcile the loaded data: trades vs ohlcv_1m and the CME calendar.
+
+    Prints a table per instrument, one line per CME session: trades against Databento's
+    1-minute bars (open, high, low, close, volume) for every minute both cover, minutes
+    with bar volume but no trades (and trades without a bar), trades on a holiday or
+    outside the Globex hours of the root's calendar, and sessions the calendar says
+    traded that hold no data. Then the problem minutes and a summary.
+
+    \b
+    Example:
+        vcdwh check
+        vcdwh check --strict && vcdwh backtest
+    """
+    from vcdwh.check import check_warehouse, format_check
+
+    report = check_warehouse(settings)
+    click.echo(format_check(report))
+    if strict and report.discrepancies:
+        raise SystemExit(1)
 
 
 @cli.command(name="list")
@@ -398,8 +458,20 @@ def run_options(func: F) -> F:
         ),
         click.option(
             "--flat-at-session-end",
-            is_flag=True,
-            help="Close any position at the last bar of each session.",
+            "flat_at",
+            is_flag=False,
+            flag_value="session",
+            default=None,
+            type=click.Choice(["session", "rth"]),
+            help="Close any position at the last bar of each session, or with `rth` at the "
+            "last RTH bar of each session.",
+        ),
+        click.option(
+            "--hours",
+            type=click.Choice(["all", "rth", "eth"]),
+            default="all",
+            show_default=True,
+            help="Bars that may open a position: all, RTH only (is_rth) or outside RTH only.",
         ),
         click.option(
             "--signal",
@@ -478,7 +550,9 @@ def _base_params(
         commission=options["commission"],
         slippage_ticks=options["slippage_ticks"],
         side=options["side"],
-        flat_at_session_end=options["flat_at_session_end"],
+        flat_at_session_end=options["flat_at"] == "session",
+        flat_at_rth_end=options["flat_at"] == "rth",
+        hours=options["hours"],
         signal=options["signal"],
         signal_params=signal_params,
         entry=options["entry"],
@@ -523,10 +597,11 @@ def _name_value(item: str) -> tuple[str, str]:
 )
 @click.option(
     "--reset",
-    type=click.Choice(["none", "session"]),
+    type=click.Choice(["none", "session", "rth"]),
     default="none",
     show_default=True,
-    help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open.",
+    help="none: cumulative delta over all data (seed); session: reset at each 17:00 CT open; "
+    "rth: reset at each RTH open, no signal outside RTH.",
 )
 @click.option(
     "--param",
@@ -615,7 +690,7 @@ def grid_options(func: F) -> F:
             "resets",
             default="none",
             show_default=True,
-            help="Cumulative delta resets, comma-separated: none, session.",
+            help="Cumulative delta resets, comma-separated: none, session, rth.",
         ),
         click.option(
             "--param",
@@ -913,6 +988,15 @@ FETCH_STYPES = ("raw_symbol", "parent", "continuous", "instrument_id")
     "--refresh", is_flag=True, help="Download again even when complete files already exist."
 )
 @click.option(
+    "--batch-above",
+    type=click.IntRange(min=0),
+    default=1 << 30,
+    show_default=True,
+    metavar="BYTES",
+    help="A request larger than this (Databento's billable size) is downloaded as a batch job "
+    "(submit, poll, download, verify) instead of one stream.",
+)
+@click.option(
     "--api-key",
     default=None,
     metavar="KEY",
@@ -933,13 +1017,16 @@ def fetch(
     max_cost: float,
     assume_yes: bool,
     refresh: bool,
+    batch_above: int,
     api_key: str | None,
 ) -> None:
     """Download Databento trades and 1-minute bars into seed-named CSVs.
 
-    Prices each request with Databento first and stops above --max-cost. Keeps the DBN as
-    received under <data-dir>/raw/ and writes trades_{SYMBOL}_{START}_{END}.csv and
-    ohlcv_1m_{SYMBOL}_{START}_{END}.csv in <data-dir>; complete files are reused.
+    Prices each request with Databento first and stops above --max-cost, then reports
+    Databento's condition of the requested days (degraded, pending, missing). Requests above
+    --batch-above bytes become batch jobs. Keeps the DBN as received under <data-dir>/raw/
+    and writes trades_{SYMBOL}_{START}_{END}.csv and ohlcv_1m_{SYMBOL}_{START}_{END}.csv in
+    <data-dir>; complete files are reused.
 
     \b
     Example:
@@ -966,6 +1053,7 @@ def fetch(
         refresh=refresh,
         api_key=api_key,
         echo=click.echo,
+        batch_above=batch_above,
     )
     click.echo(report.summary())
 

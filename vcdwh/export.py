@@ -5,6 +5,7 @@ The layout Spark, Trino and Athena read::
     DIR/trades/root=ES/session_date=2024-03-04/data_0.parquet
     DIR/bars_1min/root=ES/session_date=2024-03-04/data_0.parquet
     DIR/sessions/sessions.parquet
+    DIR/session_hours/session_hours.parquet
 
 ``root`` is the product root of the symbol (``sql/macros/root.sql``) and ``session_date`` the
 CME trade date, assigned to each trade by the same as-of rule the bars use (the last session
@@ -80,7 +81,8 @@ def export_parquet(
     overwrite: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> ExportReport:
-    """Write ``trades``, ``sessions`` and every ``bars_*`` table as Parquet under ``out_dir``.
+    """Write ``trades``, ``sessions``, ``session_hours`` and every ``bars_*`` table as Parquet
+    under ``out_dir``.
 
     Parameters
     ----------
@@ -116,13 +118,22 @@ def export_parquet(
         intervals = con.execute("select relation from bar_intervals order by seconds").fetchall()
         bars = [identifier(str(r)) for (r,) in intervals]
         staging.mkdir(parents=True)
-        progress.phase("exporting relations", 2 + len(bars))
+        progress.phase("exporting relations", 3 + len(bars))
         _copy(con, render("export/trades.sql"), staging / "trades", partitioned=True)
         report.relations["trades"] = _count(con, "trades")
         progress.advance()
         (staging / "sessions").mkdir()
         _copy(con, "select * from sessions", staging / "sessions" / "sessions.parquet", False)
         report.relations["sessions"] = _count(con, "sessions")
+        progress.advance()
+        (staging / "session_hours").mkdir()
+        _copy(
+            con,
+            "select * from session_hours",
+            staging / "session_hours" / "session_hours.parquet",
+            False,
+        )
+        report.relations["session_hours"] = _count(con, "session_hours")
         progress.advance()
         for relation in bars:
             _copy(con, render("export/bars.sql", bars=relation), staging / relation, True)

@@ -28,6 +28,13 @@ Safety rules, in the order they apply:
    so "the last 7 days" does not fail on data that is not out yet.
 4. ``metadata.get_cost`` prices every request first; above ``max_cost`` nothing is downloaded
    unless ``assume_yes``.
+4b. Before downloading, ``metadata.get_dataset_condition`` is asked about the requested days and
+   every day that is not ``available`` (``degraded``, ``pending``, ``missing``) is reported.
+4c. A request whose ``metadata.get_billable_size`` is above ``batch_above`` bytes (default
+   :data:`DEFAULT_BATCH_ABOVE_BYTES`, 1 GiB) is not streamed: it becomes a batch job
+   (``batch.submit_job``, one DBN file), polled with ``batch.list_jobs`` (its state and progress
+   are printed), downloaded with ``batch.download`` and verified against ``batch.list_files``
+   (size and SHA-256) before it is decoded and renamed like a streamed file.
 5. Files are written under a hidden temporary name (``.<name>.<random>.part``) and renamed when
    complete, so an interrupted or failed download leaves nothing that :func:`cached_paths` would
    trust. Complete files are reused unless ``refresh``.
@@ -59,6 +66,7 @@ from vcdwh.instruments import CONTINUOUS_SYMBOL_RE, PARENT_SYMBOL_RE
 
 __all__ = [
     "API_KEY_ENV",
+    "DEFAULT_BATCH_ABOVE_BYTES",
     "DEFAULT_DATASET",
     "DEFAULT_DAYS",
     "DEFAULT_MAX_COST",
@@ -94,6 +102,12 @@ MAX_ATTEMPTS = 4
 BACKOFF_SECONDS = 1.0
 MAX_RETRY_AFTER_SECONDS = 60.0
 MAX_DAYS = 3660
+DEFAULT_BATCH_ABOVE_BYTES = 1 << 30
+"""Requests larger than this (Databento's billable size, 1 GiB) are downloaded as a batch job: a
+stream that large is slow to restart when it breaks, a batch file is prepared server-side, then
+downloaded and checked against its SHA-256."""
+BATCH_POLL_SECONDS = 15.0
+BATCH_TIMEOUT_SECONDS = 6 * 3600.0
 #: Instrument ids per ``symbology.resolve`` request (Databento's limit is 2,000).
 RESOLVE_BATCH = 2000
 #: Records per chunk when collecting the instrument ids of a DBN.
@@ -145,6 +159,7 @@ class HistoricalClient(Protocol):
     timeseries: Any
     metadata: Any
     symbology: Any
+    batch: Any
 
 
 @dataclass(frozen=True)
@@ -802,6 +817,7 @@ def fetch_data(
     echo: Echo = print,
     sleep: Callable[[float], object] = time.sleep,
     today: date | None = None,
+    batch_above: int = DEFAULT_BATCH_ABOVE_BYTES,
 ) -> FetchReport:
     """Download Databento data for each symbol and schema into the seed's files.
 
@@ -842,6 +858,9 @@ def fetch_data(
             Waits between retries.
         today : datetime.date, optional
             "Today" in UTC, for reproducible defaults.
+        batch_above : int, default DEFAULT_BATCH_ABOVE_BYTES (1 GiB)
+            A request whose billable size is above this many bytes is downloaded as a batch job
+            instead of one streaming request.
 
         Returns
         -------
@@ -878,6 +897,10 @@ def fetch_data(
             or not (max_cost >= 0)
         ):
             raise ConfigError(f"invalid --max-cost {max_cost!r}: use a number of USD >= 0")
+        if isinstance(batch_above, bool) or not isinstance(batch_above, int) or batch_above < 0:
+            raise ConfigError(
+                f"invalid --batch-above {batch_above!r}: use a whole number of bytes >= 0"
+            )
         today = today or datetime.now(UTC).date()
         start_d, end_d, start_given = _requested_range(start, end, days, today)
         span = timedelta(days=days or DEFAULT_DAYS)
@@ -903,6 +926,7 @@ def fetch_data(
             refresh,
             say,
             sleep,
+            batch_above,
         )
     except VcdwhError as exc:
         message = str(exc)
@@ -928,6 +952,7 @@ def _fetch(
     refresh: bool,
     say: Echo,
     sleep: Callable[[float], object],
+    batch_above: int = DEFAULT_BATCH_ABOVE_BYTES,
 ) -> FetchReport:
     def retrying(call: Callable[[], T], what: str, req: _Request | None) -> T:
         return _with_retries(call, what=what, req=req, dataset=dataset, say=say, sleep=sleep)
@@ -1011,13 +1036,54 @@ def _fetch(
             f"symbols, schemas or days"
         )
 
+    if pending:
+        conditions = retrying(
+            functools.partial(
+                client.metadata.get_dataset_condition,
+                dataset=dataset,
+                start_date=start.isoformat(),
+                end_date=(end - timedelta(days=1)).isoformat(),
+            ),
+            f"the condition of {dataset}",
+            None,
+        )
+        say(_condition_line(dataset, start, end, conditions))
+    batched: set[_Request] = set()
+    for req in pending:
+        size = retrying(
+            functools.partial(
+                client.metadata.get_billable_size,
+                dataset=dataset,
+                start=req.start.isoformat(),
+                end=req.end.isoformat(),
+                symbols=[req.symbol],
+                schema=req.schema,
+                stype_in=req.stype_in,
+            ),
+            f"the size of {req.label}",
+            req,
+        )
+        if int(size) > batch_above:
+            batched.add(req)
+            say(
+                f"{req.label}: {int(size):,} bytes, above --batch-above {batch_above:,}: "
+                "downloading it as a batch job"
+            )
+
     for req in pending:
         began = time.monotonic()
 
         def download(req: _Request = req) -> tuple[int, int]:
             return _download(client, req, dataset, mapper(req))
 
-        records, nbytes = retrying(download, req.label, req)
+        if req in batched:
+            # Not retried as a whole: that would submit (and pay for) a second job. Each call
+            # after the submission is retried on its own.
+            fetcher = functools.partial(_batch_fetch, client, req, dataset, say, sleep, retrying)
+            records, nbytes = _download(client, req, dataset, mapper(req), fetcher)
+        else:
+            records, nbytes = retrying(download, req.label, req)
+
         seconds = time.monotonic() - began
         if records == 0:
             report.empty.append(req.label)
@@ -1065,28 +1131,37 @@ def _fetched(
 
 
 def _download(
-    client: HistoricalClient, req: _Request, dataset: str, mapper: SymbolMapper | None
+    client: HistoricalClient,
+    req: _Request,
+    dataset: str,
+    mapper: SymbolMapper | None,
+    fetcher: Callable[[Path], Any] | None = None,
 ) -> tuple[int, int]:
     """One request into hidden temporary files, renamed only when complete and non-empty.
 
     Returns (records, bytes received). On any failure, including KeyboardInterrupt, the
     temporary files are removed and nothing is left under a final name. ``mapper`` (for
-    non-raw symbologies) supplies the raw symbols written to the CSV.
+    non-raw symbologies) supplies the raw symbols written to the CSV. ``fetcher`` (a batch job,
+    :func:`_batch_fetch`) puts the DBN at the temporary path and returns its store instead of
+    the streaming request.
     """
     req.dbn_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dbn = _part_path(req.dbn_path)
     tmp_csv = _part_path(req.csv_path)
     try:
         try:
-            store = client.timeseries.get_range(
-                dataset=dataset,
-                start=req.start.isoformat(),
-                end=req.end.isoformat(),
-                symbols=[req.symbol],
-                schema=req.schema,
-                stype_in=req.stype_in,
-                path=tmp_dbn,
-            )
+            if fetcher is not None:
+                store = fetcher(tmp_dbn)
+            else:
+                store = client.timeseries.get_range(
+                    dataset=dataset,
+                    start=req.start.isoformat(),
+                    end=req.end.isoformat(),
+                    symbols=[req.symbol],
+                    schema=req.schema,
+                    stype_in=req.stype_in,
+                    path=tmp_dbn,
+                )
         except ValueError as exc:  # e.g. an empty body: the client cannot open a 0-byte file
             raise FetchError(f"Databento sent no usable data for {req.label}: {exc}") from exc
         try:
@@ -1108,6 +1183,123 @@ def _download(
     finally:
         tmp_dbn.unlink(missing_ok=True)
         tmp_csv.unlink(missing_ok=True)
+
+
+def _condition_line(dataset: str, start: date, end: date, conditions: Any) -> str:
+    """One line on Databento's condition of the requested days (end exclusive)."""
+    days = f"{start}..{end - timedelta(days=1)}"
+    problems: dict[str, list[str]] = {}
+    for entry in conditions or []:
+        condition = str(entry.get("condition", "unknown"))
+        if condition != "available":
+            problems.setdefault(condition, []).append(str(entry.get("date")))
+    if not problems:
+        return f"{dataset} condition {days}: available every day"
+    detail = "; ".join(f"{name} {', '.join(dates)}" for name, dates in sorted(problems.items()))
+    return (
+        f"{dataset} condition {days}: {detail} (degraded: may miss data; pending: not out yet; "
+        "missing: none)"
+    )
+
+
+def _batch_fetch(
+    client: HistoricalClient,
+    req: _Request,
+    dataset: str,
+    say: Echo,
+    sleep: Callable[[float], object],
+    retrying: Callable[..., Any],
+    tmp_dbn: Path,
+) -> Any:
+    """Submit a batch job for one request, wait for it, download and verify its DBN file.
+
+    The file is moved to ``tmp_dbn`` and its store returned. The job's working folder (a hidden
+    ``.batch-*.part`` folder beside the DBN) is removed whatever happens.
+
+    Raises
+    ------
+    FetchError
+        The job expired or failed, did not finish within :data:`BATCH_TIMEOUT_SECONDS`, or its
+        file does not match the size and SHA-256 Databento lists.
+    """
+    import hashlib
+    import shutil
+
+    import databento
+
+    job = client.batch.submit_job(
+        dataset=dataset,
+        symbols=[req.symbol],
+        schema=req.schema,
+        start=req.start.isoformat(),
+        end=req.end.isoformat(),
+        encoding="dbn",
+        compression="zstd",
+        split_duration="none",
+        stype_in=req.stype_in,
+    )
+    job_id = str(job["id"])
+    say(f"{req.label}: batch job {job_id} submitted")
+    waited = 0.0
+    while True:
+        state, progress = retrying(
+            lambda: _job_state(client, job_id), f"the state of batch job {job_id}", req
+        )
+        say(
+            f"{req.label}: batch job {job_id} {state}"
+            + (f" {progress}%" if progress is not None else "")
+        )
+        if state == "done":
+            break
+        if state in ("expired", "failed"):
+            raise FetchError(f"batch job {job_id} for {req.label} is {state}; fetch again")
+        if waited >= BATCH_TIMEOUT_SECONDS:
+            raise FetchError(
+                f"batch job {job_id} for {req.label} is still {state} after "
+                f"{BATCH_TIMEOUT_SECONDS / 3600:.0f} h; fetch again later (the job is kept)"
+            )
+        sleep(BATCH_POLL_SECONDS)
+        waited += BATCH_POLL_SECONDS
+    files = retrying(
+        lambda: client.batch.list_files(job_id), f"the files of batch job {job_id}", req
+    )
+    listed = {
+        str(f["filename"]): f for f in files if str(f["filename"]).endswith((".dbn.zst", ".dbn"))
+    }
+    if len(listed) != 1:
+        raise FetchError(
+            f"batch job {job_id} for {req.label} lists {len(listed)} DBN files, expected one"
+        )
+    [(name, entry)] = listed.items()
+    folder = req.dbn_path.parent / f".batch-{secrets.token_hex(6)}.part"
+    try:
+        paths = retrying(
+            lambda: client.batch.download(job_id, output_dir=folder, filename_to_download=name),
+            f"the file of batch job {job_id}",
+            req,
+        )
+        [path] = [Path(p) for p in paths if Path(p).name == name]
+        expected_hash = str(entry.get("hash", "")).removeprefix("sha256:")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.stat().st_size != int(entry["size"]) or digest != expected_hash:
+            raise FetchError(
+                f"batch job {job_id} for {req.label}: {name} does not match the size and "
+                "SHA-256 Databento lists (a broken download); fetch again"
+            )
+        os.replace(path, tmp_dbn)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    say(f"{req.label}: batch job {job_id} downloaded and verified ({name})")
+    return databento.DBNStore.from_file(tmp_dbn)
+
+
+def _job_state(client: HistoricalClient, job_id: str) -> tuple[str, int | None]:
+    """The state (queued, processing, done, expired) and progress (percent or None) of a job."""
+    for job in client.batch.list_jobs(states="queued,processing,done,expired"):
+        if str(job.get("id")) == job_id:
+            progress = job.get("progress")
+            return str(job.get("state")), None if progress is None else int(progress)
+    raise FetchError(f"batch job {job_id} is not among Databento's jobs; fetch again")
 
 
 def _rebuild_csv(req: _Request, say: Echo, mapper: SymbolMapper | None) -> FetchedFile:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -312,6 +312,74 @@ def seed_instruments(con: duckdb.DuckDBPyConnection) -> None:
         for s in SPECS.values()
     ]
     con.executemany("insert or ignore into instruments values (?, ?, ?, ?, ?, ?)", rows)
+
+
+@dataclass(frozen=True)
+class TradingHours:
+    """A root's exchange calendar and regular trading hours (RTH), in America/Chicago time.
+
+    Parameters
+    ----------
+    calendar : str
+        Name of the ``pandas_market_calendars`` calendar giving the root's CME Globex holidays
+        and early closes (equity index, energy and metals have their own).
+    rth_start, rth_end : datetime.time
+        The regular (pit / day) session in Chicago local time, e.g. 08:30-15:15 for ES.
+    """
+
+    calendar: str
+    rth_start: time
+    rth_end: time
+
+
+EQUITY_CALENDAR = "CME Globex Equity"
+"""Calendar of the CME equity index futures (ES, NQ, RTY, YM and their micros)."""
+
+_EQUITY = TradingHours(EQUITY_CALENDAR, time(8, 30), time(15, 15))
+_CRUDE = TradingHours("CMEGlobex_Crude", time(8, 0), time(13, 30))
+_GOLD = TradingHours("CMEGlobex_Gold", time(7, 20), time(12, 30))
+
+TRADING_HOURS: dict[str, TradingHours] = {
+    "ES": _EQUITY,
+    "NQ": _EQUITY,
+    "RTY": _EQUITY,
+    "YM": _EQUITY,
+    "MES": _EQUITY,
+    "MNQ": _EQUITY,
+    "M2K": _EQUITY,
+    "MYM": _EQUITY,
+    "CL": _CRUDE,
+    "MCL": _CRUDE,
+    "NG": TradingHours("CMEGlobex_NatGas", time(8, 0), time(13, 30)),
+    "GC": _GOLD,
+    "MGC": _GOLD,
+    "SI": TradingHours("CMEGlobex_Silver", time(7, 25), time(12, 25)),
+    "HG": TradingHours("CMEGlobex_Copper", time(7, 10), time(12, 0)),
+    "6E": TradingHours("CMEGlobex_FX", time(7, 20), time(14, 0)),
+}
+"""Per-root exchange calendar and RTH, seeded into the ``rth_hours`` table on every build.
+
+The RTH are the exchange's former pit (day) session hours: equity index 08:30-15:15 CT,
+NYMEX energy 08:00-13:30, COMEX gold 07:20-12:30, silver 07:25-12:25, copper 07:10-12:00, euro FX
+07:20-14:00. Rows a user edits in ``rth_hours`` (or sets with ``vcdwh build --rth``) are kept.
+"""
+
+
+def seed_rth_hours(con: duckdb.DuckDBPyConnection) -> None:
+    """Add a row to the ``rth_hours`` table for every root of :data:`TRADING_HOURS` without one.
+
+    Rows already there (including ones a user edited or set with ``--rth``) are kept.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A read-write connection whose ``rth_hours`` table exists.
+    """
+    rows = [
+        (root, hours.calendar, hours.rth_start, hours.rth_end, "vcdwh")
+        for root, hours in TRADING_HOURS.items()
+    ]
+    con.executemany("insert or ignore into rth_hours values (?, ?, ?, ?, ?)", rows)
 
 
 CONTRACT_RE = re.compile(r"^([A-Z0-9]+)[FGHJKMNQUVXZ]\d{1,2}$")

@@ -194,7 +194,7 @@ def _session(master: str, app_name: str = "vcdwh", shuffle_partitions: int = 8) 
 
 def _parquet_dir(parquet_dir: str | Path) -> Path:
     root = Path(parquet_dir)
-    for part in ("trades", "sessions"):
+    for part in ("trades", "sessions", "session_hours"):
         if not (root / part).is_dir():
             raise ConfigError(
                 f"{parquet_dir}: no {part}/ folder; write it with `vcdwh export --format parquet`"
@@ -207,6 +207,7 @@ def spark_bars_frame(spark: Any, parquet_dir: str | Path, frequency: Frequency) 
     root = _parquet_dir(parquet_dir)
     spark.read.parquet(str(root / "trades")).createOrReplaceTempView("trades")
     spark.read.parquet(str(root / "sessions")).createOrReplaceTempView("sessions")
+    spark.read.parquet(str(root / "session_hours")).createOrReplaceTempView("session_hours")
     spark.sql(spark_trade_flow_sql()).createOrReplaceTempView("int_trade_flow")
     spark.sql(spark_bar_grain_sql(frequency)).createOrReplaceTempView("int_bar_grain")
     return spark.sql(spark_bars_sql(frequency))
@@ -258,7 +259,8 @@ def duckdb_bars_from_parquet(
 ) -> duckdb.DuckDBPyRelation:
     """The same bars from the same Parquet with DuckDB: the build's templates unchanged.
 
-    ``trades`` and ``sessions`` become views over the export in an in-memory database.
+    ``trades``, ``sessions`` and ``session_hours`` become views over the export in an in-memory
+    database.
     """
     import duckdb
 
@@ -270,6 +272,9 @@ def duckdb_bars_from_parquet(
     trades = con.read_parquet(str(root / "trades" / "**" / "*.parquet"), hive_partitioning=True)
     trades.create_view("trades", replace=True)
     con.read_parquet(str(root / "sessions" / "*.parquet")).create_view("sessions", replace=True)
+    con.read_parquet(str(root / "session_hours" / "*.parquet")).create_view(
+        "session_hours", replace=True
+    )
     flow = render("intermediate/int_trade_flow.sql", **FLOW_CONTEXT)
     con.execute(f"create or replace temp view int_trade_flow as {flow}")
     grain = render(

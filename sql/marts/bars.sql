@@ -1,3 +1,4 @@
+{% from 'macros/root.sql' import root %}
 -- bars_<interval>: order-flow bars per instrument, bucketed on ts_recv as Databento's own OHLCV
 -- bars are, anchored at the session open. Open/close follow trade order (ts_recv, sequence,
 -- position in file). Side B is buy volume, A sell volume, N neither (unknown_volume, not in
@@ -9,6 +10,9 @@
 -- delta_high/low the extremes including the open; max_delta/min_delta are the extremes of the
 -- bar's own running delta (starting from 0) after each of its trades. session_delta_* are the
 -- same candles on session_cumulative_delta.
+-- is_rth: the bar starts within the regular trading hours of its root that session
+-- (session_hours; a spread takes its first leg's root); rth_cumulative_delta and its candle
+-- rth_delta_* restart at each RTH open and are NULL outside RTH.
 -- Rolled up from int_bar_grain: a bar is the grains it covers, open/close from its first/last
 -- grain, and its own running delta's extremes from each grain's extremes shifted by the delta
 -- of the bar's grains before it.
@@ -114,6 +118,38 @@ candled as (
     from cumulated
 ),
 
+session_hours as (
+    select * from session_hours
+),
+
+-- regular trading hours: kept apart from the columns above
+rth_flagged as (
+    select
+        candled.*,
+        coalesce(
+            make_timestamp_ns(candled.bar_ns) >= session_hours.rth_start
+            and make_timestamp_ns(candled.bar_ns) < session_hours.rth_end,
+            false
+        ) as is_rth
+    from candled
+    left join session_hours
+      on session_hours.root = {{ root('candled.symbol') }}
+     and session_hours.session_date = candled.session_date
+),
+
+rth_cumulated as (
+    select
+        *,
+        case when is_rth then
+            sum(delta) over (
+                partition by instrument_id, symbol, session_date, is_rth
+                order by bar_ns
+                rows between unbounded preceding and current row
+            )::bigint
+        end as rth_cumulative_delta
+    from rth_flagged
+),
+
 final as (
     select
         make_timestamp_ns(bar_ns) as bar_start,
@@ -140,6 +176,12 @@ final as (
         delta_high - session_offset as session_delta_high,
         delta_low - session_offset as session_delta_low,
         delta_close - session_offset as session_delta_close,
+        is_rth,
+        rth_cumulative_delta,
+        rth_cumulative_delta - delta as rth_delta_open,
+        rth_cumulative_delta - delta + greatest(0, max_delta) as rth_delta_high,
+        rth_cumulative_delta - delta + least(0, min_delta) as rth_delta_low,
+        rth_cumulative_delta as rth_delta_close,
         max_delta,
         min_delta,
         delta / volume as delta_pct
@@ -150,7 +192,7 @@ final as (
         large_buy_volume - large_sell_volume as large_delta,
         large_cumulative_delta
 {% endif %}
-    from candled
+    from rth_cumulated
 )
 
 select * from final

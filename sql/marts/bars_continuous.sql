@@ -3,7 +3,10 @@
 -- contract's own bar except the running ones: cumulative_delta (and the delta candles on it, and
 -- large_cumulative_delta) continue across rolls as a running sum over the chosen bars in time
 -- order; session_cumulative_delta and the session_delta_* candles reset at every session open,
--- as the contract's own do.
+-- and rth_cumulative_delta and the rth_delta_* candles at every RTH open, as the contract's own do. adj_open/high/low/close are the prices back-adjusted onto the
+-- latest contract by `vcdwh build --adjust`: none (the real prices), difference (plus the gaps
+-- of the later rolls, rolls.adjustment) or ratio (times their ratios, rolls.adjustment_ratio);
+-- open/high/low/close stay the contract's real prices.
 with bars as (
     select * from {{ bars }}
 ),
@@ -15,6 +18,8 @@ rolls as (
 chosen as (
     select
         rolls.root,
+        rolls.adjustment,
+        rolls.adjustment_ratio,
         bars.symbol as contract,
         bars.* exclude (symbol)
     from bars
@@ -69,9 +74,24 @@ final as (
         session_delta_high,
         session_delta_low,
         session_delta_close,
+        is_rth,
+        rth_cumulative_delta,
+        rth_delta_open,
+        rth_delta_high,
+        rth_delta_low,
+        rth_delta_close,
         max_delta,
         min_delta,
-        delta_pct
+        delta_pct,
+{% for price in ('open', 'high', 'low', 'close') %}
+{% if adjust == 'difference' %}
+        ({{ price }} + adjustment)::decimal(18, 9) as adj_{{ price }}{{ ',' if not loop.last }}
+{% elif adjust == 'ratio' %}
+        ({{ price }}::double * adjustment_ratio)::decimal(18, 9) as adj_{{ price }}{{ ',' if not loop.last }}
+{% else %}
+        {{ price }}::decimal(18, 9) as adj_{{ price }}{{ ',' if not loop.last }}
+{% endif %}
+{% endfor %}
 {% if large_lot %}
         ,
         large_buy_volume,

@@ -1,6 +1,8 @@
 -- sessions: the CME Globex session calendar over the loaded data. A session opens at
 -- 17:00 America/Chicago (DST-correct) on the evening before its trade date (session_date,
--- Monday to Friday) and lasts until the next session opens.
+-- Monday to Friday) and lasts until the next session opens. `holiday` and `early_close` come from
+-- the exchange calendars in `calendar` (written by the build from pandas_market_calendars): a
+-- holiday is a weekday none of them trades, an early close a day one of them closes early.
 with bounds as (
     select min(lo) as lo, max(hi) as hi
     from (
@@ -32,12 +34,33 @@ opened as (
     from trading_days
 ),
 
-final as (
+calendar as (
+    select * from calendar
+),
+
+calendar_days as (
     select
         session_date,
-        session_start,
-        lead(session_start) over (order by session_start) as next_session_start
+        bool_or(early_close) as early_close
+    from calendar
+    group by session_date
+),
+
+calendar_known as (
+    select count(*) > 0 as known
+    from calendar
+),
+
+final as (
+    select
+        opened.session_date,
+        opened.session_start,
+        lead(opened.session_start) over (order by opened.session_start) as next_session_start,
+        calendar_known.known and calendar_days.session_date is null as holiday,
+        coalesce(calendar_days.early_close, false) as early_close
     from opened
+    cross join calendar_known
+    left join calendar_days using (session_date)
 )
 
 select * from final

@@ -49,3 +49,7 @@ alter table backtest_runs add column if not exists max_bars integer;
 alter table backtest_runs add column if not exists target_fill varchar;
 alter table backtest_runs add column if not exists walkforward_id varchar;
 alter table backtest_runs add column if not exists fold integer;
+-- Added with the CME calendar: the bars that may open a position (--hours all|rth|eth) and
+-- whether positions are closed at the last RTH bar of each session (--flat-at-session-end rth).
+alter table backtest_runs add column if not exists hours varchar;
+alter table backtest_runs add column if not exists flat_at_rth_end boolean;

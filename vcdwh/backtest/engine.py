@@ -45,6 +45,8 @@ def rules_for(inputs: Inputs) -> tuple[Rules, float]:
         side=params.side,
         entry=params.entry,
         flat_at_session_end=params.flat_at_session_end,
+        hours=params.hours,
+        flat_at_rth_end=params.flat_at_rth_end,
         tick_size=spec.tick_size if spec is not None else 0.0,
         stop_ticks=params.stop_ticks,
         target_ticks=params.target_ticks,
@@ -78,6 +80,7 @@ def simulate(
         contract=bars.contract,
         bar_ns=bars.bar_ns,
         interval_ns=bars.interval_ns,
+        is_rth=bars.is_rth,
         instrument=bars.instrument,
         tape=inputs.tape,
     )

@@ -56,6 +56,7 @@ class Bars:
     close: np.ndarray
     contract: np.ndarray  # the contract of each bar (the symbol itself for an instrument)
     instrument: np.ndarray  # the instrument_id of each bar (whose trades the tape reads)
+    is_rth: np.ndarray | None = None  # each bar's is_rth (--hours, --flat-at-session-end rth)
 
     def __len__(self) -> int:
         return len(self.close)
@@ -73,6 +74,7 @@ class Bars:
             **{name: getattr(self, name)[start:stop] for name in columns},
             contract=self.contract[start:stop],
             instrument=self.instrument[start:stop],
+            is_rth=None if self.is_rth is None else self.is_rth[start:stop],
         )
 
 
@@ -301,6 +303,7 @@ def load_bars(con: duckdb.DuckDBPyConnection, interval: Frequency, symbol: str |
         close=np.asarray(data["close"], dtype=float),
         contract=np.asarray(data["contract"], dtype=object),
         instrument=instruments,
+        is_rth=np.asarray(data["is_rth"], dtype=bool),
     )
     validate_bars(bars)
     return bars

@@ -9,10 +9,17 @@ from typing import Any
 from vcdwh.errors import BacktestError
 from vcdwh.marts.frequency import Frequency, parse_frequency
 
-RESETS = {"none": "cumulative_delta", "session": "session_cumulative_delta"}
+RESETS = {
+    "none": "cumulative_delta",
+    "session": "session_cumulative_delta",
+    "rth": "rth_cumulative_delta",
+}
 SIDES = ("long", "short", "both")
 ENTRIES = ("close", "next-open")
 TARGET_FILLS = ("through", "touch")
+HOURS = ("all", "rth", "eth")
+"""``--hours``: the bars that may open a position: all, only RTH bars (``is_rth``), or only
+the others (electronic trading hours)."""
 SIZINGS = ("seed", "contracts", "auto")
 """``seed``: a fraction of capital per position, long only (the seed's walk); ``contracts``:
 whole contracts with the real multiplier and commission; ``auto``: one contract when vcdwh
@@ -34,6 +41,8 @@ class BacktestParams:
     slippage_ticks: float = 0.0
     side: str = "long"
     flat_at_session_end: bool = False
+    hours: str = "all"
+    flat_at_rth_end: bool = False
     signal: str = "cumulative_delta"
     signal_params: tuple[tuple[str, int | float | str], ...] = ()
     entry: str = "close"
@@ -81,6 +90,12 @@ class BacktestParams:
             )
         if not _finite(self.initial_capital) or self.initial_capital <= 0:
             raise BacktestError(f"--initial-capital {self.initial_capital} must be positive")
+        if self.hours not in HOURS:
+            raise BacktestError(f"--hours {self.hours!r} must be one of: {', '.join(HOURS)}")
+        if self.flat_at_session_end and self.flat_at_rth_end:
+            raise BacktestError(
+                "--flat-at-session-end takes one value: session (the default) or rth"
+            )
         if self.reset not in RESETS:
             raise BacktestError(f"--reset {self.reset!r} must be one of: {', '.join(RESETS)}")
         sizing = self.sizing
@@ -160,7 +175,7 @@ class BacktestParams:
             "--side": self.side != "long",
             "--commission": self.commission not in (None, 0),
             "--slippage-ticks": self.slippage_ticks != 0,
-            "--flat-at-session-end": bool(self.flat_at_session_end),
+            "--flat-at-session-end": bool(self.flat_at_session_end or self.flat_at_rth_end),
         }
         for option, given in seed_only.items():
             if given:

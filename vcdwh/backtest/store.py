@@ -73,6 +73,8 @@ def run_row(
         "commission": commission,
         "slippage_ticks": params.slippage_ticks,
         "flat_at_session_end": params.flat_at_session_end,
+        "hours": params.hours,
+        "flat_at_rth_end": params.flat_at_rth_end,
         "tick_size": tick_size,
         "multiplier": multiplier,
         "spec_source": spec_source,

@@ -9,8 +9,11 @@ The walk follows the signal (+1, -1, 0 per bar) one bar at a time, with one acti
 - a signal against the position closes it (reason ``signal``) at the same price rule as entries;
   the opposite position opens on a later bar whose signal still says so;
 - a position is also closed at the close of the last bar (``end_of_data``), of a contract's
-  last bar before a roll (``roll``), of a session's last bar (``session_end``) and of the
-  ``max_bars``-th bar whose close it sees (``time``);
+  last bar before a roll (``roll``), of a session's last bar or, with ``flat_at_rth_end``, of
+  its last RTH bar (``session_end``) and of the ``max_bars``-th bar whose close it sees
+  (``time``);
+- with ``hours`` ``rth`` (``eth``) only RTH (non-RTH) bars may open a position; any bar closes
+  one;
 - stops, targets and trailing stops are resolved on the trade tape (every trade of the
   instrument in trade order from the fill on, see :func:`tape_exit`) and close the position at
   the exact trade (reasons ``stop``, ``target``, ``trail``);
@@ -61,6 +64,8 @@ class Rules:
     side: str = "long"
     entry: str = "close"
     flat_at_session_end: bool = False
+    hours: str = "all"
+    flat_at_rth_end: bool = False
     tick_size: float = 0.0
     stop_ticks: float | None = None
     target_ticks: float | None = None
@@ -140,20 +145,31 @@ class _Fill:
 
 
 def forced_exits(
-    n: int, session_date: np.ndarray, contract: np.ndarray | None, flat_at_session_end: bool
+    n: int,
+    session_date: np.ndarray,
+    contract: np.ndarray | None,
+    flat_at_session_end: bool,
+    is_rth: np.ndarray | None = None,
+    flat_at_rth_end: bool = False,
 ) -> np.ndarray:
     """Per bar: the reason a position must be closed at its close (0 = none).
 
     The last bar is ``END_OF_DATA``; the last bar of a contract before the series moves to the
-    next is ``ROLL``; with ``flat_at_session_end`` the last bar of each session is
-    ``SESSION_END`` (a roll takes precedence, the end of data over both).
+    next is ``ROLL``; with ``flat_at_session_end`` the last bar of each session, and with
+    ``flat_at_rth_end`` the last RTH bar of each session (``is_rth``), is ``SESSION_END`` (a
+    roll takes precedence, the end of data over both).
     """
     forced = np.zeros(n, dtype=np.int8)
     if n == 0:
         return forced
+    dates = np.asarray(session_date)
     if flat_at_session_end:
-        dates = np.asarray(session_date)
         forced[:-1][dates[1:] != dates[:-1]] = SESSION_END
+    if flat_at_rth_end:
+        if is_rth is None:
+            raise ValueError("flat at the RTH end needs each bar's is_rth")
+        rth = np.asarray(is_rth, dtype=bool)
+        forced[:-1][rth[:-1] & (~rth[1:] | (dates[1:] != dates[:-1]))] = SESSION_END
     if contract is not None:
         names = np.asarray(contract, dtype=object)
         forced[:-1][names[1:] != names[:-1]] = ROLL
@@ -240,6 +256,7 @@ def walk(
     interval_ns: int = 60_000_000_000,
     instrument: np.ndarray | None = None,
     tape: Tape | None = None,
+    is_rth: np.ndarray | None = None,
 ) -> Walk:
     """Walk the signal (see the module docstring for the rules).
 
@@ -263,6 +280,8 @@ def walk(
         Each bar's start (ns since the epoch) and the bar length; the tape is read between them.
     instrument, tape
         Each bar's instrument_id and the trades to resolve stops, targets and trails on.
+    is_rth
+        Each bar's ``is_rth`` (``hours`` and ``flat_at_rth_end`` and nothing else).
     """
     close = np.asarray(close, dtype=float)
     n = len(close)
@@ -272,16 +291,36 @@ def walk(
     low = close if low is None else np.asarray(low, dtype=float)
     dates = np.zeros(n) if session_date is None else np.asarray(session_date)
     starts = np.arange(n, dtype=np.int64) * interval_ns if bar_ns is None else np.asarray(bar_ns)
-    forced = forced_exits(n, dates, contract, rules.flat_at_session_end)
+    forced = forced_exits(
+        n, dates, contract, rules.flat_at_session_end, is_rth, rules.flat_at_rth_end
+    )
     if rules.tape_exits and (tape is None or instrument is None):
         raise ValueError("stops, targets and trails need the trade tape")
-    plan = _plan(close, open_, signal, forced, starts, interval_ns, rules, instrument, tape, None)
+    if rules.hours != "all" and is_rth is None:
+        raise ValueError("--hours rth|eth needs each bar's is_rth")
+    entry_ok = None
+    if rules.hours != "all":
+        rth = np.asarray(is_rth, dtype=bool)
+        entry_ok = rth if rules.hours == "rth" else ~rth
+    plan = _plan(
+        close, open_, signal, forced, starts, interval_ns, rules, instrument, tape, None, entry_ok
+    )
     result = _account(plan, close, high, low, rules, initial_capital)
     ruined = np.flatnonzero(result.equity <= 0)
     if len(ruined):
         ruin_bar = int(ruined[0])
         plan = _plan(
-            close, open_, signal, forced, starts, interval_ns, rules, instrument, tape, ruin_bar
+            close,
+            open_,
+            signal,
+            forced,
+            starts,
+            interval_ns,
+            rules,
+            instrument,
+            tape,
+            ruin_bar,
+            entry_ok,
         )
         result = _account(plan, close, high, low, rules, initial_capital)
         result.ruin_bar = ruin_bar
@@ -318,8 +357,12 @@ def _plan(
     instrument: np.ndarray | None,
     tape: Tape | None,
     ruin_bar: int | None,
+    entry_ok: np.ndarray | None = None,
 ) -> list[_Trade]:
-    """The round trips: where each opens and closes, and why (a loop over trades, not bars)."""
+    """The round trips: where each opens and closes, and why (a loop over trades, not bars).
+
+    ``entry_ok`` (``--hours``): the bars that may open a position; any bar may close one.
+    """
     n = len(close)
     bars = np.arange(n)
     opens = (forced == 0) & (
@@ -328,6 +371,8 @@ def _plan(
     )
     if ruin_bar is not None:
         opens &= bars < ruin_bar
+    if entry_ok is not None:
+        opens &= entry_ok
     next_entry = _next_at_or_after(opens)
     # The first bar that closes a long (a -1 or a forced exit), and a short (a 1 or forced).
     next_exit = {

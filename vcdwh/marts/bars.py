@@ -8,6 +8,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.instruments import SPECS
+from vcdwh.marts.continuous import (
+    ContinuousOptions,
+    check_expirations,
+    check_ratio_prices,
+)
+from vcdwh.marts.exchange_calendar import write_calendar
 from vcdwh.marts.frequency import Frequency
 from vcdwh.marts.orderflow import FlowOptions, stored_options
 from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges, sized_ranges
@@ -24,6 +30,7 @@ def build_bars(
     options: FlowOptions | None = None,
     since_file_id: int | None = None,
     rebuild: bool = True,
+    continuous_options: ContinuousOptions | None = None,
 ) -> list[str]:
     """Refresh the session calendar, the per-interval marts and rolls; check their contracts.
 
@@ -48,6 +55,8 @@ def build_bars(
         running sums of the bars before it (``sql/intermediate/int_affected.sql``).
     rebuild
         False when no trade changed: the marts are kept as they are.
+    continuous_options
+        Roll rule and back-adjustment of the continuous series (default: volume, none).
 
     Returns
     -------
@@ -57,10 +66,14 @@ def build_bars(
     if options is None:
         options = stored_options(con)
     ordered = sorted(set(frequencies))
+    write_calendar(con)
     con.execute(f"create or replace table sessions as {render('marts/sessions.sql')}")
+    con.execute(f"create or replace table session_hours as {render('marts/session_hours.sql')}")
+    contracts = load_contracts()
+    for relation in ("sessions", "session_hours"):
+        check_relation(con, relation, contracts[relation])
     if not rebuild:
         return [f.bars_relation for f in ordered]
-    contracts = load_contracts()
     partial = since_file_id is not None
     if partial:
         affected = render(
@@ -73,7 +86,7 @@ def build_bars(
             {"since_file_id": since_file_id},
         )
     _build_grains(con, ordered, options, partial)
-    checked: list[tuple[str, str]] = [("sessions", "sessions")]
+    checked: list[tuple[str, str]] = []
     roots = sorted(SPECS)
     footprint_params = {
         "roots": roots,
@@ -113,13 +126,21 @@ def build_bars(
         checked += [(relation, "bars"), (footprint, "footprint")]
     for temporary in ("int_bar_grain", "int_level_grain", "affected"):
         con.execute(f"drop table if exists {temporary}")
-    rolls = render("marts/rolls.sql", bars=identifier(built[0]))
+    series = (continuous_options or ContinuousOptions()).validated()
+    check_expirations(con, built[0], series)
+    rolls = render("marts/rolls.sql", bars=identifier(built[0]), expiry_days=series.expiry_days)
     con.execute(f"create or replace table rolls as {rolls}")
+    check_ratio_prices(con, built[0], series)
     checked.append(("rolls", "rolls"))
     for frequency in ordered:
         relation = identifier(frequency.bars_relation)
         continuous = identifier(frequency.continuous_relation)
-        sql = render("marts/bars_continuous.sql", bars=relation, large_lot=options.large_lot)
+        sql = render(
+            "marts/bars_continuous.sql",
+            bars=relation,
+            large_lot=options.large_lot,
+            adjust=series.adjust,
+        )
         con.execute(f"create or replace table {continuous} as {sql}")
         checked.append((continuous, "continuous"))
     for relation, kind in checked:

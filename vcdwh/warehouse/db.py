@@ -201,13 +201,15 @@ def writer_config() -> dict[str, str]:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every raw and result table that does not exist yet; seed ``instruments``."""
-    from vcdwh.instruments import seed_instruments
+    """Create every raw and result table that does not exist yet; seed ``instruments`` and
+    ``rth_hours``."""
+    from vcdwh.instruments import seed_instruments, seed_rth_hours
 
     for folder in TABLE_FOLDERS:
         for template in templates(folder):
             con.execute(render(template))
     seed_instruments(con)
+    seed_rth_hours(con)
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
