@@ -127,8 +127,8 @@ rth_flagged as (
     select
         candled.*,
         coalesce(
-            make_timestamp_ns(candled.bar_ns) >= session_hours.rth_start
-            and make_timestamp_ns(candled.bar_ns) < session_hours.rth_end,
+            candled.bar_ns >= epoch_ns(session_hours.rth_start)
+            and candled.bar_ns < epoch_ns(session_hours.rth_end),
             false
         ) as is_rth
     from candled
