@@ -265,7 +265,10 @@ def _bars_mode(
         relation_exists(con, relation)
         for f in frequencies
         for relation in (f.bars_relation, f.footprint_relation, f.continuous_relation)
-    ) and relation_exists(con, "rolls")
+    ) and all(
+        relation_exists(con, relation)
+        for relation in ("rolls", "profile_session", "profile_session_summary")
+    )
     if report.options != before or frequencies != known or not built or rewritten:
         return "full"
     if not added:

@@ -198,6 +198,14 @@ def _lock_timeout_option(func: F) -> F:
     help="Footprint diagonal imbalance ratio (default 3.0). Stored.",
 )
 @click.option(
+    "--value-area-pct",
+    type=click.FloatRange(min=1, max=100),
+    default=None,
+    metavar="P",
+    help="Share of a session's volume its value area holds, in percent (1-100, default 70). "
+    "Stored.",
+)
+@click.option(
     "--on-bad-rows",
     type=click.Choice(["error", "skip"]),
     default="error",
@@ -222,6 +230,7 @@ def build(
     min_size: int | None,
     max_size: int | None,
     imbalance_ratio: float | None,
+    value_area_pct: float | None,
     on_bad_rows: str,
     replace: bool,
     lock_timeout: float,
@@ -233,8 +242,8 @@ def build(
     interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
     rolls. All in one transaction on a copy of the warehouse that replaces it only on
     success: open readers keep working, and on any error or crash nothing changes.
-    --unknown-side, --min-size/--max-size and --imbalance-ratio are stored; later builds
-    keep them.
+    --unknown-side, --min-size/--max-size, --imbalance-ratio and --value-area-pct are
+    stored; later builds keep them (changing one rebuilds every mart).
 
     \b
     Example:
@@ -242,12 +251,13 @@ def build(
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
+        vcdwh build --value-area-pct 68
         vcdwh build --on-bad-rows skip --lock-timeout 120
     """
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
 
-    flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
+    flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio, value_area_pct)
     report = build_warehouse(
         settings,
         files,

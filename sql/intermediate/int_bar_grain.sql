@@ -41,6 +41,9 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
+        -- for the session VWAP and its deviation (exact decimals)
+        sum(size * price) as price_volume,
+        sum(size * price * price) as price2_volume,
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns

@@ -12,6 +12,11 @@
 -- Rolled up from int_bar_grain: a bar is the grains it covers, open/close from its first/last
 -- grain, and its own running delta's extremes from each grain's extremes shifted by the delta
 -- of the bar's grains before it.
+-- Session VWAP and developing value area (CTEs `vwapped`, `developed`): session_vwap is
+-- sum(price x size) / sum(size) over the session's trades up to the bar's end, session_vwap_sd
+-- the volume-weighted standard deviation of those prices around it (sums of exact decimals,
+-- shifted by the session's first price before the final division in double); session_poc,
+-- session_vah and session_val are int_value_area_grain's at the bar's last grain.
 -- In an incremental build ($partial) the grains hold only the affected instruments from the
 -- session their new trades start, and the running sums continue from the offsets before it
 -- (`affected`).
@@ -61,7 +66,10 @@ aggregated as (
         sum(large_buy_volume)::bigint as large_buy_volume,
         sum(large_sell_volume)::bigint as large_sell_volume,
 {% endif %}
-        sum(trades)::bigint as trades
+        sum(trades)::bigint as trades,
+        max(grain_ns) as last_grain_ns,
+        sum(price_volume) as price_volume,
+        sum(price2_volume) as price2_volume
     from placed
     group by instrument_id, symbol, bar_ns
 ),
@@ -114,6 +122,47 @@ candled as (
     from cumulated
 ),
 
+session_sums as (
+    select
+        *,
+        first_value(open) over session_so_far as session_first_price,
+        sum(volume) over session_so_far as s0,
+        sum(price_volume) over session_so_far as s1,
+        sum(price2_volume) over session_so_far as s2
+    from candled
+    window session_so_far as (
+        partition by instrument_id, symbol, session_date
+        order by bar_ns
+        rows between unbounded preceding and current row
+    )
+),
+
+vwapped as (
+    select
+        *,
+        (s1 / s0)::double as session_vwap,
+        -- moments about the session's first price r: m1 = sum(size (p - r)), m2 = sum(size (p - r)^2)
+        (s1 - session_first_price * s0)::double as m1,
+        (
+            s2 - 2 * session_first_price * s1 + session_first_price * session_first_price * s0
+        )::double as m2
+    from session_sums
+),
+
+developed as (
+    select
+        vwapped.*,
+        sqrt(greatest(m2 / s0 - (m1 / s0) * (m1 / s0), 0)) as session_vwap_sd,
+        developing.poc as session_poc,
+        developing.vah as session_vah,
+        developing.val as session_val
+    from vwapped
+    left join int_value_area_grain as developing
+        on developing.instrument_id = vwapped.instrument_id
+        and developing.symbol = vwapped.symbol
+        and developing.grain_ns = vwapped.last_grain_ns
+),
+
 final as (
     select
         make_timestamp_ns(bar_ns) as bar_start,
@@ -142,7 +191,12 @@ final as (
         delta_close - session_offset as session_delta_close,
         max_delta,
         min_delta,
-        delta / volume as delta_pct
+        delta / volume as delta_pct,
+        session_vwap,
+        session_vwap_sd,
+        session_poc,
+        session_vah,
+        session_val
 {% if large_lot %}
         ,
         large_buy_volume,
@@ -150,7 +204,7 @@ final as (
         large_buy_volume - large_sell_volume as large_delta,
         large_cumulative_delta
 {% endif %}
-    from candled
+    from developed
 )
 
 select * from final

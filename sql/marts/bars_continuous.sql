@@ -71,7 +71,12 @@ final as (
         session_delta_close,
         max_delta,
         min_delta,
-        delta_pct
+        delta_pct,
+        session_vwap,
+        session_vwap_sd,
+        session_poc,
+        session_vah,
+        session_val
 {% if large_lot %}
         ,
         large_buy_volume,

@@ -75,11 +75,9 @@ def build_bars(
     _build_grains(con, ordered, options, partial)
     checked: list[tuple[str, str]] = [("sessions", "sessions")]
     roots = sorted(SPECS)
-    footprint_params = {
-        "roots": roots,
-        "tick_sizes": [str(SPECS[root].tick_size) for root in roots],
-        "imbalance_ratio": options.imbalance_ratio,
-    }
+    ticks = {"roots": roots, "tick_sizes": [str(SPECS[root].tick_size) for root in roots]}
+    footprint_params = ticks | {"imbalance_ratio": options.imbalance_ratio}
+    checked += _build_profiles(con, ticks | {"value_area_pct": options.value_area_pct}, partial)
     built = []
     for frequency in ordered:
         relation = identifier(frequency.bars_relation)
@@ -111,7 +109,7 @@ def build_bars(
         )
         built.append(relation)
         checked += [(relation, "bars"), (footprint, "footprint")]
-    for temporary in ("int_bar_grain", "int_level_grain", "affected"):
+    for temporary in ("int_bar_grain", "int_level_grain", "int_value_area_grain", "affected"):
         con.execute(f"drop table if exists {temporary}")
     rolls = render("marts/rolls.sql", bars=identifier(built[0]))
     con.execute(f"create or replace table rolls as {rolls}")
@@ -129,6 +127,33 @@ def build_bars(
         if options.large_lot and kind in ("bars", "continuous"):
             check_relation(con, relation, contracts["large_lot"].renamed(relation))
     return built
+
+
+def _build_profiles(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], partial: bool
+) -> list[tuple[str, str]]:
+    """Fill the temporary ``int_value_area_grain`` and refresh ``profile_session`` and
+    ``profile_session_summary`` (in an incremental build, the affected sessions only)."""
+    developing = render("intermediate/int_value_area_grain.sql")
+    con.execute(f"create or replace temp table int_value_area_grain as {developing}", params)
+    summary_params = {"value_area_pct": params["value_area_pct"]}
+    for relation, sql_params in (
+        ("profile_session", {}),
+        ("profile_session_summary", summary_params),
+    ):
+        sql = render(f"marts/{relation}.sql")
+        if partial:
+            con.execute(
+                f"delete from {relation} using affected, sessions"
+                " where sessions.session_start = affected.from_start"
+                f" and {relation}.instrument_id = affected.instrument_id"
+                f" and {relation}.symbol = affected.symbol"
+                f" and {relation}.session_date >= sessions.session_date"
+            )
+            con.execute(f"insert into {relation} {sql}", sql_params)
+        else:
+            con.execute(f"create or replace table {relation} as {sql}", sql_params)
+    return [("profile_session", "profile"), ("profile_session_summary", "profile")]
 
 
 def grain_nanoseconds(frequencies: Iterable[Frequency]) -> int:

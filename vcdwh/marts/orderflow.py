@@ -1,7 +1,8 @@
 """Build options that change what the order-flow marts mean, kept in ``build_settings``.
 
 ``--unknown-side`` (how side-N trades are counted), ``--min-size``/``--max-size`` (the large-lot
-filter on aggressor events) and ``--imbalance-ratio`` (footprint diagonal imbalances) are stored
+filter on aggressor events), ``--imbalance-ratio`` (footprint diagonal imbalances) and
+``--value-area-pct`` (the share of a session's volume its value area holds) are stored
 in the warehouse, one row per key. A later ``vcdwh build`` without them keeps the stored values;
 giving one changes only that key.
 """
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 UNKNOWN_SIDE_POLICIES = ("exclude", "tick-rule")
 DEFAULT_IMBALANCE_RATIO = 3.0
+DEFAULT_VALUE_AREA_PCT = 70.0
 OFF = "off"
 
 
@@ -36,12 +38,15 @@ class FlowOptions:
         Largest aggressor event counted as a large lot; None means no upper bound.
     imbalance_ratio : float
         Footprint diagonal imbalance ratio (≥ 1).
+    value_area_pct : float
+        Share of a session's volume its value area holds, in percent (1 to 100).
     """
 
     unknown_side: str = "exclude"
     min_size: int | None = None
     max_size: int | None = None
     imbalance_ratio: float = DEFAULT_IMBALANCE_RATIO
+    value_area_pct: float = DEFAULT_VALUE_AREA_PCT
 
     @property
     def large_lot(self) -> bool:
@@ -76,6 +81,7 @@ class FlowOptions:
                 )
         if not _finite(self.imbalance_ratio) or self.imbalance_ratio < 1:
             raise ConfigError(f"--imbalance-ratio {self.imbalance_ratio} must be a number ≥ 1")
+        _check_value_area_pct(self.value_area_pct)
         return self
 
     def as_rows(self) -> dict[str, str]:
@@ -85,6 +91,7 @@ class FlowOptions:
             "min_size": OFF if self.min_size is None else str(self.min_size),
             "max_size": OFF if self.max_size is None else str(self.max_size),
             "imbalance_ratio": repr(float(self.imbalance_ratio)),
+            "value_area_pct": f"{float(self.value_area_pct):g}",
         }
 
 
@@ -99,6 +106,7 @@ class FlowOverrides:
     min_size: int | None = None
     max_size: int | None = None
     imbalance_ratio: float | None = None
+    value_area_pct: float | None = None
 
     def checked(self) -> FlowOverrides:
         """Check each value on its own, before the warehouse is opened.
@@ -121,6 +129,8 @@ class FlowOverrides:
         ratio = self.imbalance_ratio
         if ratio is not None and (not _finite(ratio) or ratio < 1):
             raise ConfigError(f"--imbalance-ratio {ratio} must be a number ≥ 1")
+        if self.value_area_pct is not None:
+            _check_value_area_pct(self.value_area_pct)
         return self
 
     def apply(self, stored: FlowOptions) -> FlowOptions:
@@ -136,7 +146,14 @@ class FlowOverrides:
             changes["max_size"] = self.max_size or None
         if self.imbalance_ratio is not None:
             changes["imbalance_ratio"] = float(self.imbalance_ratio)
+        if self.value_area_pct is not None:
+            changes["value_area_pct"] = float(self.value_area_pct)
         return replace(stored, **changes).validated()
+
+
+def _check_value_area_pct(pct: Any) -> None:
+    if not _finite(pct) or not 1 <= pct <= 100:
+        raise ConfigError(f"--value-area-pct {pct} must be a number from 1 to 100")
 
 
 def _finite(value: Any) -> bool:
@@ -159,6 +176,7 @@ def stored_options(con: duckdb.DuckDBPyConnection) -> FlowOptions:
             min_size=_optional_int(rows.get("min_size", OFF)),
             max_size=_optional_int(rows.get("max_size", OFF)),
             imbalance_ratio=float(rows.get("imbalance_ratio", defaults.imbalance_ratio)),
+            value_area_pct=float(rows.get("value_area_pct", defaults.value_area_pct)),
         )
         return options.validated()
     except (ValueError, ConfigError) as exc:
