@@ -393,3 +393,84 @@ def test_anchored_vwap_query_given_the_session_open_equals_the_bars_session_vwap
         assert start == a_start
         assert a_vwap == pytest.approx(vwap, rel=1e-12)
         assert a_sd == pytest.approx(sd, rel=1e-5, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- footprint per bar
+
+
+@pytest.mark.parametrize(("relation", "minutes"), [("bars_1min", 1), ("bars_5min", 5)])
+def test_bar_trade_counts_and_delta_since_extremes_given_sample_equal_a_recomputation(
+    sample, relation, minutes
+):
+    settings, _ = sample
+    trades = _query(
+        settings.db_path,
+        "select t.symbol, t.ts_recv, t.price, t.size, t.side, s.session_start"
+        " from trades as t asof join sessions as s on t.ts_recv >= s.session_start"
+        " order by t.ts_recv, t.sequence, t.position",
+    )
+    width = timedelta(minutes=minutes)
+    bars: dict[tuple[str, datetime], list[tuple]] = defaultdict(list)
+    for symbol, ts, price, size, side, opened in trades:
+        start = opened + ((ts - opened) // width) * width
+        bars[symbol, start].append(
+            (price, size if side == "B" else -size if side == "A" else 0, side)
+        )
+    expected = {}
+    for key, prints in bars.items():
+        high = max(p for p, _, _ in prints)
+        low = min(p for p, _, _ in prints)
+        first_high = next(i for i, (p, _, _) in enumerate(prints) if p == high)
+        first_low = next(i for i, (p, _, _) in enumerate(prints) if p == low)
+        expected[key] = (
+            sum(1 for *_, side in prints if side == "B"),
+            sum(1 for *_, side in prints if side == "A"),
+            sum(s for _, s, _ in prints[first_high + 1 :]),
+            sum(s for _, s, _ in prints[first_low + 1 :]),
+        )
+    rows = _query(
+        settings.db_path,
+        f"select symbol, bar_start, buy_trades, sell_trades, delta_since_high, delta_since_low"
+        f" from {relation}",
+    )
+    assert {(symbol, start): tuple(rest) for symbol, start, *rest in rows} == expected
+
+
+def test_bar_imbalance_counts_given_sample_equal_the_footprint_levels(sample):
+    settings, _ = sample
+    levels = _query(
+        settings.db_path,
+        "select symbol, bar_start, price, level_size, buy_imbalance, sell_imbalance"
+        " from footprint_1min order by symbol, bar_start, price",
+    )
+    by_bar: dict[tuple[str, datetime], list[tuple]] = defaultdict(list)
+    for symbol, start, price, size, buy, sell in levels:
+        by_bar[symbol, start].append((price, size, buy, sell))
+
+    def longest(rows: list[tuple], flag: int) -> int:
+        best = run = 0
+        previous = None
+        for price, size, *flags in rows:
+            if not flags[flag]:
+                run, previous = 0, None
+                continue
+            run = run + 1 if previous is not None and price - previous == size else 1
+            best, previous = max(best, run), price
+        return best
+
+    expected = {
+        key: (
+            sum(1 for *_, buy, _ in rows if buy),
+            sum(1 for *_, sell in rows if sell),
+            longest(rows, 0),
+            longest(rows, 1),
+        )
+        for key, rows in by_bar.items()
+    }
+    rows = _query(
+        settings.db_path,
+        "select symbol, bar_start, buy_imbalances, sell_imbalances, stacked_buy_imbalances,"
+        " stacked_sell_imbalances from bars_1min",
+    )
+    assert {(symbol, start): tuple(rest) for symbol, start, *rest in rows} == expected
+    assert any(stacked >= 2 for *_, stacked, _ in expected.values())

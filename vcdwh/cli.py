@@ -206,6 +206,20 @@ def _lock_timeout_option(func: F) -> F:
     "Stored.",
 )
 @click.option(
+    "--ticks-per-level",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="K",
+    help="Footprint level size in ticks (default 1: every price). Stored.",
+)
+@click.option(
+    "--imbalance-min-volume",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="V",
+    help="A footprint imbalance also needs the dominant side's volume >= V (default 0). Stored.",
+)
+@click.option(
     "--on-bad-rows",
     type=click.Choice(["error", "skip"]),
     default="error",
@@ -231,6 +245,8 @@ def build(
     max_size: int | None,
     imbalance_ratio: float | None,
     value_area_pct: float | None,
+    ticks_per_level: int | None,
+    imbalance_min_volume: int | None,
     on_bad_rows: str,
     replace: bool,
     lock_timeout: float,
@@ -242,8 +258,9 @@ def build(
     interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
     rolls. All in one transaction on a copy of the warehouse that replaces it only on
     success: open readers keep working, and on any error or crash nothing changes.
-    --unknown-side, --min-size/--max-size, --imbalance-ratio and --value-area-pct are
-    stored; later builds keep them (changing one rebuilds every mart).
+    --unknown-side, --min-size/--max-size, --imbalance-ratio, --value-area-pct,
+    --ticks-per-level and --imbalance-min-volume are stored; later builds keep them
+    (changing one rebuilds every mart).
 
     \b
     Example:
@@ -251,13 +268,21 @@ def build(
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
-        vcdwh build --value-area-pct 68
+        vcdwh build --value-area-pct 68 --ticks-per-level 4 --imbalance-min-volume 20
         vcdwh build --on-bad-rows skip --lock-timeout 120
     """
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
 
-    flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio, value_area_pct)
+    flow = FlowOverrides(
+        unknown_side,
+        min_size,
+        max_size,
+        imbalance_ratio,
+        value_area_pct,
+        ticks_per_level,
+        imbalance_min_volume,
+    )
     report = build_warehouse(
         settings,
         files,

@@ -41,6 +41,31 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
+        count(*) filter (where side = 'B')::bigint as buy_trades,
+        count(*) filter (where side = 'A')::bigint as sell_trades,
+        -- the delta after the trade that first printed the grain's high / low (so far, trade
+        -- by trade: a new high restarts it at 0)
+        list_reduce(
+            list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position),
+            lambda extremes, trade: {
+                'high': greatest(extremes.high, trade.price),
+                'since_high': case
+                    when extremes.high is null or trade.price > extremes.high then 0
+                    else extremes.since_high + trade.signed
+                end,
+                'low': least(extremes.low, trade.price),
+                'since_low': case
+                    when extremes.low is null or trade.price < extremes.low then 0
+                    else extremes.since_low + trade.signed
+                end
+            },
+            {
+                'high': null::decimal(18, 9),
+                'since_high': 0::bigint,
+                'low': null::decimal(18, 9),
+                'since_low': 0::bigint
+            }
+        ) as extremes,
         -- for the session VWAP and its deviation (exact decimals)
         sum(size * price) as price_volume,
         sum(size * price * price) as price2_volume,
@@ -51,9 +76,11 @@ aggregated as (
 
 final as (
     select
-        * exclude (path),
+        * exclude (path, extremes),
         path.high as run_high,
-        path.low as run_low
+        path.low as run_low,
+        extremes.since_high as since_high,
+        extremes.since_low as since_low
     from aggregated
 )
 

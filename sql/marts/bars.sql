@@ -17,6 +17,11 @@
 -- the volume-weighted standard deviation of those prices around it (sums of exact decimals,
 -- shifted by the session's first price before the final division in double); session_poc,
 -- session_vah and session_val are int_value_area_grain's at the bar's last grain.
+-- Footprint columns (CTEs `extremes`, `imbalance_runs`): buy_trades / sell_trades count records
+-- of side B / A, avg_trade_size = volume / trades; delta_since_high / _low are the bar's delta
+-- after the trade that first printed its high / low (that grain's own, plus the grains after
+-- it); buy_imbalances / sell_imbalances count the bar's flagged levels in {{ footprint }}, and
+-- stacked_* are the longest runs of adjacent flagged levels (one level_size apart).
 -- In an incremental build ($partial) the grains hold only the affected instruments from the
 -- session their new trades start, and the running sums continue from the offsets before it
 -- (`affected`).
@@ -35,6 +40,16 @@ bucketed as (
 placed as (
     select
         *,
+        max(high) over bar_grains as bar_high,
+        min(low) over bar_grains as bar_low,
+        coalesce(
+            sum(buy_volume - sell_volume) over (
+                partition by instrument_id, symbol, bar_ns
+                order by grain_ns
+                rows between 1 following and unbounded following
+            ),
+            0
+        )::bigint as delta_after,
         coalesce(
             sum(buy_volume - sell_volume) over (
                 partition by instrument_id, symbol, bar_ns
@@ -44,6 +59,7 @@ placed as (
             0
         )::bigint as delta_before
     from bucketed
+    window bar_grains as (partition by instrument_id, symbol, bar_ns)
 ),
 
 aggregated as (
@@ -69,7 +85,13 @@ aggregated as (
         sum(trades)::bigint as trades,
         max(grain_ns) as last_grain_ns,
         sum(price_volume) as price_volume,
-        sum(price2_volume) as price2_volume
+        sum(price2_volume) as price2_volume,
+        sum(buy_trades)::bigint as buy_trades,
+        sum(sell_trades)::bigint as sell_trades,
+        min_by(since_high + delta_after, grain_ns) filter (where high = bar_high)
+            as delta_since_high,
+        min_by(since_low + delta_after, grain_ns) filter (where low = bar_low)
+            as delta_since_low
     from placed
     group by instrument_id, symbol, bar_ns
 ),
@@ -149,18 +171,71 @@ vwapped as (
     from session_sums
 ),
 
+flagged_levels as (
+    select footprint.instrument_id, footprint.symbol, footprint.bar_start, footprint.price,
+        footprint.level_size, footprint.buy_imbalance, footprint.sell_imbalance
+    from {{ footprint }} as footprint
+{% if partial %}
+    join affected using (instrument_id, symbol)
+    where footprint.bar_start >= affected.from_start
+        and (footprint.buy_imbalance or footprint.sell_imbalance)
+{% else %}
+    where footprint.buy_imbalance or footprint.sell_imbalance
+{% endif %}
+),
+
+islands as (
+    -- a run of adjacent flagged levels: their index in level sizes minus their rank is constant
+    select
+        instrument_id,
+        symbol,
+        bar_start,
+        kind,
+        coalesce(round(price / level_size), 0)::bigint - row_number() over (
+            partition by instrument_id, symbol, bar_start, kind order by price
+        ) as island
+    from flagged_levels
+    cross join (select unnest(['buy', 'sell']) as kind) as kinds
+    where (kind = 'buy' and buy_imbalance) or (kind = 'sell' and sell_imbalance)
+),
+
+imbalance_runs as (
+    select
+        instrument_id,
+        symbol,
+        epoch_ns(bar_start) as bar_ns,
+        sum(run_length) filter (where kind = 'buy')::bigint as buy_imbalances,
+        sum(run_length) filter (where kind = 'sell')::bigint as sell_imbalances,
+        max(run_length) filter (where kind = 'buy')::bigint as stacked_buy_imbalances,
+        max(run_length) filter (where kind = 'sell')::bigint as stacked_sell_imbalances
+    from (
+        select instrument_id, symbol, bar_start, kind, count(*) as run_length
+        from islands
+        group by instrument_id, symbol, bar_start, kind, island
+    )
+    group by instrument_id, symbol, bar_start
+),
+
 developed as (
     select
         vwapped.*,
         sqrt(greatest(m2 / s0 - (m1 / s0) * (m1 / s0), 0)) as session_vwap_sd,
         developing.poc as session_poc,
         developing.vah as session_vah,
-        developing.val as session_val
+        developing.val as session_val,
+        coalesce(runs.buy_imbalances, 0) as buy_imbalances,
+        coalesce(runs.sell_imbalances, 0) as sell_imbalances,
+        coalesce(runs.stacked_buy_imbalances, 0) as stacked_buy_imbalances,
+        coalesce(runs.stacked_sell_imbalances, 0) as stacked_sell_imbalances
     from vwapped
     left join int_value_area_grain as developing
         on developing.instrument_id = vwapped.instrument_id
         and developing.symbol = vwapped.symbol
         and developing.grain_ns = vwapped.last_grain_ns
+    left join imbalance_runs as runs
+        on runs.instrument_id = vwapped.instrument_id
+        and runs.symbol = vwapped.symbol
+        and runs.bar_ns = vwapped.bar_ns
 ),
 
 final as (
@@ -196,7 +271,16 @@ final as (
         session_vwap_sd,
         session_poc,
         session_vah,
-        session_val
+        session_val,
+        buy_imbalances,
+        sell_imbalances,
+        stacked_buy_imbalances,
+        stacked_sell_imbalances,
+        buy_trades,
+        sell_trades,
+        volume / trades as avg_trade_size,
+        delta_since_high,
+        delta_since_low
 {% if large_lot %}
         ,
         large_buy_volume,

@@ -76,7 +76,16 @@ final as (
         session_vwap_sd,
         session_poc,
         session_vah,
-        session_val
+        session_val,
+        buy_imbalances,
+        sell_imbalances,
+        stacked_buy_imbalances,
+        stacked_sell_imbalances,
+        buy_trades,
+        sell_trades,
+        avg_trade_size,
+        delta_since_high,
+        delta_since_low
 {% if large_lot %}
         ,
         large_buy_volume,

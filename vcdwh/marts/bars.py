@@ -76,7 +76,10 @@ def build_bars(
     checked: list[tuple[str, str]] = [("sessions", "sessions")]
     roots = sorted(SPECS)
     ticks = {"roots": roots, "tick_sizes": [str(SPECS[root].tick_size) for root in roots]}
-    footprint_params = ticks | {"imbalance_ratio": options.imbalance_ratio}
+    footprint_params = ticks | {
+        "imbalance_ratio": options.imbalance_ratio,
+        "imbalance_min_volume": options.imbalance_min_volume,
+    }
     checked += _build_profiles(con, ticks | {"value_area_pct": options.value_area_pct}, partial)
     built = []
     for frequency in ordered:
@@ -87,8 +90,13 @@ def build_bars(
             interval_ns=frequency.nanoseconds,
             large_lot=options.large_lot,
             partial=partial,
+            footprint=footprint,
         )
-        footprint_sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
+        footprint_sql = render(
+            "marts/footprint.sql",
+            interval_ns=frequency.nanoseconds,
+            ticks_per_level=options.ticks_per_level,
+        )
         if partial:
             for table in (relation, footprint):
                 con.execute(
@@ -97,11 +105,12 @@ def build_bars(
                     f" and {table}.symbol = affected.symbol"
                     f" and {table}.bar_start >= affected.from_start"
                 )
-            con.execute(f"insert into {relation} {bars_sql}")
+            # the footprint first: the bars count its imbalances
             con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
+            con.execute(f"insert into {relation} {bars_sql}")
         else:
-            con.execute(f"create or replace table {relation} as {bars_sql}")
             con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
+            con.execute(f"create or replace table {relation} as {bars_sql}")
         con.execute(
             "insert or replace into bar_intervals "
             "values ($name, $seconds, $relation, now()::timestamp)",
