@@ -10,7 +10,8 @@
 -- Levels are one tick apart: the root's tick (as the footprint), else the smallest gap between
 -- the session's prices traded up to the grain. A level's index is its distance from the
 -- session's lowest price in units of the smallest gap of the whole session (the grid the
--- developing ticks are whole multiples of), so one list per grain holds the profile.
+-- developing ticks are whole multiples of); one list per grain holds the profile so far, from
+-- the lowest to the highest level traded up to the grain (`first_idx` on).
 -- The value area starts at the POC and grows, step by step, by the next two levels above or the
 -- next two below (a missing level counts 0): the larger pair, both on a tie; a side with no
 -- levels left counts 0, so the other side is taken. It stops as soon as its volume is at least
@@ -119,14 +120,30 @@ grain_volumes as (
 ),
 
 grains as (
-    select session_id, grain_ns, any_value(levels) as levels, any_value(known_tick) as known_tick
-    from grain_volumes
-    join sizes using (instrument_id, symbol, session_date)
-    group by session_id, grain_ns
+    -- the levels traded so far run from first_idx to last_idx
+    select
+        session_id,
+        grain_ns,
+        known_tick,
+        min(min_idx) over so_far as first_idx,
+        max(max_idx) over so_far as last_idx
+    from (
+        select
+            session_id,
+            grain_ns,
+            any_value(known_tick) as known_tick,
+            min(idx) as min_idx,
+            max(idx) as max_idx
+        from grain_volumes
+        join sizes using (instrument_id, symbol, session_date)
+        group by session_id, grain_ns
+    )
+    window so_far as (partition by session_id order by grain_ns rows unbounded preceding)
 ),
 
 dense as (
-    -- every level of the session at every grain (kind 1) with the volume traded there so far:
+    -- every level of the session's range so far at every grain (kind 1) with the volume traded
+    -- there so far:
     -- the running sum over the level's traded volumes (kind 0) up to and including the grain
     select
         session_id,
@@ -141,7 +158,12 @@ dense as (
     from (
         select session_id, grain_ns, idx, volume, 0 as kind from grain_volumes
         union all
-        select session_id, grain_ns, unnest(range(levels)) as idx, 0 as volume, 1 as kind
+        select
+            session_id,
+            grain_ns,
+            unnest(range(first_idx, last_idx + 1)) as idx,
+            0 as volume,
+            1 as kind
         from grains
     )
 ),
@@ -155,6 +177,7 @@ profiles as (
         list(dense.volume order by dense.idx) as volumes,
         sum(dense.volume)::bigint as total,
         count(*)::bigint as levels,
+        any_value(grains.first_idx) as first_idx,
         any_value(grains.known_tick) as known_tick
     from dense
     join grains using (session_id, grain_ns)
@@ -250,17 +273,23 @@ final as (
         settled.symbol,
         settled.session_date,
         settled.grain_ns,
-        price_lists.prices[settled.poc_idx + 1] as poc,
+        price_lists.prices[settled.first_idx + settled.poc_idx + 1] as poc,
         list_max(
             list_transform(
                 range(settled.lo, settled.hi + 1),
-                lambda i: case when settled.volumes[i + 1] > 0 then price_lists.prices[i + 1] end
+                lambda i: case
+                    when settled.volumes[i + 1] > 0
+                        then price_lists.prices[settled.first_idx + i + 1]
+                end
             )
         ) as vah,
         list_min(
             list_transform(
                 range(settled.lo, settled.hi + 1),
-                lambda i: case when settled.volumes[i + 1] > 0 then price_lists.prices[i + 1] end
+                lambda i: case
+                    when settled.volumes[i + 1] > 0
+                        then price_lists.prices[settled.first_idx + i + 1]
+                end
             )
         ) as val,
         settled.area as value_area_volume,
