@@ -101,6 +101,8 @@ def main() -> None:
     for _ in range(options.repeat):
         for label, code, args in configs:
             times[label].append(_build(code, data, args))
+            wall, cpu = times[label][-1]
+            print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr, flush=True)
     trades = sum(1 for _ in next(data.glob("trades_*.csv")).open()) - 1
     print(f"{trades:,} trades, {options.repeat} round(s), medians\n")
     print("| build | wall s | CPU s | wall ratio | CPU ratio |")
