@@ -127,7 +127,12 @@ def test_changelog_version_matches_package_version():
     from vcdwh import __version__
 
     changelog = (REPO / "CHANGELOG.md").read_text()
-    heading = next(line for line in changelog.splitlines() if line.startswith("## "))
+    # changes not released yet go under "## Unreleased", above the newest version
+    heading = next(
+        line
+        for line in changelog.splitlines()
+        if line.startswith("## ") and line != "## Unreleased"
+    )
     assert heading.startswith(f"## {__version__} - ")
     assert 'dynamic = ["version"]' in (REPO / "pyproject.toml").read_text()
     assert f'__version__ = "{__version__}"' in (REPO / "vcdwh" / "_version.py").read_text()

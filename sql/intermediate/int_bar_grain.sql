@@ -3,8 +3,9 @@
 -- session open. Every bars_<interval> is rolled up from these rows, because a bar of any built
 -- interval is a whole number of consecutive grains of one session. Open/close follow trade
 -- order; run_high/run_low are the extremes of the grain's own running delta (starting from 0)
--- after each of its trades, the one quantity that needs the trades in order. It is one pass
--- over the grain's signed sizes in trade order, folded into (running, high, low).
+-- after each of its trades, and the delta after the trade that first printed the grain's high /
+-- low (since_high, since_low): the quantities that need the trades in order, one pass over the
+-- grain's trades in trade order.
 {% if session_bounds %}
 -- Built a piece of a session at a time ($from_ts <= ts_recv < $to_ts, whole grains of about a
 -- million trades), so a build sorts a bounded number of trades at once.
@@ -26,14 +27,36 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+        -- one pass in trade order: the running delta and its extremes, and the running delta
+        -- just after the trade that first printed the grain's highest / lowest price
         list_reduce(
-            list(signed_size order by ts_ns, sequence, position),
-            lambda path, step: {
-                'running': path.running + step,
-                'high': greatest(path.high, path.running + step),
-                'low': least(path.low, path.running + step)
+            list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position),
+            lambda path, trade: {
+                'running': path.running + trade.signed,
+                'high': greatest(path.high, path.running + trade.signed),
+                'low': least(path.low, path.running + trade.signed),
+                'top': greatest(path.top, trade.price),
+                'at_top': case
+                    when path.top is null or trade.price > path.top
+                        then path.running + trade.signed
+                    else path.at_top
+                end,
+                'bottom': least(path.bottom, trade.price),
+                'at_bottom': case
+                    when path.bottom is null or trade.price < path.bottom
+                        then path.running + trade.signed
+                    else path.at_bottom
+                end
             },
-            {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
+            {
+                'running': 0::bigint,
+                'high': null::bigint,
+                'low': null::bigint,
+                'top': null::decimal(18, 9),
+                'at_top': 0::bigint,
+                'bottom': null::decimal(18, 9),
+                'at_bottom': 0::bigint
+            }
         ) as path,
 {% if large_lot %}
         coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
@@ -43,32 +66,6 @@ aggregated as (
 {% endif %}
         count(*) filter (where side = 'B')::bigint as buy_trades,
         count(*) filter (where side = 'A')::bigint as sell_trades,
-        -- the delta after the trade that first printed the grain's high / low (so far, trade
-        -- by trade: a new high restarts it at 0)
-        list_reduce(
-            list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position),
-            lambda extremes, trade: {
-                'high': greatest(extremes.high, trade.price),
-                'since_high': case
-                    when extremes.high is null or trade.price > extremes.high then 0
-                    else extremes.since_high + trade.signed
-                end,
-                'low': least(extremes.low, trade.price),
-                'since_low': case
-                    when extremes.low is null or trade.price < extremes.low then 0
-                    else extremes.since_low + trade.signed
-                end
-            },
-            {
-                'high': null::decimal(18, 9),
-                'since_high': 0::bigint,
-                'low': null::decimal(18, 9),
-                'since_low': 0::bigint
-            }
-        ) as extremes,
-        -- for the session VWAP and its deviation (exact decimals)
-        sum(size * price) as price_volume,
-        sum(size * price * price) as price2_volume,
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns
@@ -76,11 +73,12 @@ aggregated as (
 
 final as (
     select
-        * exclude (path, extremes),
+        * exclude (path),
         path.high as run_high,
         path.low as run_low,
-        extremes.since_high as since_high,
-        extremes.since_low as since_low
+        -- the grain's delta after the trade that first printed its high / low
+        path.running - path.at_top as since_high,
+        path.running - path.at_bottom as since_low
     from aggregated
 )
 

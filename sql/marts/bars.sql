@@ -84,8 +84,6 @@ aggregated as (
 {% endif %}
         sum(trades)::bigint as trades,
         max(grain_ns) as last_grain_ns,
-        sum(price_volume) as price_volume,
-        sum(price2_volume) as price2_volume,
         sum(buy_trades)::bigint as buy_trades,
         sum(sell_trades)::bigint as sell_trades,
         min_by(since_high + delta_after, grain_ns) filter (where high = bar_high)
@@ -144,6 +142,19 @@ candled as (
     from cumulated
 ),
 
+level_moments as (
+    -- sum(size x price) and sum(size x price^2) of each bar, from its price levels
+    select
+        instrument_id,
+        symbol,
+        session_start_ns
+            + ((grain_ns - session_start_ns) // {{ interval_ns }}) * {{ interval_ns }} as bar_ns,
+        sum(volume * price) as price_volume,
+        sum(volume * price * price) as price2_volume
+    from int_level_grain
+    group by all
+),
+
 session_sums as (
     select
         *,
@@ -152,6 +163,7 @@ session_sums as (
         sum(price_volume) over session_so_far as s1,
         sum(price2_volume) over session_so_far as s2
     from candled
+    join level_moments using (instrument_id, symbol, bar_ns)
     window session_so_far as (
         partition by instrument_id, symbol, session_date
         order by bar_ns
