@@ -27,6 +27,7 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+{% if analytics %}
         -- one pass in trade order: the running delta and its extremes, and the running delta
         -- just after the trade that first printed the grain's highest / lowest price
         list_reduce(
@@ -58,14 +59,27 @@ aggregated as (
                 'at_bottom': 0::bigint
             }
         ) as path,
+{% else %}
+        list_reduce(
+            list(signed_size order by ts_ns, sequence, position),
+            lambda path, step: {
+                'running': path.running + step,
+                'high': greatest(path.high, path.running + step),
+                'low': least(path.low, path.running + step)
+            },
+            {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
+        ) as path,
+{% endif %}
 {% if large_lot %}
         coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_buy_volume,
         coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
+{% if analytics %}
         count(*) filter (where side = 'B')::bigint as buy_trades,
         count(*) filter (where side = 'A')::bigint as sell_trades,
+{% endif %}
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns
@@ -75,10 +89,13 @@ final as (
     select
         * exclude (path),
         path.high as run_high,
-        path.low as run_low,
+        path.low as run_low
+{% if analytics %}
+        ,
         -- the grain's delta after the trade that first printed its high / low
         path.running - path.at_top as since_high,
         path.running - path.at_bottom as since_low
+{% endif %}
     from aggregated
 )
 

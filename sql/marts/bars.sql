@@ -17,11 +17,12 @@
 -- the volume-weighted standard deviation of those prices around it (sums of exact decimals,
 -- shifted by the session's first price before the final division in double); session_poc,
 -- session_vah and session_val are int_value_area_grain's at the bar's last grain.
--- Footprint columns (CTEs `extremes`, `imbalance_runs`): buy_trades / sell_trades count records
+-- Footprint columns (CTEs `imbalance_runs`, `developed`): buy_trades / sell_trades count records
 -- of side B / A, avg_trade_size = volume / trades; delta_since_high / _low are the bar's delta
 -- after the trade that first printed its high / low (that grain's own, plus the grains after
--- it); buy_imbalances / sell_imbalances count the bar's flagged levels in {{ footprint }}, and
+-- it); buy_imbalances / sell_imbalances count the bar's flagged levels in its footprint, and
 -- stacked_* are the longest runs of adjacent flagged levels (one level_size apart).
+-- The columns above come with `analytics` (every build; vcdwh spark-bars builds the rest).
 -- In an incremental build ($partial) the grains hold only the affected instruments from the
 -- session their new trades start, and the running sums continue from the offsets before it
 -- (`affected`).
@@ -83,13 +84,16 @@ aggregated as (
         sum(large_sell_volume)::bigint as large_sell_volume,
 {% endif %}
         sum(trades)::bigint as trades,
-        max(grain_ns) as last_grain_ns,
+        max(grain_ns) as last_grain_ns
+{% if analytics %}
+        ,
         sum(buy_trades)::bigint as buy_trades,
         sum(sell_trades)::bigint as sell_trades,
         min_by(since_high + delta_after, grain_ns) filter (where high = bar_high)
             as delta_since_high,
         min_by(since_low + delta_after, grain_ns) filter (where low = bar_low)
             as delta_since_low
+{% endif %}
     from placed
     group by instrument_id, symbol, bar_ns
 ),
@@ -142,6 +146,7 @@ candled as (
     from cumulated
 ),
 
+{% if analytics %}
 level_moments as (
     -- sum(size x price) and sum(size x price^2) of each bar, from its price levels
     select
@@ -250,6 +255,7 @@ developed as (
         and runs.bar_ns = vwapped.bar_ns
 ),
 
+{% endif %}
 final as (
     select
         make_timestamp_ns(bar_ns) as bar_start,
@@ -278,7 +284,9 @@ final as (
         delta_close - session_offset as session_delta_close,
         max_delta,
         min_delta,
-        delta / volume as delta_pct,
+        delta / volume as delta_pct
+{% if analytics %}
+        ,
         session_vwap,
         session_vwap_sd,
         session_poc,
@@ -293,6 +301,7 @@ final as (
         volume / trades as avg_trade_size,
         delta_since_high,
         delta_since_low
+{% endif %}
 {% if large_lot %}
         ,
         large_buy_volume,
@@ -300,7 +309,7 @@ final as (
         large_buy_volume - large_sell_volume as large_delta,
         large_cumulative_delta
 {% endif %}
-    from developed
+    from {{ 'developed' if analytics else 'candled' }}
 )
 
 select * from final

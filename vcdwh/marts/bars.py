@@ -91,6 +91,7 @@ def build_bars(
             large_lot=options.large_lot,
             partial=partial,
             footprint=footprint,
+            analytics=True,
         )
         footprint_sql = render(
             "marts/footprint.sql",
@@ -205,6 +206,7 @@ def _build_grains(
         "intermediate/int_bar_grain.sql",
         large_lot=options.large_lot,
         has_max_size=options.max_size is not None,
+        analytics=True,
         **grain,
     )
     level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
