@@ -18,7 +18,8 @@ from vcdwh.sample import generate_sample
 SHARED_COLUMNS = (
     "bar_start, instrument_id, session_date, open, high, low, close, volume, buy_volume, "
     "sell_volume, unknown_volume, delta, session_cumulative_delta, trades, session_delta_open, "
-    "session_delta_high, session_delta_low, session_delta_close, max_delta, min_delta, delta_pct"
+    "session_delta_high, session_delta_low, session_delta_close, max_delta, min_delta, delta_pct, "
+    "session_vwap, session_vwap_sd, session_poc, session_vah, session_val"
 )
 
 

@@ -74,10 +74,14 @@ def test_export_given_bars_duckdb_rebuild_from_parquet_equals_warehouse(exported
     out, _ = exported
     for name in ("1min", "5min"):
         rebuilt = duckdb_bars_from_parquet(out, parse_frequency(name)).fetchall()
-        # The Parquet rebuild runs a plain build's bars (no large-lot columns).
+        # The Parquet rebuild runs a plain build's bars (no large-lot columns, none of the
+        # profile, VWAP and footprint columns).
         plain = (
             f"select * exclude (large_buy_volume, large_sell_volume, large_delta, "
-            f"large_cumulative_delta) from bars_{name}"
+            f"large_cumulative_delta, session_vwap, session_vwap_sd, session_poc, session_vah, "
+            f"session_val, buy_imbalances, sell_imbalances, stacked_buy_imbalances, "
+            f"stacked_sell_imbalances, buy_trades, sell_trades, avg_trade_size, delta_since_high, "
+            f"delta_since_low) from bars_{name}"
         )
         assert sorted(rebuilt) == sorted(_warehouse(sample, plain))
         assert len(rebuilt) > 100

@@ -20,6 +20,8 @@ MARTS = (
     "bars_5min",
     "footprint_1min",
     "footprint_5min",
+    "profile_session",
+    "profile_session_summary",
     "rolls",
     "bars_1min_continuous",
     "bars_5min_continuous",
@@ -93,6 +95,7 @@ def test_build_adding_no_trade_keeps_the_marts_and_an_option_change_rebuilds(tmp
     build_warehouse(settings, parts)
     assert build_warehouse(settings, parts).bars_mode == "unchanged"
     assert build_warehouse(settings, flow=FlowOverrides(imbalance_ratio=2.0)).bars_mode == "full"
+    assert build_warehouse(settings, flow=FlowOverrides(value_area_pct=60)).bars_mode == "full"
     assert build_warehouse(settings, frequencies=["30s"]).bars_mode == "full"
 
 

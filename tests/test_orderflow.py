@@ -491,3 +491,95 @@ def test_build_given_sessions_cut_into_small_pieces_equals_one_piece_per_session
         rows = _query(whole, f"select * from {relation} order by all")
         assert rows and rows == _query(cut, f"select * from {relation} order by all")
     assert _query(cut, "select count(*) from trades where occurrence > 1")[0][0] > 0
+
+
+# --------------------------------------------------------------------------- footprint per bar
+
+
+def test_bars_given_crafted_footprint_count_imbalances_trades_and_delta_since_extremes(
+    settings, tmp_path, query
+):
+    # The tape of the imbalance test above: buy imbalances at 100.25 and 101.00 (not adjacent),
+    # a sell imbalance at 100.50.
+    trades = [
+        Trade(T0 + 1 * SECOND, 100.00, 10, "A"),
+        Trade(T0 + 2 * SECOND, 100.25, 30, "B"),
+        Trade(T0 + 3 * SECOND, 100.25, 9, "A"),
+        Trade(T0 + 4 * SECOND, 100.50, 26, "B"),
+        Trade(T0 + 5 * SECOND, 100.50, 40, "A"),
+        Trade(T0 + 6 * SECOND, 101.00, 2, "B"),
+    ]
+    build_warehouse(
+        settings, [write_pretty_csv(tmp_path / "fp.csv", trades, {1: "ESH4"})], ["1min"]
+    )
+    assert query(
+        "select buy_imbalances, sell_imbalances, stacked_buy_imbalances, stacked_sell_imbalances,"
+        " buy_trades, sell_trades, avg_trade_size, delta_since_high, delta_since_low"
+        " from bars_1min"
+    ) == [
+        # the high printed last: nothing after it; after the low (the first trade): 30-9+26-40+2
+        (2, 1, 1, 1, 3, 3, 19.5, 0, 9)
+    ]
+
+
+STACKED = [
+    Trade(T0 + 1 * SECOND, 100.00, 10, "B"),
+    Trade(T0 + 2 * SECOND, 100.25, 10, "B"),
+    Trade(T0 + 3 * SECOND, 100.50, 10, "B"),
+    Trade(T0 + 4 * SECOND, 101.00, 5, "B"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flow", "levels", "counts"),
+    [
+        # asks against no bids: every level is a buy imbalance; 100.00-100.50 are a stack of 3
+        (FlowOverrides(), ["100.00", "100.25", "100.50", "101.00"], (4, 3)),
+        # 101.00 (5 lots) is below the floor of 6
+        (FlowOverrides(imbalance_min_volume=6), ["100.00", "100.25", "100.50", "101.00"], (3, 3)),
+        # two ticks a level: 100.00 (20), 100.50 (10), 101.00 (5), adjacent 0.50 apart
+        (FlowOverrides(ticks_per_level=2), ["100.00", "100.50", "101.00"], (3, 3)),
+    ],
+)
+def test_footprint_options_given_stacked_asks_change_levels_and_stacks(
+    settings, tmp_path, query, flow, levels, counts
+):
+    path = write_pretty_csv(tmp_path / "s.csv", STACKED, {1: "ESH4"})
+    build_warehouse(settings, [path], ["1min"], flow=flow)
+    assert [
+        f"{price:.2f}" for (price,) in query("select price from footprint_1min order by price")
+    ] == levels
+    assert query("select sum(volume) from footprint_1min") == [(35,)]
+    assert query("select buy_imbalances, stacked_buy_imbalances from bars_1min") == [counts]
+
+
+def test_delta_since_high_given_a_bar_of_several_grains_starts_after_the_first_print(
+    settings, tmp_path, query
+):
+    minute = 60 * SECOND
+    trades = [
+        Trade(T0 + 1 * SECOND, 100.00, 5, "B"),
+        Trade(T0 + minute + SECOND, 102.00, 3, "A"),  # first print of the high
+        Trade(T0 + minute + 2 * SECOND, 101.00, 4, "B"),
+        Trade(T0 + 2 * minute + SECOND, 102.00, 7, "B"),  # the high again: not the first
+        Trade(T0 + 3 * minute + SECOND, 101.00, 2, "A"),
+    ]
+    path = write_pretty_csv(tmp_path / "h.csv", trades, {1: "ESH4"})
+    build_warehouse(settings, [path], ["1min", "5min"])
+    # after 102.00 x A3: +4 +7 -2; after the low (the first trade): -3 +4 +7 -2
+    assert query("select delta_since_high, delta_since_low from bars_5min") == [(9, 6)]
+    assert query("select delta_since_high, delta_since_low from bars_1min order by bar_start") == [
+        (0, 0),
+        (4, 0),  # the low (101.00) is the minute's last trade
+        (0, 0),
+        (0, 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--ticks-per-level", "0"), ("--imbalance-min-volume", "-1")]
+)
+def test_build_given_bad_footprint_option_is_a_usage_error(settings, option, value):
+    result = invoke(settings, "build", option, value)
+    assert result.exit_code == 2
+    assert option in result.output

@@ -126,9 +126,9 @@ def build_warehouse(
     adjust: str | None = None,
     roll_rule: str | None = None,
 ) -> BuildReport:
-    """Load every new file and rebuild the bars, in one transaction on a copy of the warehouse.
+    """Load every new file and rebuild the bars, in one transaction on the warehouse.
 
-    The copy replaces the warehouse only when everything succeeded (see
+    The write is committed only when everything succeeded (see
     :func:`vcdwh.warehouse.db.write_session`), so open readers are never blocked and a failed or
     killed build leaves the warehouse exactly as it was (a new warehouse is not created).
 
@@ -319,7 +319,10 @@ def _bars_mode(
         relation_exists(con, relation)
         for f in frequencies
         for relation in (f.bars_relation, f.footprint_relation, f.continuous_relation)
-    ) and relation_exists(con, "rolls")
+    ) and all(
+        relation_exists(con, relation)
+        for relation in ("rolls", "profile_session", "profile_session_summary")
+    )
     # Bars built before they had the RTH columns cannot be appended to: rebuild them.
     [(without_rth,)] = con.execute(
         "select count(*) from duckdb_tables() t where t.table_name = any($names) and not exists "

@@ -228,6 +228,28 @@ def _lock_timeout_option(func: F) -> F:
     help="Footprint diagonal imbalance ratio (default 3.0). Stored.",
 )
 @click.option(
+    "--value-area-pct",
+    type=click.FloatRange(min=1, max=100),
+    default=None,
+    metavar="P",
+    help="Share of a session's volume its value area holds, in percent (1-100, default 70). "
+    "Stored.",
+)
+@click.option(
+    "--ticks-per-level",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="K",
+    help="Footprint level size in ticks (default 1: every price). Stored.",
+)
+@click.option(
+    "--imbalance-min-volume",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="V",
+    help="A footprint imbalance also needs the dominant side's volume >= V (default 0). Stored.",
+)
+@click.option(
     "--on-bad-rows",
     type=click.Choice(["error", "skip"]),
     default="error",
@@ -275,6 +297,9 @@ def build(
     min_size: int | None,
     max_size: int | None,
     imbalance_ratio: float | None,
+    value_area_pct: float | None,
+    ticks_per_level: int | None,
+    imbalance_min_volume: int | None,
     on_bad_rows: str,
     replace: bool,
     rth: tuple[str, ...],
@@ -288,10 +313,12 @@ def build(
     that is not loaded yet, plus any FILES given, into the warehouse, then builds per
     interval bars_<interval>, footprint_<interval> and bars_<interval>_continuous, and
     rolls, and the CME calendar (sessions, session_hours: holidays, early closes, RTH).
-    All in one transaction on a copy of the warehouse that replaces it only on
-    success: open readers keep working, and on any error or crash nothing changes.
-    --unknown-side, --min-size/--max-size, --imbalance-ratio, --rth, --adjust and
-    --roll-rule are stored; later builds keep them.
+    All in one transaction (in place, or on a copy while a reader holds the
+    warehouse open): open readers keep working, and on any error or crash nothing
+    changes.
+    --unknown-side, --min-size/--max-size, --imbalance-ratio, --value-area-pct,
+    --ticks-per-level, --imbalance-min-volume, --rth, --adjust and --roll-rule are stored;
+    later builds keep them (changing one rebuilds every mart).
 
     \b
     Example:
@@ -299,6 +326,7 @@ def build(
         vcdwh build --frequency 1min --frequency 5min --frequency 30s
         vcdwh build ~/downloads/glbx-mdp3-20240701.trades.dbn.zst
         vcdwh build --unknown-side tick-rule --min-size 20 --imbalance-ratio 4
+        vcdwh build --value-area-pct 68 --ticks-per-level 4 --imbalance-min-volume 20
         vcdwh build --on-bad-rows skip --lock-timeout 120
         vcdwh build --rth ES=08:30-15:00
         vcdwh build --adjust difference --roll-rule expiry-days:8
@@ -306,7 +334,15 @@ def build(
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
 
-    flow = FlowOverrides(unknown_side, min_size, max_size, imbalance_ratio)
+    flow = FlowOverrides(
+        unknown_side,
+        min_size,
+        max_size,
+        imbalance_ratio,
+        value_area_pct,
+        ticks_per_level,
+        imbalance_min_volume,
+    )
     progress = _progress()
     report = build_warehouse(
         settings,

@@ -92,8 +92,10 @@ GRAIN_CONTEXT = {
     "has_max_size": False,
     "session_bounds": False,
     "one_session": False,
+    "analytics": False,
 }
-BARS_CONTEXT = {"large_lot": False, "partial": False}
+# The profile, VWAP and footprint columns of the bars are the warehouse's only.
+BARS_CONTEXT = {"large_lot": False, "partial": False, "analytics": False}
 
 
 def _to_spark(template: str, **context: Any) -> str:

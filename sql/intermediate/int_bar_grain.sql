@@ -3,8 +3,9 @@
 -- session open. Every bars_<interval> is rolled up from these rows, because a bar of any built
 -- interval is a whole number of consecutive grains of one session. Open/close follow trade
 -- order; run_high/run_low are the extremes of the grain's own running delta (starting from 0)
--- after each of its trades, the one quantity that needs the trades in order. It is one pass
--- over the grain's signed sizes in trade order, folded into (running, high, low).
+-- after each of its trades, and the delta after the trade that first printed the grain's high /
+-- low (since_high, since_low): the quantities that need the trades in order, one pass over the
+-- grain's trades in trade order.
 {% if session_bounds %}
 -- Built a piece of a session at a time ($from_ts <= ts_recv < $to_ts, whole grains of about a
 -- million trades), so a build sorts a bounded number of trades at once.
@@ -26,6 +27,39 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+{% if analytics %}
+        -- one pass in trade order: the running delta and its extremes, and the running delta
+        -- just after the trade that first printed the grain's highest / lowest price
+        list_reduce(
+            list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position),
+            lambda path, trade: {
+                'running': path.running + trade.signed,
+                'high': greatest(path.high, path.running + trade.signed),
+                'low': least(path.low, path.running + trade.signed),
+                'top': greatest(path.top, trade.price),
+                'at_top': case
+                    when path.top is null or trade.price > path.top
+                        then path.running + trade.signed
+                    else path.at_top
+                end,
+                'bottom': least(path.bottom, trade.price),
+                'at_bottom': case
+                    when path.bottom is null or trade.price < path.bottom
+                        then path.running + trade.signed
+                    else path.at_bottom
+                end
+            },
+            {
+                'running': 0::bigint,
+                'high': null::bigint,
+                'low': null::bigint,
+                'top': null::decimal(18, 9),
+                'at_top': 0::bigint,
+                'bottom': null::decimal(18, 9),
+                'at_bottom': 0::bigint
+            }
+        ) as path,
+{% else %}
         list_reduce(
             list(signed_size order by ts_ns, sequence, position),
             lambda path, step: {
@@ -35,11 +69,16 @@ aggregated as (
             },
             {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
         ) as path,
+{% endif %}
 {% if large_lot %}
         coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_buy_volume,
         coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
+{% endif %}
+{% if analytics %}
+        count(*) filter (where side = 'B')::bigint as buy_trades,
+        count(*) filter (where side = 'A')::bigint as sell_trades,
 {% endif %}
         count(*)::bigint as trades
     from bucketed
@@ -51,6 +90,12 @@ final as (
         * exclude (path),
         path.high as run_high,
         path.low as run_low
+{% if analytics %}
+        ,
+        -- the grain's delta after the trade that first printed its high / low
+        path.running - path.at_top as since_high,
+        path.running - path.at_bottom as since_low
+{% endif %}
     from aggregated
 )
 

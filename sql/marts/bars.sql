@@ -16,6 +16,17 @@
 -- Rolled up from int_bar_grain: a bar is the grains it covers, open/close from its first/last
 -- grain, and its own running delta's extremes from each grain's extremes shifted by the delta
 -- of the bar's grains before it.
+-- Session VWAP and developing value area (CTEs `vwapped`, `developed`): session_vwap is
+-- sum(price x size) / sum(size) over the session's trades up to the bar's end, session_vwap_sd
+-- the volume-weighted standard deviation of those prices around it (sums of exact decimals,
+-- shifted by the session's first price before the final division in double); session_poc,
+-- session_vah and session_val are int_value_area_grain's at the bar's last grain.
+-- Footprint columns (CTEs `imbalance_runs`, `developed`): buy_trades / sell_trades count records
+-- of side B / A, avg_trade_size = volume / trades; delta_since_high / _low are the bar's delta
+-- after the trade that first printed its high / low (that grain's own, plus the grains after
+-- it); buy_imbalances / sell_imbalances count the bar's flagged levels in its footprint, and
+-- stacked_* are the longest runs of adjacent flagged levels (one level_size apart).
+-- The columns above come with `analytics` (every build; vcdwh spark-bars builds the rest).
 -- In an incremental build ($partial) the grains hold only the affected instruments from the
 -- session their new trades start, and the running sums continue from the offsets before it
 -- (`affected`).
@@ -34,6 +45,16 @@ bucketed as (
 placed as (
     select
         *,
+        max(high) over bar_grains as bar_high,
+        min(low) over bar_grains as bar_low,
+        coalesce(
+            sum(buy_volume - sell_volume) over (
+                partition by instrument_id, symbol, bar_ns
+                order by grain_ns
+                rows between 1 following and unbounded following
+            ),
+            0
+        )::bigint as delta_after,
         coalesce(
             sum(buy_volume - sell_volume) over (
                 partition by instrument_id, symbol, bar_ns
@@ -43,6 +64,7 @@ placed as (
             0
         )::bigint as delta_before
     from bucketed
+    window bar_grains as (partition by instrument_id, symbol, bar_ns)
 ),
 
 aggregated as (
@@ -65,7 +87,17 @@ aggregated as (
         sum(large_buy_volume)::bigint as large_buy_volume,
         sum(large_sell_volume)::bigint as large_sell_volume,
 {% endif %}
-        sum(trades)::bigint as trades
+        sum(trades)::bigint as trades,
+        max(grain_ns) as last_grain_ns
+{% if analytics %}
+        ,
+        sum(buy_trades)::bigint as buy_trades,
+        sum(sell_trades)::bigint as sell_trades,
+        min_by(since_high + delta_after, grain_ns) filter (where high = bar_high)
+            as delta_since_high,
+        min_by(since_low + delta_after, grain_ns) filter (where low = bar_low)
+            as delta_since_low
+{% endif %}
     from placed
     group by instrument_id, symbol, bar_ns
 ),
@@ -150,6 +182,116 @@ rth_cumulated as (
     from rth_flagged
 ),
 
+{% if analytics %}
+level_moments as (
+    -- sum(size x price) and sum(size x price^2) of each bar, from its price levels
+    select
+        instrument_id,
+        symbol,
+        session_start_ns
+            + ((grain_ns - session_start_ns) // {{ interval_ns }}) * {{ interval_ns }} as bar_ns,
+        sum(volume * price) as price_volume,
+        sum(volume * price * price) as price2_volume
+    from int_level_grain
+    group by all
+),
+
+session_sums as (
+    select
+        *,
+        first_value(open) over session_so_far as session_first_price,
+        sum(volume) over session_so_far as s0,
+        sum(price_volume) over session_so_far as s1,
+        sum(price2_volume) over session_so_far as s2
+    from rth_cumulated
+    join level_moments using (instrument_id, symbol, bar_ns)
+    window session_so_far as (
+        partition by instrument_id, symbol, session_date
+        order by bar_ns
+        rows between unbounded preceding and current row
+    )
+),
+
+vwapped as (
+    select
+        *,
+        (s1 / s0)::double as session_vwap,
+        -- moments about the session's first price r: m1 = sum(size (p - r)), m2 = sum(size (p - r)^2)
+        (s1 - session_first_price * s0)::double as m1,
+        (
+            s2 - 2 * session_first_price * s1 + session_first_price * session_first_price * s0
+        )::double as m2
+    from session_sums
+),
+
+flagged_levels as (
+    select footprint.instrument_id, footprint.symbol, footprint.bar_start, footprint.price,
+        footprint.level_size, footprint.buy_imbalance, footprint.sell_imbalance
+    from {{ footprint }} as footprint
+{% if partial %}
+    join affected using (instrument_id, symbol)
+    where footprint.bar_start >= affected.from_start
+        and (footprint.buy_imbalance or footprint.sell_imbalance)
+{% else %}
+    where footprint.buy_imbalance or footprint.sell_imbalance
+{% endif %}
+),
+
+islands as (
+    -- a run of adjacent flagged levels: their index in level sizes minus their rank is constant
+    select
+        instrument_id,
+        symbol,
+        bar_start,
+        kind,
+        coalesce(round(price / level_size), 0)::bigint - row_number() over (
+            partition by instrument_id, symbol, bar_start, kind order by price
+        ) as island
+    from flagged_levels
+    cross join (select unnest(['buy', 'sell']) as kind) as kinds
+    where (kind = 'buy' and buy_imbalance) or (kind = 'sell' and sell_imbalance)
+),
+
+imbalance_runs as (
+    select
+        instrument_id,
+        symbol,
+        epoch_ns(bar_start) as bar_ns,
+        sum(run_length) filter (where kind = 'buy')::bigint as buy_imbalances,
+        sum(run_length) filter (where kind = 'sell')::bigint as sell_imbalances,
+        max(run_length) filter (where kind = 'buy')::bigint as stacked_buy_imbalances,
+        max(run_length) filter (where kind = 'sell')::bigint as stacked_sell_imbalances
+    from (
+        select instrument_id, symbol, bar_start, kind, count(*) as run_length
+        from islands
+        group by instrument_id, symbol, bar_start, kind, island
+    )
+    group by instrument_id, symbol, bar_start
+),
+
+developed as (
+    select
+        vwapped.*,
+        sqrt(greatest(m2 / s0 - (m1 / s0) * (m1 / s0), 0)) as session_vwap_sd,
+        developing.poc as session_poc,
+        developing.vah as session_vah,
+        developing.val as session_val,
+        coalesce(runs.buy_imbalances, 0) as buy_imbalances,
+        coalesce(runs.sell_imbalances, 0) as sell_imbalances,
+        coalesce(runs.stacked_buy_imbalances, 0) as stacked_buy_imbalances,
+        coalesce(runs.stacked_sell_imbalances, 0) as stacked_sell_imbalances
+    from vwapped
+    left join int_value_area_grain as developing
+        on developing.instrument_id = vwapped.instrument_id
+        and developing.symbol = vwapped.symbol
+        and developing.grain_ns = vwapped.last_grain_ns
+    left join imbalance_runs as runs
+        on runs.instrument_id = vwapped.instrument_id
+        and runs.symbol = vwapped.symbol
+        and runs.bar_ns = vwapped.bar_ns
+),
+
+{% endif %}
 final as (
     select
         make_timestamp_ns(bar_ns) as bar_start,
@@ -185,6 +327,23 @@ final as (
         max_delta,
         min_delta,
         delta / volume as delta_pct
+{% if analytics %}
+        ,
+        session_vwap,
+        session_vwap_sd,
+        session_poc,
+        session_vah,
+        session_val,
+        buy_imbalances,
+        sell_imbalances,
+        stacked_buy_imbalances,
+        stacked_sell_imbalances,
+        buy_trades,
+        sell_trades,
+        volume / trades as avg_trade_size,
+        delta_since_high,
+        delta_since_low
+{% endif %}
 {% if large_lot %}
         ,
         large_buy_volume,
@@ -192,7 +351,7 @@ final as (
         large_buy_volume - large_sell_volume as large_delta,
         large_cumulative_delta
 {% endif %}
-    from rth_cumulated
+    from {{ 'developed' if analytics else 'rth_cumulated' }}
 )
 
 select * from final

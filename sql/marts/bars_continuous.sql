@@ -83,6 +83,20 @@ final as (
         max_delta,
         min_delta,
         delta_pct,
+        session_vwap,
+        session_vwap_sd,
+        session_poc,
+        session_vah,
+        session_val,
+        buy_imbalances,
+        sell_imbalances,
+        stacked_buy_imbalances,
+        stacked_sell_imbalances,
+        buy_trades,
+        sell_trades,
+        avg_trade_size,
+        delta_since_high,
+        delta_since_low,
 {% for price in ('open', 'high', 'low', 'close') %}
 {% if adjust == 'difference' %}
         ({{ price }} + adjustment)::decimal(18, 9) as adj_{{ price }}{{ ',' if not loop.last }}

@@ -1,5 +1,5 @@
 {% from 'macros/root.sql' import contract_root %}
--- footprint_<interval>: one row per instrument, bar and exact price level: bid_volume (sell
+-- footprint_<interval>: one row per instrument, bar and price level: bid_volume (sell
 -- aggressor, side A), ask_volume (buy aggressor, side B), unknown_volume (side N left
 -- unclassified), delta = ask - bid, trades. Per bar the levels add up to the bar's buy, sell
 -- and unknown volume.
@@ -9,6 +9,9 @@
 --   buy_imbalance  at p: ask(p) > 0 and ask(p) >= ratio * bid(p - tick)
 --   sell_imbalance at p: bid(p) > 0 and bid(p) >= ratio * ask(p + tick)
 -- A missing neighbouring level counts as 0, so any volume against nothing is an imbalance.
+-- An imbalance also needs its own side's volume >= $imbalance_min_volume.
+-- Levels: the exact prices; with $ticks_per_level K > 1, floor(price / (K x tick)) x K x tick,
+-- and the diagonal neighbours are one level (K ticks) away (level_size).
 -- Rolled up from int_level_grain (a bar is a whole number of its grains).
 with grain_levels as (
     select * from int_level_grain
@@ -26,7 +29,7 @@ bucketed as (
     from grain_levels
 ),
 
-levels as (
+exact_levels as (
     select
         instrument_id,
         symbol,
@@ -47,46 +50,84 @@ symbols as (
         symbol,
         {{ contract_root('symbol') }}
             as root
-    from levels
+    from exact_levels
     group by symbol
+),
+
+ticked as (
+    -- the tick: the root's, else the smallest gap between the bar's exact prices
+    select
+        exact_levels.*,
+        coalesce(
+            root_ticks.tick_size,
+            min(price - price_below) over (partition by instrument_id, symbol, bar_ns)
+        ) as tick
+    from (
+        select
+            *,
+            lag(price) over (partition by instrument_id, symbol, bar_ns order by price)
+                as price_below
+        from exact_levels
+    ) as exact_levels
+    join symbols using (symbol)
+    left join root_ticks using (root)
+),
+
+levels as (
+    select
+        instrument_id,
+        symbol,
+        bar_ns,
+        any_value(session_date) as session_date,
+{% if ticks_per_level > 1 %}
+        -- floor(price / level) x level in exact nano units (// truncates toward zero)
+        coalesce(
+            (
+                (price_nanos // level_nanos - (price_nanos % level_nanos < 0)::bigint)
+                    * level_nanos
+            )::decimal(38, 0) * 0.000000001::decimal(10, 9),
+            price
+        )::decimal(18, 9) as price,
+{% else %}
+        price,
+{% endif %}
+        any_value(tick) as tick,
+        any_value(tick) * {{ ticks_per_level }} as level_size,
+        sum(volume)::bigint as volume,
+        sum(bid_volume)::bigint as bid_volume,
+        sum(ask_volume)::bigint as ask_volume,
+        sum(unknown_volume)::bigint as unknown_volume,
+        sum(trades)::bigint as trades
+    from (
+        select
+            *,
+            (price::decimal(38, 9) * 1000000000)::bigint as price_nanos,
+            ({{ ticks_per_level }} * tick::decimal(38, 9) * 1000000000)::bigint as level_nanos
+        from ticked
+    )
+    group by all
 ),
 
 neighboured as (
     select
-        levels.*,
-        root_ticks.tick_size as spec_tick,
+        *,
         lag(price) over bar_levels as price_below,
         lag(bid_volume) over bar_levels as bid_below,
         lead(price) over bar_levels as price_above,
         lead(ask_volume) over bar_levels as ask_above,
         row_number() over (
-            partition by levels.instrument_id, levels.symbol, bar_ns
-            order by volume desc, price
+            partition by instrument_id, symbol, bar_ns order by volume desc, price
         ) as volume_rank
     from levels
-    join symbols using (symbol)
-    left join root_ticks using (root)
-    window bar_levels as (
-        partition by levels.instrument_id, levels.symbol, bar_ns order by price
-    )
-),
-
-gapped as (
-    select
-        *,
-        min(price - price_below) over (partition by instrument_id, symbol, bar_ns) as smallest_gap
-    from neighboured
+    window bar_levels as (partition by instrument_id, symbol, bar_ns order by price)
 ),
 
 flagged as (
     select
         *,
-        coalesce(spec_tick, smallest_gap) as tick,
-        case when price_below = price - coalesce(spec_tick, smallest_gap) then bid_below else 0 end
-            as bid_diagonal,
-        case when price_above = price + coalesce(spec_tick, smallest_gap) then ask_above else 0 end
-            as ask_diagonal
-    from gapped
+        case when price_below = price - level_size then bid_below else 0 end as bid_diagonal,
+        case when price_above = price + level_size then ask_above else 0 end as ask_diagonal
+    from neighboured
 ),
 
 final as (
@@ -103,9 +144,14 @@ final as (
         ask_volume - bid_volume as delta,
         trades,
         volume_rank = 1 as poc,
-        ask_volume > 0 and ask_volume >= $imbalance_ratio * bid_diagonal as buy_imbalance,
-        bid_volume > 0 and bid_volume >= $imbalance_ratio * ask_diagonal as sell_imbalance,
-        tick as tick_size
+        ask_volume > 0
+            and ask_volume >= $imbalance_ratio * bid_diagonal
+            and ask_volume >= $imbalance_min_volume as buy_imbalance,
+        bid_volume > 0
+            and bid_volume >= $imbalance_ratio * ask_diagonal
+            and bid_volume >= $imbalance_min_volume as sell_imbalance,
+        tick as tick_size,
+        level_size
     from flagged
 )
 

@@ -88,11 +88,12 @@ def build_bars(
     _build_grains(con, ordered, options, partial)
     checked: list[tuple[str, str]] = []
     roots = sorted(SPECS)
-    footprint_params = {
-        "roots": roots,
-        "tick_sizes": [str(SPECS[root].tick_size) for root in roots],
+    ticks = {"roots": roots, "tick_sizes": [str(SPECS[root].tick_size) for root in roots]}
+    footprint_params = ticks | {
         "imbalance_ratio": options.imbalance_ratio,
+        "imbalance_min_volume": options.imbalance_min_volume,
     }
+    checked += _build_profiles(con, ticks | {"value_area_pct": options.value_area_pct}, partial)
     built = []
     for frequency in ordered:
         relation = identifier(frequency.bars_relation)
@@ -102,8 +103,14 @@ def build_bars(
             interval_ns=frequency.nanoseconds,
             large_lot=options.large_lot,
             partial=partial,
+            footprint=footprint,
+            analytics=True,
         )
-        footprint_sql = render("marts/footprint.sql", interval_ns=frequency.nanoseconds)
+        footprint_sql = render(
+            "marts/footprint.sql",
+            interval_ns=frequency.nanoseconds,
+            ticks_per_level=options.ticks_per_level,
+        )
         if partial:
             for table in (relation, footprint):
                 con.execute(
@@ -112,11 +119,12 @@ def build_bars(
                     f" and {table}.symbol = affected.symbol"
                     f" and {table}.bar_start >= affected.from_start"
                 )
-            con.execute(f"insert into {relation} {bars_sql}")
+            # the footprint first: the bars count its imbalances
             con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
+            con.execute(f"insert into {relation} {bars_sql}")
         else:
-            con.execute(f"create or replace table {relation} as {bars_sql}")
             con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
+            con.execute(f"create or replace table {relation} as {bars_sql}")
         con.execute(
             "insert or replace into bar_intervals "
             "values ($name, $seconds, $relation, now()::timestamp)",
@@ -124,7 +132,7 @@ def build_bars(
         )
         built.append(relation)
         checked += [(relation, "bars"), (footprint, "footprint")]
-    for temporary in ("int_bar_grain", "int_level_grain", "affected"):
+    for temporary in ("int_bar_grain", "int_level_grain", "int_value_area_grain", "affected"):
         con.execute(f"drop table if exists {temporary}")
     series = (continuous_options or ContinuousOptions()).validated()
     check_expirations(con, built[0], series)
@@ -150,6 +158,33 @@ def build_bars(
         if options.large_lot and kind in ("bars", "continuous"):
             check_relation(con, relation, contracts["large_lot"].renamed(relation))
     return built
+
+
+def _build_profiles(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], partial: bool
+) -> list[tuple[str, str]]:
+    """Fill the temporary ``int_value_area_grain`` and refresh ``profile_session`` and
+    ``profile_session_summary`` (in an incremental build, the affected sessions only)."""
+    developing = render("intermediate/int_value_area_grain.sql")
+    con.execute(f"create or replace temp table int_value_area_grain as {developing}", params)
+    summary_params = {"value_area_pct": params["value_area_pct"]}
+    for relation, sql_params in (
+        ("profile_session", {}),
+        ("profile_session_summary", summary_params),
+    ):
+        sql = render(f"marts/{relation}.sql")
+        if partial:
+            con.execute(
+                f"delete from {relation} using affected, sessions"
+                " where sessions.session_start = affected.from_start"
+                f" and {relation}.instrument_id = affected.instrument_id"
+                f" and {relation}.symbol = affected.symbol"
+                f" and {relation}.session_date >= sessions.session_date"
+            )
+            con.execute(f"insert into {relation} {sql}", sql_params)
+        else:
+            con.execute(f"create or replace table {relation} as {sql}", sql_params)
+    return [("profile_session", "profile"), ("profile_session_summary", "profile")]
 
 
 def grain_nanoseconds(frequencies: Iterable[Frequency]) -> int:
@@ -192,6 +227,7 @@ def _build_grains(
         "intermediate/int_bar_grain.sql",
         large_lot=options.large_lot,
         has_max_size=options.max_size is not None,
+        analytics=True,
         **grain,
     )
     level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)

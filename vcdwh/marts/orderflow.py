@@ -1,7 +1,9 @@
 """Build options that change what the order-flow marts mean, kept in ``build_settings``.
 
 ``--unknown-side`` (how side-N trades are counted), ``--min-size``/``--max-size`` (the large-lot
-filter on aggressor events) and ``--imbalance-ratio`` (footprint diagonal imbalances) are stored
+filter on aggressor events), ``--imbalance-ratio`` (footprint diagonal imbalances) and
+``--value-area-pct`` (the share of a session's volume its value area holds), ``--ticks-per-level``
+(footprint level size) and ``--imbalance-min-volume`` (footprint imbalance floor) are stored
 in the warehouse, one row per key. A later ``vcdwh build`` without them keeps the stored values;
 giving one changes only that key.
 """
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 UNKNOWN_SIDE_POLICIES = ("exclude", "tick-rule")
 DEFAULT_IMBALANCE_RATIO = 3.0
+DEFAULT_VALUE_AREA_PCT = 70.0
 OFF = "off"
 
 
@@ -36,12 +39,21 @@ class FlowOptions:
         Largest aggressor event counted as a large lot; None means no upper bound.
     imbalance_ratio : float
         Footprint diagonal imbalance ratio (≥ 1).
+    value_area_pct : float
+        Share of a session's volume its value area holds, in percent (1 to 100).
+    ticks_per_level : int
+        Footprint level size in ticks (≥ 1).
+    imbalance_min_volume : int
+        Smallest dominant-side volume of a footprint imbalance (≥ 0).
     """
 
     unknown_side: str = "exclude"
     min_size: int | None = None
     max_size: int | None = None
     imbalance_ratio: float = DEFAULT_IMBALANCE_RATIO
+    value_area_pct: float = DEFAULT_VALUE_AREA_PCT
+    ticks_per_level: int = 1
+    imbalance_min_volume: int = 0
 
     @property
     def large_lot(self) -> bool:
@@ -76,6 +88,9 @@ class FlowOptions:
                 )
         if not _finite(self.imbalance_ratio) or self.imbalance_ratio < 1:
             raise ConfigError(f"--imbalance-ratio {self.imbalance_ratio} must be a number ≥ 1")
+        _check_value_area_pct(self.value_area_pct)
+        _check_whole("--ticks-per-level", self.ticks_per_level, 1)
+        _check_whole("--imbalance-min-volume", self.imbalance_min_volume, 0)
         return self
 
     def as_rows(self) -> dict[str, str]:
@@ -85,6 +100,9 @@ class FlowOptions:
             "min_size": OFF if self.min_size is None else str(self.min_size),
             "max_size": OFF if self.max_size is None else str(self.max_size),
             "imbalance_ratio": repr(float(self.imbalance_ratio)),
+            "value_area_pct": f"{float(self.value_area_pct):g}",
+            "ticks_per_level": str(self.ticks_per_level),
+            "imbalance_min_volume": str(self.imbalance_min_volume),
         }
 
 
@@ -99,6 +117,9 @@ class FlowOverrides:
     min_size: int | None = None
     max_size: int | None = None
     imbalance_ratio: float | None = None
+    value_area_pct: float | None = None
+    ticks_per_level: int | None = None
+    imbalance_min_volume: int | None = None
 
     def checked(self) -> FlowOverrides:
         """Check each value on its own, before the warehouse is opened.
@@ -121,6 +142,12 @@ class FlowOverrides:
         ratio = self.imbalance_ratio
         if ratio is not None and (not _finite(ratio) or ratio < 1):
             raise ConfigError(f"--imbalance-ratio {ratio} must be a number ≥ 1")
+        if self.value_area_pct is not None:
+            _check_value_area_pct(self.value_area_pct)
+        if self.ticks_per_level is not None:
+            _check_whole("--ticks-per-level", self.ticks_per_level, 1)
+        if self.imbalance_min_volume is not None:
+            _check_whole("--imbalance-min-volume", self.imbalance_min_volume, 0)
         return self
 
     def apply(self, stored: FlowOptions) -> FlowOptions:
@@ -136,7 +163,23 @@ class FlowOverrides:
             changes["max_size"] = self.max_size or None
         if self.imbalance_ratio is not None:
             changes["imbalance_ratio"] = float(self.imbalance_ratio)
+        if self.value_area_pct is not None:
+            changes["value_area_pct"] = float(self.value_area_pct)
+        if self.ticks_per_level is not None:
+            changes["ticks_per_level"] = self.ticks_per_level
+        if self.imbalance_min_volume is not None:
+            changes["imbalance_min_volume"] = self.imbalance_min_volume
         return replace(stored, **changes).validated()
+
+
+def _check_whole(name: str, value: Any, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{name} {value} must be a whole number ≥ {least}")
+
+
+def _check_value_area_pct(pct: Any) -> None:
+    if not _finite(pct) or not 1 <= pct <= 100:
+        raise ConfigError(f"--value-area-pct {pct} must be a number from 1 to 100")
 
 
 def _finite(value: Any) -> bool:
@@ -159,6 +202,11 @@ def stored_options(con: duckdb.DuckDBPyConnection) -> FlowOptions:
             min_size=_optional_int(rows.get("min_size", OFF)),
             max_size=_optional_int(rows.get("max_size", OFF)),
             imbalance_ratio=float(rows.get("imbalance_ratio", defaults.imbalance_ratio)),
+            value_area_pct=float(rows.get("value_area_pct", defaults.value_area_pct)),
+            ticks_per_level=int(rows.get("ticks_per_level", defaults.ticks_per_level)),
+            imbalance_min_volume=int(
+                rows.get("imbalance_min_volume", defaults.imbalance_min_volume)
+            ),
         )
         return options.validated()
     except (ValueError, ConfigError) as exc:

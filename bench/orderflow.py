@@ -1,0 +1,125 @@
+"""What the order-flow analytics add to a build: ``vcdwh build`` timed with and without them.
+
+Generates a synthetic ES week once (``vcdwh sample --trades-per-day N``), then times a fresh
+``vcdwh build`` of it for each configuration, each in its own process, alternating the
+configurations over ``--repeat`` rounds, and prints a markdown table of medians (wall seconds and
+the child's CPU seconds, user + system) with ratios to the first configuration.
+
+The first configuration is the build without the analytics: ``--base-ref REF`` exports that
+commit's package (``git archive``) and runs it; the others run ``--ref`` (default HEAD), exported
+the same way (so editing the checkout meanwhile changes nothing), with the build options each
+``--config LABEL=OPTIONS`` names.
+
+    python bench/orderflow.py --base-ref 6413aa1                       # 10M trades, 3 rounds
+    python bench/orderflow.py --base-ref 6413aa1 --trades-per-day 200000 --repeat 1
+    python bench/orderflow.py --base-ref 6413aa1 --config "4 ticks a level=--ticks-per-level 4"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _export(ref: str, into: Path) -> Path:
+    """The package of commit ``ref``, unpacked into ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
+    ).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _build(code: Path, data: Path, args: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one fresh ``vcdwh build`` run from ``code``."""
+    db = data / "bench.duckdb"
+    db.unlink(missing_ok=True)
+    env = os.environ | {"PYTHONPATH": str(code)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "vcdwh", "--data-dir", str(data), "--db", str(db), "build", *args],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-ref", required=True, help="commit without the analytics")
+    parser.add_argument("--ref", default="HEAD", help="commit with the analytics")
+    parser.add_argument("--trades-per-day", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=None, help="folder to keep the sample in")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="LABEL=ARGS",
+        help="extra configuration of this checkout: a label and its build options",
+    )
+    options = parser.parse_args()
+    work = options.work or Path(tempfile.mkdtemp(prefix="vcdwh-orderflow-"))
+    data = work / "data"
+    if not any(data.glob("trades_*.csv")):
+        data.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "vcdwh", "--data-dir", str(data), "sample"),
+                *("--trades-per-day", str(options.trades_per_day)),
+            ],
+            check=True,
+            env=os.environ | {"PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+        )
+    base = _export(options.base_ref, work / "base")
+    head = _export(options.ref, work / "head")
+    configs: list[tuple[str, Path, list[str]]] = [
+        (f"{options.base_ref}: without", base, []),
+        (f"{options.ref}: profile, VWAP, footprint columns", head, []),
+    ]
+    for item in options.config:
+        label, _, args = item.partition("=")
+        configs.append((f"{options.ref}: {label}", head, args.split()))
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in configs}
+    for _ in range(options.repeat):
+        for label, code, args in configs:
+            times[label].append(_build(code, data, args))
+            wall, cpu = times[label][-1]
+            print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr, flush=True)
+    trades = sum(1 for _ in next(data.glob("trades_*.csv")).open()) - 1
+    print(f"{trades:,} trades, {options.repeat} round(s), medians\n")
+    print("| build | wall s | CPU s | wall ratio | CPU ratio |")
+    print("|---|---:|---:|---:|---:|")
+    first_wall = first_cpu = 0.0
+    for i, (label, _, _) in enumerate(configs):
+        wall = statistics.median(w for w, _ in times[label])
+        cpu = statistics.median(c for _, c in times[label])
+        if i == 0:
+            first_wall, first_cpu = wall, cpu
+        print(
+            f"| {label} | {wall:.2f} | {cpu:.2f} | {wall / first_wall:.2f}x | "
+            f"{cpu / first_cpu:.2f}x |"
+        )
+    if options.work is None:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
