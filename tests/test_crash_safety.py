@@ -166,19 +166,23 @@ def test_backtest_killed_while_writing_leaves_before_or_after(states, tmp_path, 
     assert result.run_id == runs + 1
 
 
-def test_build_killed_while_spilling_does_not_lock_the_warehouse(tmp_path):
+@pytest.mark.parametrize("mode", ["auto", "copy"])
+def test_build_killed_while_spilling_does_not_lock_the_warehouse(tmp_path, mode):
     # Arrange: a warehouse, and a day large enough to spill under a 40MB memory cap.
     data = tmp_path / "Data"
     settings = Settings(data, data / "vcdwh.duckdb")
     build_warehouse(settings, [sample_day(tmp_path / "in", 4, 5_000)])
     before = fingerprint(settings.db_path)
     large = sample_day(tmp_path / "in", 5, 150_000)
-    # Act: SIGKILL the build as soon as DuckDB has created its spill folder beside the copy.
-    build = vcdwh(settings.db_path, "build", str(large), VCDWH_MEMORY_LIMIT="40MB")
+    # Act: SIGKILL the build as soon as DuckDB has created its spill folder (beside the copy,
+    # or beside the warehouse when it writes in place).
+    build = vcdwh(
+        settings.db_path, "build", str(large), VCDWH_MEMORY_LIMIT="40MB", VCDWH_WRITE_MODE=mode
+    )
     deadline = time.monotonic() + 60
     spill: list[Path] = []
     while not spill and build.poll() is None and time.monotonic() < deadline:
-        spill = [p for p in data.glob(".vcdwh.duckdb.*.tmp.tmp") if p.is_dir()]
+        spill = [p for p in data.glob(".vcdwh.duckdb.*.tmp.*") if p.is_dir()]
         time.sleep(0.01)
     build.send_signal(signal.SIGKILL)
     build.communicate(timeout=60)

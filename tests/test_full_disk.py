@@ -163,11 +163,11 @@ def test_sample_given_a_full_disk_prints_one_line_and_leaves_no_file(tmp_path, m
 
 @pytest.fixture(name="tiny_disk")
 def fixture_tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MB tmpfs (skip where mounting is not permitted)."""
+    """A 12 MB tmpfs (skip where mounting is not permitted)."""
     folder = tmp_path / "disk"
     folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(folder)],
         capture_output=True,
         check=False,
     )

@@ -2,7 +2,7 @@
 
 Every reader query must succeed and see one consistent snapshot: trades equal the rows the
 loaded files added, bar volume equals trade volume, and counts never go down. Bounded: each
-reader stops when the builds are done or after 90 s, whichever comes first.
+reader stops when the builds are done or after 300 s, whichever comes first.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 SOAK_READER = r"""
 import json, sys, time
-kind, db, done, deadline = sys.argv[1], sys.argv[2], sys.argv[3], time.monotonic() + 90
+kind, db, done, deadline = sys.argv[1], sys.argv[2], sys.argv[3], time.monotonic() + 300
 from pathlib import Path
 SQL = ("select (select count(*) from trades), "
        "(select coalesce(sum(rows_added), 0) from loaded_files where schema = 'trades'), "
