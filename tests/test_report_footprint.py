@@ -6,6 +6,7 @@ import json
 import math
 from datetime import date, datetime
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -217,6 +218,43 @@ def test_footprint_report_draws_only_the_first_bars_and_says_so(
     assert "The window holds 2 bars; the first 1 are drawn (at most 1)" in page
     (footprint, _), _ = plotly_figures(page)
     assert values(by_name(footprint)["footprint"]["x"]) == [0]
+
+
+def test_footprint_report_prints_no_cell_text_past_the_level_cap_and_says_so(
+    tape_warehouse, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(vcdwh.report, "FOOTPRINT_MAX_TEXT_LEVELS", 4)
+    written = write_footprint_report(tape_warehouse, tmp_path / "fp.html")
+    page = written.path.read_text()
+    assert "The window spans more than 4 price levels: the cells show their bid x ask on hover" in (
+        page
+    )
+    (footprint, _), _ = plotly_figures(page)
+    cells = by_name(footprint)["footprint"]
+    assert cells["texttemplate"] == "" and cells["text"][1][0] == "3 x 40"
+
+
+def test_footprint_report_needs_the_profile_and_vwap_columns(tape_warehouse, tmp_path):
+    # A warehouse whose bars lack them (as `vcdwh spark-bars` builds them) gets one line.
+    with duckdb.connect(str(tape_warehouse.db_path)) as con:
+        con.execute("alter table bars_5min drop column session_vwap")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--data-dir",
+            str(tape_warehouse.data_dir),
+            "report",
+            "--footprint",
+            "--out",
+            str(tmp_path / "fp.html"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: bars_5min has no profile, VWAP and footprint columns (a `vcdwh spark-bars` "
+        "build); run `vcdwh build` to add them\n"
+    )
+    assert not (tmp_path / "fp.html").exists()
 
 
 def test_footprint_report_stacked_runs_are_the_bars_stacked_imbalance_counts(build, settings):

@@ -10,6 +10,7 @@ then every run. plotly.js is written into the file, so it opens offline.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -661,6 +662,8 @@ def _write(out: Path, page: str, summary: str) -> Written:
 
 FOOTPRINT_MAX_BARS = 60
 """At most this many bars of a footprint window are drawn (the first ones); the page says so."""
+FOOTPRINT_MAX_TEXT_LEVELS = 250
+"""Above this many price rows the cells carry no text (it could not be read); hover shows it."""
 STACKED_MIN_LEVELS = 3
 """A run of at least this many adjacent imbalanced levels is marked as stacked on the chart."""
 DEFAULT_FOOTPRINT_FREQUENCY = "5min"
@@ -792,7 +795,10 @@ def _footprint_figure(bars: list[dict[str, Any]], levels: list[dict[str, Any]], 
         z[r][i] = float(level["delta"])
         text[r][i] = f"{level['bid_volume']} x {level['ask_volume']}"
         by_bar[i].append(level)
-    half = [(levels[0]["level_size"] or 0) / 2 if levels and levels[0]["level_size"] else 0.125][0]
+    # Half a row: the POC box and the stacked bars reach the edges of their levels.
+    gaps = [b - a for a, b in itertools.pairwise(grid)]
+    size = levels[0]["level_size"] if levels else None
+    half = min(gaps) / 2 if gaps else 0.5 * float(size or 1.0)
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
@@ -800,7 +806,7 @@ def _footprint_figure(bars: list[dict[str, Any]], levels: list[dict[str, Any]], 
             y=grid,
             z=z,
             text=text,
-            texttemplate="%{text}",
+            texttemplate="%{text}" if len(grid) <= FOOTPRINT_MAX_TEXT_LEVELS else "",
             textfont={"size": 10},
             colorscale=[[0, "#f4a582"], [0.5, "#f7f7f7"], [1, "#92c5de"]],
             zmid=0,
@@ -1146,6 +1152,11 @@ def write_footprint_report(
         if window_bars > len(bars)
         else f"All {window_bars} bar(s) of the window are drawn (at most {FOOTPRINT_MAX_BARS})."
     )
+    if len(_footprint_grid(levels)) > FOOTPRINT_MAX_TEXT_LEVELS:
+        capped += (
+            f" The window spans more than {FOOTPRINT_MAX_TEXT_LEVELS} price levels: the cells show "
+            "their bid x ask on hover only; narrow the window or use shorter bars to print them."
+        )
     legend = (
         "Each cell: contracts sold at the bid x bought at the ask at that level, coloured by "
         "its delta; the POC is boxed; a triangle marks a buy imbalance (right) or a sell "
