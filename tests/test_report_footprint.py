@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -378,3 +378,16 @@ def test_footprint_report_renders_in_headless_chromium_without_console_errors(
     picture = chromium(out, tmp_path, f"--screenshot={shot}", "--window-size=1400,1800")
     assert picture.returncode == 0, picture.stderr[-2000:]
     assert shot.stat().st_size > 20_000
+
+
+def test_footprint_report_takes_a_window_with_an_offset_as_utc(tape_warehouse, tmp_path):
+    chicago = timezone(timedelta(hours=-6))
+    written = write_footprint_report(
+        tape_warehouse,
+        tmp_path / "fp.html",
+        start=datetime(2024, 3, 8, 8, 5, tzinfo=chicago),
+        end=datetime(2024, 3, 8, 8, 15, tzinfo=chicago),
+    )
+    assert written.summary == (
+        "ESH4 5min footprint, 1 of 1 bar(s) from 2024-03-08 14:10:00, session 2024-03-08"
+    )

@@ -1055,6 +1055,10 @@ def write_footprint_report(
     """
     from vcdwh.marts.frequency import parse_frequency
 
+    start, end = (
+        t.astimezone(UTC).replace(tzinfo=None) if t is not None and t.tzinfo else t
+        for t in (start, end)
+    )
     if start is not None and end is not None and start >= end:
         raise ConfigError(
             f"--from {_stamp(start)} must be before --to {_stamp(end)}; give a window of bar starts"
