@@ -74,6 +74,19 @@ def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) ->
     return value
 
 
+def _timestamp_option(value: str | None, option: str) -> Any:
+    """Parse ``--from``/``--to`` at parse time, so a bad timestamp is a usage error (exit 2)."""
+    if value is None:
+        return None
+    from vcdwh.errors import ConfigError
+    from vcdwh.report import parse_timestamp
+
+    try:
+        return parse_timestamp(value, option)
+    except ConfigError as exc:
+        raise click.BadParameter(printable(str(exc))) from exc
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vcdwh")
 @click.option(
@@ -928,6 +941,43 @@ def walkforward(
 @click.option(
     "--by", default=None, help="Sweep heatmap metric (default: the metric the sweep ranked by)."
 )
+@click.option(
+    "--footprint",
+    is_flag=True,
+    help="Report the order flow of a window instead: each bar's footprint (bid x ask per level, "
+    "POC, imbalances, stacked runs) and its session's price, VWAP bands and volume profile.",
+)
+@click.option(
+    "--symbol",
+    default=None,
+    help="With --footprint: the contract (default: the outright with the most volume in the "
+    "latest session).",
+)
+@click.option(
+    "--frequency",
+    "-f",
+    default=None,
+    callback=lambda ctx, param, value: value and _frequency_option(ctx, param, value),
+    metavar="INTERVAL",
+    help="With --footprint: the bars to draw (default 5min; built by vcdwh build).",
+)
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    callback=lambda ctx, param, value: _timestamp_option(value, "--from"),
+    metavar="TIMESTAMP",
+    help="With --footprint: the first bar start drawn, ISO 8601, UTC unless an offset is given "
+    "(default: the busiest hour of the latest session; alone: one hour from it).",
+)
+@click.option(
+    "--to",
+    "end",
+    default=None,
+    callback=lambda ctx, param, value: _timestamp_option(value, "--to"),
+    metavar="TIMESTAMP",
+    help="With --footprint: bars starting before it (alone: the hour before it).",
+)
 @click.pass_obj
 @reports_errors
 def report(
@@ -937,14 +987,21 @@ def report(
     walkforward_id: str | None,
     out: str,
     by: str | None,
+    footprint: bool,
+    symbol: str | None,
+    frequency: str | None,
+    start: Any,
+    end: Any,
 ) -> None:
-    """Write a self-contained HTML report of a run, a sweep or a walk-forward.
+    """Write a self-contained HTML report: a run, sweep, walk-forward or footprint.
 
     A run (default: the latest outside sweeps): price candles, cumulative delta beneath,
     entries and exits, equity and drawdown, the metrics and the trade list. A sweep: a
     heatmap of a metric over threshold x frequency per reset, and every run. A
     walk-forward: the stitched out-of-sample equity, each fold's metric in and out of
-    sample, and the folds. Works offline (plotly inlined).
+    sample, and the folds. --footprint: the footprint of each bar in a window (at most
+    60 bars), then the session's candles with the VWAP and its +/-1 and 2 sd bands beside
+    its volume profile, with the POC, VAH and VAL. Works offline (plotly inlined).
 
     \b
     Example:
@@ -952,14 +1009,37 @@ def report(
         vcdwh report 12 --out run12.html
         vcdwh report --sweep sweep-1 --by sharpe --out sweep.html
         vcdwh report --walkforward wf-1 --out wf.html
+        vcdwh report --footprint --symbol ESH4 --out fp.html
+        vcdwh report --footprint -f 1min --from '2024-03-08 14:30' --to '2024-03-08 15:00'
     """
     from pathlib import Path
 
-    from vcdwh.report import write_report
+    from vcdwh.report import DEFAULT_FOOTPRINT_FREQUENCY, write_footprint_report, write_report
 
-    written = write_report(
-        settings, Path(out), run_id=run_id, sweep_id=sweep_id, by=by, walkforward_id=walkforward_id
-    )
+    window = {"--symbol": symbol, "--frequency": frequency, "--from": start, "--to": end}
+    if footprint:
+        if run_id is not None or sweep_id is not None or walkforward_id is not None:
+            raise click.UsageError("give --footprint, or a RUN_ID, --sweep or --walkforward")
+        written = write_footprint_report(
+            settings,
+            Path(out),
+            symbol=symbol,
+            frequency=frequency or DEFAULT_FOOTPRINT_FREQUENCY,
+            start=start,
+            end=end,
+        )
+    else:
+        given = [name for name, value in window.items() if value is not None]
+        if given:
+            raise click.UsageError(f"{given[0]} needs --footprint")
+        written = write_report(
+            settings,
+            Path(out),
+            run_id=run_id,
+            sweep_id=sweep_id,
+            by=by,
+            walkforward_id=walkforward_id,
+        )
     click.echo(f"wrote {written.path} ({written.bytes / 1_048_576:.1f} MB): {written.summary}")
 
 

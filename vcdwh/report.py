@@ -10,8 +10,10 @@ then every run. plotly.js is written into the file, so it opens offline.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,11 +167,11 @@ def _page(title: str, params: str, figure_html: str, sections: list[tuple[str, s
     return "\n".join(parts)
 
 
-def _figure_html(fig: Any) -> str:
+def _figure_html(fig: Any, include_plotlyjs: bool = True) -> str:
     return str(
         fig.to_html(
             full_html=False,
-            include_plotlyjs=True,
+            include_plotlyjs=include_plotlyjs,
             include_mathjax=False,
             config={"displaylogo": False, "responsive": True},
         )
@@ -644,9 +646,545 @@ def write_report(
             page, summary = _run_report(con, run_id)
     finally:
         con.close()
-    out = Path(out)
+    return _write(Path(out), page, summary)
+
+
+def _write(out: Path, page: str, summary: str) -> Written:
+    """Write the page whole or not at all (a temporary name renamed into place)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.part")
     partial.write_text(page, encoding="utf-8")
     partial.replace(out)
     return Written(out, out.stat().st_size, summary)
+
+
+# --------------------------------------------------------------------------- footprint
+
+FOOTPRINT_MAX_BARS = 60
+"""At most this many bars of a footprint window are drawn (the first ones); the page says so."""
+FOOTPRINT_MAX_TEXT_LEVELS = 250
+"""Above this many price rows the cells carry no text (it could not be read); hover shows it."""
+STACKED_MIN_LEVELS = 3
+"""A run of at least this many adjacent imbalanced levels is marked as stacked on the chart."""
+DEFAULT_FOOTPRINT_FREQUENCY = "5min"
+BUY_COLOR, SELL_COLOR, POC_COLOR = "#1a9850", "#d73027", "#e08214"
+FOOTPRINT_COLUMNS = (
+    "bar_start",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "delta",
+    "poc",
+    "buy_imbalances",
+    "sell_imbalances",
+    "stacked_buy_imbalances",
+    "stacked_sell_imbalances",
+)
+LABELS.update(
+    {
+        "bar_start": "Bar Start",
+        "open": "Open",
+        "high": "High",
+        "low": "Low",
+        "close": "Close",
+        "volume": "Volume",
+        "delta": "Delta",
+        "poc": "POC",
+        "buy_imbalances": "Buy Imbalances",
+        "sell_imbalances": "Sell Imbalances",
+        "stacked_buy_imbalances": "Stacked Buy",
+        "stacked_sell_imbalances": "Stacked Sell",
+    }
+)
+
+
+def parse_timestamp(text: str, option: str) -> datetime:
+    """A ``--from``/``--to`` value as a naive UTC datetime: ISO 8601, UTC unless it has an offset.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not an ISO 8601 date or timestamp.
+    """
+    try:
+        stamp = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r} is not a timestamp; use ISO 8601 in UTC such as "
+            "2024-03-08 14:30 or 2024-03-08T14:30:00Z"
+        ) from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return stamp
+
+
+def _stamp(value: Any) -> str:
+    """A timestamp as the page prints it: to the second, without a T."""
+    return str(value)[:19].replace("T", " ")
+
+
+def _choose_footprint_instrument(
+    con: duckdb.DuckDBPyConnection, bars: str, symbol: str | None
+) -> dict[str, Any]:
+    rows = _rows(con, render("queries/report_footprint_instruments.sql", bars=bars), {})
+    if not rows:
+        raise WarehouseError(f"{bars} is empty; load trades with `vcdwh build` first")
+    if symbol is None:
+        return rows[0]
+    for row in rows:
+        if row["symbol"] == symbol:
+            return row
+    loaded = ", ".join(sorted({r["symbol"] for r in rows}))
+    raise ConfigError(
+        f"--symbol {symbol!r} has no bars in {bars} (a footprint is per contract); "
+        f"choose one of: {loaded}"
+    )
+
+
+def _footprint_grid(levels: list[dict[str, Any]]) -> list[float]:
+    """The chart's price rows: every level from the lowest to the highest, one level_size apart
+    (the traded prices alone when the level size is unknown or not the same in every bar)."""
+    prices = sorted({round(level["price"], 9) for level in levels})
+    sizes = {level["level_size"] for level in levels}
+    if len(sizes) != 1 or None in sizes or not prices:
+        return prices
+    step = float(next(iter(sizes)))
+    count = round((prices[-1] - prices[0]) / step)
+    grid = [round(prices[0] + k * step, 9) for k in range(count + 1)]
+    return grid if set(prices) <= set(grid) else prices
+
+
+def _stacked_segments(levels: list[dict[str, Any]], run: str) -> list[tuple[float, float, int]]:
+    """The (low, high, levels) of each run of at least STACKED_MIN_LEVELS imbalanced levels in
+    one bar's levels (in price order)."""
+    segments: list[tuple[float, float, int]] = []
+    previous: dict[str, Any] | None = None
+    for level in levels:
+        stacked = (level[run] or 0) >= STACKED_MIN_LEVELS
+        if not stacked:
+            previous = None
+            continue
+        continues = (
+            previous is not None
+            and level["level_size"] is not None
+            and math.isclose(level["price"] - previous["price"], level["level_size"])
+        )
+        if continues:
+            low, _, count = segments[-1]
+            segments[-1] = (low, level["price"], count + 1)
+        else:
+            segments.append((level["price"], level["price"], 1))
+        previous = level
+    return segments
+
+
+def _footprint_figure(bars: list[dict[str, Any]], levels: list[dict[str, Any]], title: str) -> Any:
+    """Each bar's levels as ``bid x ask`` cells coloured by delta, the POC boxed, imbalances
+    marked beside their side and stacked runs drawn as a bar along them."""
+    go, _ = _plotly()
+    index = {bar["bar_start"]: i for i, bar in enumerate(bars)}
+    grid = _footprint_grid(levels)
+    row = {price: r for r, price in enumerate(grid)}
+    z: list[list[float | None]] = [[None] * len(bars) for _ in grid]
+    text = [[""] * len(bars) for _ in grid]
+    by_bar: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(bars))}
+    for level in levels:
+        i, r = index[level["bar_start"]], row[round(level["price"], 9)]
+        z[r][i] = float(level["delta"])
+        text[r][i] = f"{level['bid_volume']} x {level['ask_volume']}"
+        by_bar[i].append(level)
+    # Half a row: the POC box and the stacked bars reach the edges of their levels.
+    gaps = [b - a for a, b in itertools.pairwise(grid)]
+    size = levels[0]["level_size"] if levels else None
+    half = min(gaps) / 2 if gaps else 0.5 * float(size or 1.0)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            x=list(range(len(bars))),
+            y=grid,
+            z=z,
+            text=text,
+            texttemplate="%{text}" if len(grid) <= FOOTPRINT_MAX_TEXT_LEVELS else "",
+            textfont={"size": 10},
+            colorscale=[[0, "#f4a582"], [0.5, "#f7f7f7"], [1, "#92c5de"]],
+            zmid=0,
+            xgap=3,
+            ygap=1,
+            name="footprint",
+            colorbar={"title": {"text": "delta"}},
+            hovertemplate="%{y}<br>bid x ask %{text}<br>delta %{z}<extra></extra>",
+        )
+    )
+    box_x: list[float | None] = []
+    box_y: list[float | None] = []
+    marks: dict[str, tuple[list[float], list[float], list[str]]] = {
+        "buy": ([], [], []),
+        "sell": ([], [], []),
+    }
+    stacks: dict[str, tuple[list[float | None], list[float | None], list[str | None]]] = {
+        "buy": ([], [], []),
+        "sell": ([], [], []),
+    }
+    for i, bar_levels in by_bar.items():
+        for level in bar_levels:
+            price = level["price"]
+            if level["poc"]:
+                box_x += [i - 0.45, i + 0.45, i + 0.45, i - 0.45, i - 0.45, None]
+                box_y += [
+                    price - half,
+                    price - half,
+                    price + half,
+                    price + half,
+                    price - half,
+                    None,
+                ]
+            for side, offset in (("buy", 0.4), ("sell", -0.4)):
+                if level[f"{side}_imbalance"]:
+                    xs, ys, labels = marks[side]
+                    xs.append(i + offset)
+                    ys.append(price)
+                    labels.append(f"{side} imbalance {level['bid_volume']} x {level['ask_volume']}")
+        for side, offset, run in (("buy", 0.48, "buy_run"), ("sell", -0.48, "sell_run")):
+            xs2, ys2, labels2 = stacks[side]
+            for low, high, count in _stacked_segments(bar_levels, run):
+                xs2 += [i + offset, i + offset, None]
+                ys2 += [low - half, high + half, None]
+                labels2 += [f"{count} stacked {side} imbalances"] * 2 + [None]
+    fig.add_trace(
+        go.Scatter(
+            x=box_x,
+            y=box_y,
+            mode="lines",
+            name="POC",
+            line={"color": POC_COLOR, "width": 2.5},
+            hoverinfo="skip",
+        )
+    )
+    for side, symbol, color in (
+        ("buy", "triangle-right", BUY_COLOR),
+        ("sell", "triangle-left", SELL_COLOR),
+    ):
+        xs, ys, labels = marks[side]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=f"{side} imbalance",
+                marker={"symbol": symbol, "color": color, "size": 8},
+                text=labels,
+                hoverinfo="text",
+            )
+        )
+    for side, color in (("buy", BUY_COLOR), ("sell", SELL_COLOR)):
+        xs2, ys2, labels2 = stacks[side]
+        fig.add_trace(
+            go.Scatter(
+                x=xs2,
+                y=ys2,
+                mode="lines",
+                name=f"stacked {side} imbalances ({STACKED_MIN_LEVELS}+ levels)",
+                line={"color": color, "width": 6},
+                text=labels2,
+                hoverinfo="text",
+            )
+        )
+    ticks = [_stamp(bar["bar_start"])[11:16] for bar in bars]
+    fig.update_xaxes(
+        tickvals=list(range(len(bars))),
+        ticktext=ticks,
+        range=[-0.6, len(bars) - 0.4],
+        showgrid=False,
+        zeroline=False,
+    )
+    stride = max(1, math.ceil(len(grid) / 60))
+    fig.update_yaxes(
+        title_text="price",
+        showgrid=False,
+        tickvals=grid[::stride],
+        ticktext=[f"{price:g}" for price in grid[::stride]],
+    )
+    fig.update_layout(
+        title={"text": title},
+        height=max(420, min(120 + 16 * len(grid), 4000)),
+        width=max(900, 110 * len(bars) + 200),
+        margin={"l": 70, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def _session_figure(
+    session_bars: dict[str, Any],
+    profile: list[dict[str, Any]],
+    window: tuple[str, str],
+    title: str,
+) -> Any:
+    """The session's candles with the VWAP and its ±1 and ±2 sd bands, the footprint window shaded,
+    and the session's volume profile beside the price with its POC, VAH and VAL lines."""
+    go, make_subplots = _plotly()
+    import numpy as np
+
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        column_widths=[0.78, 0.22],
+        horizontal_spacing=0.01,
+        subplot_titles=(title, "volume profile"),
+    )
+    times = [_stamp(t) for t in session_bars["bar_start"].astype("datetime64[s]")]
+    fig.add_trace(
+        go.Candlestick(
+            x=times,
+            open=session_bars["open"].tolist(),
+            high=session_bars["high"].tolist(),
+            low=session_bars["low"].tolist(),
+            close=session_bars["close"].tolist(),
+            name="price",
+        ),
+        row=1,
+        col=1,
+    )
+    vwap: Any = np.ma.filled(np.ma.asarray(session_bars["session_vwap"], dtype=float), np.nan)
+    sd: Any = np.ma.filled(np.ma.asarray(session_bars["session_vwap_sd"], dtype=float), np.nan)
+    for k, dash, width in (
+        (2, "dot", 1),
+        (1, "dash", 1),
+        (0, "solid", 2),
+        (-1, "dash", 1),
+        (-2, "dot", 1),
+    ):
+        name = "VWAP" if k == 0 else f"VWAP {k:+d} sd"
+        values = vwap + k * sd
+        fig.add_trace(
+            go.Scatter(
+                x=times,
+                y=[None if math.isnan(v) else float(v) for v in values],
+                mode="lines",
+                name=name,
+                line={"color": "#6a3d9a", "dash": dash, "width": width},
+            ),
+            row=1,
+            col=1,
+        )
+    if profile:
+        poc, vah, val = profile[0]["poc"], profile[0]["vah"], profile[0]["val"]
+        colors = [
+            POC_COLOR if p["price"] == poc else "#4575b4" if p["in_value_area"] else "#bbbbbb"
+            for p in profile
+        ]
+        fig.add_trace(
+            go.Bar(
+                x=[p["volume"] for p in profile],
+                y=[p["price"] for p in profile],
+                orientation="h",
+                name="volume profile",
+                marker={"color": colors},
+                customdata=[[p["buy_volume"], p["sell_volume"]] for p in profile],
+                hovertemplate="%{y}: %{x} (buy %{customdata[0]}, sell %{customdata[1]})"
+                "<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+        for label, level, dash in (
+            ("VAH", vah, "dash"),
+            ("POC", poc, "solid"),
+            ("VAL", val, "dash"),
+        ):
+            fig.add_hline(
+                y=level,
+                line={
+                    "color": POC_COLOR if label == "POC" else "#4575b4",
+                    "dash": dash,
+                    "width": 1.5,
+                },
+                row=1,
+                col="all",
+                annotation_text=f"{label} {level:g}",
+                annotation_position="bottom left" if label == "VAL" else "top left",
+                annotation_font={"size": 10},
+            )
+    fig.add_vrect(
+        x0=window[0],
+        x1=window[1],
+        row=1,
+        col=1,
+        fillcolor="#888888",
+        opacity=0.12,
+        line_width=0,
+        annotation_text="footprint",
+        annotation_position="top left",
+    )
+    fig.update_layout(
+        height=640,
+        xaxis_rangeslider_visible=False,
+        bargap=0.05,
+        margin={"l": 70, "r": 20, "t": 50, "b": 40},
+    )
+    fig.update_xaxes(title_text="volume", row=1, col=2)
+    return fig
+
+
+def write_footprint_report(
+    settings: Settings,
+    out: Path,
+    symbol: str | None = None,
+    frequency: str = DEFAULT_FOOTPRINT_FREQUENCY,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Written:
+    """Render the footprint of one instrument's bars in a window and its session to one HTML file.
+
+    The window is ``[start, end)`` of bar starts (UTC): both given, or one hour from ``start``,
+    or the hour up to ``end``; neither: the busiest clock hour (by volume) of the instrument's
+    latest session. The instrument defaults to the outright with the most volume in the latest
+    session loaded. At most FOOTPRINT_MAX_BARS bars are drawn, the first ones.
+
+    Raises
+    ------
+    ConfigError
+        A bad interval, ``start`` not before ``end``, a symbol without bars, a window without
+        bars, or plotly is not installed.
+    WarehouseError
+        No warehouse, or the bars, footprint or profile relations are not built.
+    """
+    from vcdwh.marts.frequency import parse_frequency
+
+    start, end = (
+        t.astimezone(UTC).replace(tzinfo=None) if t is not None and t.tzinfo else t
+        for t in (start, end)
+    )
+    if start is not None and end is not None and start >= end:
+        raise ConfigError(
+            f"--from {_stamp(start)} must be before --to {_stamp(end)}; give a window of bar starts"
+        )
+    interval = parse_frequency(frequency)
+    bars_relation = identifier(interval.bars_relation)
+    footprint_relation = identifier(interval.footprint_relation)
+    con = connect_read_only(settings.db_path)
+    try:
+        for relation in (bars_relation, footprint_relation):
+            if not relation_exists(con, relation):
+                raise WarehouseError(
+                    f"{relation} is not built; run `vcdwh build --frequency {interval.name}` first"
+                )
+        columns = {
+            c
+            for (c,) in con.execute(
+                "select column_name from duckdb_columns() where table_name = $t",
+                {"t": bars_relation},
+            ).fetchall()
+        }
+        profile_built = all(
+            relation_exists(con, r) for r in ("profile_session", "profile_session_summary")
+        )
+        if not profile_built or not {"session_vwap", "stacked_buy_imbalances"} <= columns:
+            raise WarehouseError(
+                f"{bars_relation} has no profile, VWAP and footprint columns (a `vcdwh spark-bars` "
+                "build); run `vcdwh build` to add them"
+            )
+        instrument = _choose_footprint_instrument(con, bars_relation, symbol)
+        key = {"instrument_id": instrument["instrument_id"], "symbol": instrument["symbol"]}
+        busiest = start is None and end is None
+        if busiest:
+            [hour] = _rows(con, render("queries/report_busiest_hour.sql", bars=bars_relation), key)
+            start, end = hour["hour_start"], hour["hour_end"]
+        elif start is None and end is not None:
+            start = end - timedelta(hours=1)
+        elif end is None and start is not None:
+            end = start + timedelta(hours=1)
+        bars = _rows(
+            con,
+            render("queries/report_footprint_bars.sql", bars=bars_relation),
+            {**key, "start": start, "end": end, "max_bars": FOOTPRINT_MAX_BARS},
+        )
+        name = f"{instrument['symbol']} {interval.name}"
+        if not bars:
+            raise ConfigError(
+                f"no {name} bars start from {_stamp(start)} to {_stamp(end)}; its bars run "
+                f"from {_stamp(instrument['first_bar'])} to {_stamp(instrument['last_bar'])} UTC"
+            )
+        levels = _rows(
+            con,
+            render("queries/report_footprint_levels.sql", footprint=footprint_relation),
+            {**key, "first_bar": bars[0]["bar_start"], "last_bar": bars[-1]["bar_start"]},
+        )
+        session = {**key, "session_date": bars[0]["session_date"]}
+        session_bars = con.execute(
+            render("queries/report_session_bars.sql", bars=bars_relation), session
+        ).fetchnumpy()
+        profile = _rows(con, render("queries/report_session_profile.sql"), session)
+    finally:
+        con.close()
+    poc = {level["bar_start"]: level["price"] for level in levels if level["poc"]}
+    for bar in bars:
+        bar["poc"] = poc.get(bar["bar_start"])
+    window_bars = int(bars[0]["window_bars"])
+    shown_end = bars[-1]["bar_start"] + timedelta(seconds=interval.seconds)
+    footprint = _footprint_figure(
+        bars,
+        levels,
+        f"{name} footprint from {_stamp(bars[0]['bar_start'])} UTC: bid x ask per level",
+    )
+    session_date = bars[0]["session_date"]
+    session_fig = _session_figure(
+        session_bars,
+        profile,
+        (_stamp(bars[0]["bar_start"]), _stamp(shown_end)),
+        f"{instrument['symbol']} session {session_date}: price, VWAP ±1/±2 sd, POC/VAH/VAL",
+    )
+    how = (
+        f"the busiest hour of session {instrument['last_session']}"
+        if busiest
+        else f"--from {_stamp(start)} --to {_stamp(end)}"
+    )
+    summary = (
+        f"{name} footprint: {len(bars)} bar(s) from {_stamp(bars[0]['bar_start'])} to "
+        f"{_stamp(shown_end)} UTC ({how}); session {session_date} with its volume profile "
+        f"(POC {_fmt(profile[0]['poc']) if profile else 'n/a'}, "
+        f"VAH {_fmt(profile[0]['vah']) if profile else 'n/a'}, "
+        f"VAL {_fmt(profile[0]['val']) if profile else 'n/a'}) and VWAP bands"
+    )
+    capped = (
+        f"The window holds {window_bars:,} bars; the first {len(bars)} are drawn (at most "
+        f"{FOOTPRINT_MAX_BARS}): narrow --from/--to to see the others."
+        if window_bars > len(bars)
+        else f"All {window_bars} bar(s) of the window are drawn (at most {FOOTPRINT_MAX_BARS})."
+    )
+    if len(_footprint_grid(levels)) > FOOTPRINT_MAX_TEXT_LEVELS:
+        capped += (
+            f" The window spans more than {FOOTPRINT_MAX_TEXT_LEVELS} price levels: the cells show "
+            "their bid x ask on hover only; narrow the window or use shorter bars to print them."
+        )
+    legend = (
+        "Each cell: contracts sold at the bid x bought at the ask at that level, coloured by "
+        "its delta; the POC is boxed; a triangle marks a buy imbalance (right) or a sell "
+        f"imbalance (left); a thick bar beside a bar marks {STACKED_MIN_LEVELS} or more adjacent "
+        "imbalanced levels (stacked). The ratio and minimum volume are the build's "
+        "(`vcdwh list`)."
+    )
+    page = _page(
+        f"vcdwh footprint {name}",
+        summary,
+        f'<p class="note" id="drawn">{html.escape(capped)}</p>'
+        f'<p class="note">{html.escape(legend)}</p>'
+        f'<div class="table">{_figure_html(footprint)}</div>',
+        [
+            (
+                f"Session {session_date}: price, VWAP bands and volume profile",
+                _figure_html(session_fig, include_plotlyjs=False),
+            ),
+            (f"Bars ({len(bars)})", _table(bars, FOOTPRINT_COLUMNS, "bars")),
+        ],
+    )
+    return _write(
+        Path(out),
+        page,
+        f"{name} footprint, {len(bars)} of {window_bars} bar(s) from "
+        f"{_stamp(bars[0]['bar_start'])}, session {session_date}",
+    )
