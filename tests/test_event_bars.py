@@ -14,12 +14,16 @@ import pytest
 from click.testing import CliRunner
 
 from tests.helpers import Trade, ns, write_pretty_csv
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.sweep import SweepSpec
 from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
-from vcdwh.errors import ConfigError
+from vcdwh.errors import BacktestError, ConfigError
 from vcdwh.marts.eventbars import range_bar_starts, volume_bar_starts
 from vcdwh.marts.frequency import EventBars, parse_bar_set, parse_event_bars, parse_frequency
+from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
 
 OPEN_A = ns("2024-03-06 23:00:00")  # opens the session of 2024-03-07 (17:00 CT)
@@ -127,6 +131,25 @@ def test_range_bars_given_exactly_r_ticks_stay_and_r_plus_one_opens_the_next(
     ]
 
 
+def test_tick_bars_given_the_large_lot_filter_carry_the_large_lot_columns(
+    settings, tmp_path, query
+):
+    # Arrange: large lots are aggressor events of at least 5 contracts.
+    trades = [
+        Trade(OPEN_A + 1 * SECOND, 100.00, 6, "B"),
+        Trade(OPEN_A + 2 * SECOND, 100.25, 2, "A"),
+        Trade(OPEN_A + 3 * SECOND, 100.50, 7, "A"),
+        Trade(OPEN_A + 4 * SECOND, 100.25, 1, "B"),
+    ]
+    path = write_pretty_csv(tmp_path / "tape.csv", trades, {1: "ESH4"})
+    # Act
+    build_warehouse(settings, [path], ["1min"], flow=FlowOverrides(min_size=5), event_bars=["2t"])
+    # Assert
+    assert _rows(
+        query, "bars_2t", "bar_index, large_buy_volume, large_sell_volume, large_cumulative_delta"
+    ) == [(1, 6, 0, 6), (2, 0, 7, -1)]
+
+
 def test_event_bar_passes_given_arrays_cut_where_the_rules_say():
     assert volume_bar_starts(np.array([2, 2, 7, 9, 1, 4, 1]), 5).tolist() == [0, 3, 4, 6]
     assert volume_bar_starts(np.array([5]), 5).tolist() == [0]
@@ -231,7 +254,7 @@ def fixture_sample_week(tmp_path_factory) -> Settings:
     folder = tmp_path_factory.mktemp("week")
     generate_sample(folder, days=5, start=date(2024, 3, 4), seed=11, trades_per_day=1500)
     settings = Settings(folder, folder / "w.duckdb")
-    build_warehouse(settings, [], ["1min"], event_bars=["50t", "200v", "6r"])
+    build_warehouse(settings, [], ["1min"], event_bars=["50t", "200v", "6r", "500v"])
     return settings
 
 
@@ -272,6 +295,58 @@ def test_event_bars_given_the_sample_week_match_a_python_recomputation_row_by_ro
         else:
             assert np.array_equal(got.astype("int64"), want.astype("int64")), column
     assert (built["buy_trades"] + built["sell_trades"] <= built["trades"]).all()
+
+
+# ----------------------------------------------------------------- backtests
+
+
+def test_backtest_given_volume_bars_walks_bars_500v(sample_week):
+    # Act
+    result = run_backtest(
+        sample_week, BacktestParams(frequency="500v", threshold=20, reset="session")
+    )
+    # Assert: the run walked every 500v bar of its instrument and entered at their starts.
+    con = duckdb.connect(str(sample_week.db_path), read_only=True)
+    try:
+        starts = {
+            pd.Timestamp(start)
+            for (start,) in con.execute(
+                "select bar_start from bars_500v where symbol = $symbol", {"symbol": result.symbol}
+            ).fetchall()
+        }
+        [(relation,)] = con.execute(
+            "select bars_relation from backtest_runs where run_id = $id", {"id": result.run_id}
+        ).fetchall()
+    finally:
+        con.close()
+    assert relation == "bars_500v"
+    assert result.bar_count == len(starts) > 0
+    assert result.trades
+    # (the run's trade times are shown to the second)
+    seconds = {start.floor("s") for start in starts}
+    assert {pd.Timestamp(t["entry_time"]) for t in result.trades} <= seconds
+    assert {pd.Timestamp(t["exit_time"]) for t in result.trades} <= seconds
+
+
+def test_backtest_given_volume_bars_and_a_stop_explains_that_stops_need_time_bars(sample_week):
+    params = BacktestParams(frequency="500v", threshold=20, stop_ticks=8)
+    with pytest.raises(BacktestError, match="need time bars"):
+        run_backtest(sample_week, params)
+
+
+def test_backtest_cli_given_frequency_500v_runs_on_the_volume_bars(sample_week):
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(sample_week.data_dir), "--db", str(sample_week.db_path), "backtest",
+         "--frequency", "500v", "--threshold", "20"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "500v bars" in result.output
+
+
+def test_sweep_given_a_volume_bar_set_accepts_it():
+    spec = SweepSpec(thresholds=(10.0,), frequencies=("500V", "1min")).validated()
+    assert spec.frequencies == ("500v", "1min")
 
 
 # ----------------------------------------------------------------- incremental == full

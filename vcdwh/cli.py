@@ -59,6 +59,21 @@ def _progress() -> Any:
     return terminal_progress(quiet=click.get_current_context().find_root().params["quiet"])
 
 
+def _bar_set_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Validate a backtest's bars at parse time: a time interval or a tick/volume/range set."""
+    from vcdwh.errors import ConfigError
+    from vcdwh.marts.frequency import parse_bar_set
+
+    try:
+        parse_bar_set(value)
+    except ConfigError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a bar interval from 1s to 24h (30s, 1min, 5min, 1h, …) "
+            "nor a tick, volume or range bar set (1000t, 500v, 8r)"
+        ) from exc
+    return value
+
+
 def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Validate bar intervals at parse time, so a bad one is a usage error (exit 2)."""
     from vcdwh.errors import ConfigError
@@ -652,8 +667,8 @@ def _name_value(item: str) -> tuple[str, str]:
     "-f",
     default="1min",
     show_default=True,
-    callback=_frequency_option,
-    help="Bar interval.",
+    callback=_bar_set_option,
+    help="Bar interval (5min), or tick, volume or range bars built with vcdwh build (500v).",
 )
 @click.option(
     "--threshold",
@@ -751,7 +766,8 @@ def grid_options(func: F) -> F:
             "frequencies",
             default="1min",
             show_default=True,
-            help="Bar intervals, comma-separated (each must be built), e.g. 1min,5min.",
+            help="Bar intervals or tick/volume/range bar sets, comma-separated (each must be "
+            "built), e.g. 1min,5min,500v.",
         ),
         click.option(
             "--reset",
