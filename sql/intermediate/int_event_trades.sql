@@ -1,29 +1,21 @@
 -- int_event_trades: the trades of int_event_flow, each with the number of its tick, volume or
 -- range bar in its instrument's session (bar_index, from 1). Tick bars ({{ kind }} = t) are every
--- {{ size }} trade records in trade order; volume and range bars start at the trade numbers the
--- build's sequential pass wrote to event_bar_starts (vcdwh/marts/eventbars.py).
-with flow as (
-    select * from int_event_flow
-),
-
+-- {{ size }} trade records in trade order; the numbers of volume and range bars come from the
+-- build's sequential pass (event_bar_numbers, by the flow's rowid; vcdwh/marts/eventbars.py).
 {% if kind == 't' %}
-final as (
+with final as (
     select *, (trade_no - 1) // {{ size }} + 1 as bar_index
-    from flow
+    from int_event_flow
 )
 {% else %}
-starts as (
-    select * from event_bar_starts
+with numbers as (
+    select * from event_bar_numbers
 ),
 
 final as (
-    select flow.*, starts.bar_index
-    from flow
-    asof join starts
-        on flow.instrument_id = starts.instrument_id
-        and flow.symbol = starts.symbol
-        and flow.session_date = starts.session_date
-        and flow.trade_no >= starts.start_no
+    select int_event_flow.*, numbers.bar_index
+    from int_event_flow
+    join numbers on int_event_flow.rowid = numbers.row_id
 )
 {% endif %}
 

@@ -4,7 +4,7 @@ Tick bars are cut in SQL (every N trade records of an instrument's session in tr
 Volume and range bars need a sequential pass over each session's trades: a bar's end depends
 on where the previous one ended. That pass is numpy here (:func:`volume_bar_starts`,
 :func:`range_bar_starts`: one vectorised search per bar, not a Python step per trade); it
-writes only the trade number each bar starts at (``event_bar_starts``), and SQL does the rest:
+writes each trade's bar number back (``event_bar_numbers``, by row id), and SQL does the rest:
 ``int_event_trades`` numbers every trade's bar, then the same ``int_bar_grain``,
 ``int_level_grain``, ``bars.sql`` and ``footprint.sql`` as the time bars aggregate them, one
 grain per bar.
@@ -88,67 +88,43 @@ def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
     return int(gaps.min()) if gaps.size else 1
 
 
-def _write_starts(con: duckdb.DuckDBPyConnection, bars: EventBars) -> None:
-    """Run the sequential pass of every session of ``int_event_flow`` into ``event_bar_starts``."""
+def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars) -> None:
+    """Run the sequential pass of every session of ``int_event_flow``: each trade's bar number
+    in its session, written to ``event_bar_numbers`` by the flow's ``rowid``."""
     data = con.execute(
-        "select instrument_id, symbol, session_date, size, price_nanos from int_event_flow "
+        "select rowid as row_id, trade_no, size, price_nanos from int_event_flow "
         "order by instrument_id, symbol, session_date, trade_no"
     ).fetchnumpy()
     sizes = np.asarray(data["size"], dtype=np.int64)
     prices = np.asarray(data["price_nanos"], dtype=np.int64)
-    keys = pd.DataFrame(
-        {k: np.asarray(data[k]) for k in ("instrument_id", "symbol", "session_date")}
-    )
-    count = len(sizes)
-    bounds = (
-        np.flatnonzero((keys.iloc[1:].to_numpy() != keys.iloc[:-1].to_numpy()).any(axis=1)) + 1
-        if count
-        else np.zeros(0, dtype=np.int64)
-    )
-    edges = [0, *bounds.tolist(), count]
-    frames = []
-    for lo, hi in itertools.pairwise(edges):
-        if hi <= lo:
-            continue
+    # each session's trades start at trade_no 1; its symbol is read once, in the same order
+    edges = [*np.flatnonzero(np.asarray(data["trade_no"]) == 1).tolist(), len(sizes)]
+    symbols = [
+        str(symbol)
+        for (symbol,) in con.execute(
+            "select symbol from int_event_flow where trade_no = 1 "
+            "order by instrument_id, symbol, session_date"
+        ).fetchall()
+    ]
+    numbers = np.empty(len(sizes), dtype=np.int64)
+    for session, (lo, hi) in enumerate(itertools.pairwise(edges)):
         if bars.kind == "v":
             starts = volume_bar_starts(sizes[lo:hi], bars.size)
         else:
-            symbol = str(keys["symbol"].iat[lo])
-            starts = range_bar_starts(prices[lo:hi], bars.size * _tick_nanos(symbol, prices[lo:hi]))
-        frames.append(
-            pd.DataFrame(
-                {
-                    "instrument_id": keys["instrument_id"].iat[lo],
-                    "symbol": keys["symbol"].iat[lo],
-                    "session_date": keys["session_date"].iat[lo],
-                    "start_no": starts + 1,
-                    "bar_index": np.arange(1, len(starts) + 1, dtype=np.int64),
-                }
-            )
-        )
-    starts_frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            {
-                "instrument_id": pd.Series(dtype="int64"),
-                "symbol": pd.Series(dtype="str"),
-                "session_date": pd.Series(dtype="datetime64[ns]"),
-                "start_no": pd.Series(dtype="int64"),
-                "bar_index": pd.Series(dtype="int64"),
-            }
-        )
+            tick = _tick_nanos(symbols[session], prices[lo:hi])
+            starts = range_bar_starts(prices[lo:hi], bars.size * tick)
+        numbers[lo:hi] = np.searchsorted(starts, np.arange(hi - lo), side="right")
+    frame = pd.DataFrame(
+        {"row_id": np.asarray(data["row_id"], dtype=np.int64), "bar_index": numbers}
     )
-    con.register("event_bar_starts_frame", starts_frame)
+    con.register("event_bar_numbers_frame", frame)
     try:
         con.execute(
-            "create or replace temp table event_bar_starts as select instrument_id::uinteger "
-            "as instrument_id, symbol::varchar as symbol, session_date::date as session_date, "
-            "start_no::bigint as start_no, bar_index::bigint as bar_index "
-            "from event_bar_starts_frame"
+            "create or replace temp table event_bar_numbers as "
+            "select row_id, bar_index from event_bar_numbers_frame"
         )
     finally:
-        con.unregister("event_bar_starts_frame")
+        con.unregister("event_bar_numbers_frame")
 
 
 def build_event_bars(
@@ -195,7 +171,7 @@ def build_event_bars(
     checked: list[tuple[str, str]] = []
     for bars in sorted(set(sets)):
         if bars.kind != "t":
-            _write_starts(con, bars)
+            _write_bar_numbers(con, bars)
         trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
         con.execute(f"create or replace temp table int_event_trades as {trades}")
         bar_grain = render(
@@ -239,7 +215,7 @@ def build_event_bars(
             con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
             con.execute(f"create or replace table {relation} as {bars_sql}")
         checked += [(relation, "bars"), (footprint, "footprint")]
-    for temporary in ("int_event_flow", "int_event_trades", "event_bar_starts"):
+    for temporary in ("int_event_flow", "int_event_trades", "event_bar_numbers"):
         con.execute(f"drop table if exists {temporary}")
     return checked
 
