@@ -1,6 +1,7 @@
 -- int_event_flow: every trade of the build (in an incremental build, of the affected
 -- instruments from the session their new trades start) with its session, effective side and
--- signed size (int_trade_flow, placed by the as-of join), numbered in trade order within its
+-- signed size (int_trade_flow: a session at a time with one_session, else placed by the as-of
+-- join), numbered in trade order within its
 -- instrument's session (trade_no from 1), with its price in nano units: what the tick, volume
 -- and range bars are cut from.
 with flow as (

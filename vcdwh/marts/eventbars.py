@@ -24,6 +24,7 @@ from vcdwh.errors import ConfigError
 from vcdwh.instruments import SPECS, contract_root
 from vcdwh.marts.frequency import EventBars, parse_event_bars
 from vcdwh.marts.orderflow import FlowOptions
+from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges
 from vcdwh.warehouse.sqlrender import identifier, render
 
 if TYPE_CHECKING:
@@ -147,14 +148,28 @@ def build_event_bars(
     """
     if not sets:
         return []
+    # As for the time bars: a statement per session, which it places the trades in, unless the
+    # tick rule or the large-lot filter needs windows over an instrument's whole history.
+    whole_history = options.unknown_side == "tick-rule" or options.large_lot
     flow = render(
         "intermediate/int_event_flow.sql",
         tick_rule=options.unknown_side == "tick-rule",
         large_lot=options.large_lot,
         partial=partial,
-        one_session=False,
+        one_session=not whole_history,
     )
-    con.execute(f"create or replace temp table int_event_flow as {flow}")
+    if whole_history:
+        con.execute(f"create or replace temp table int_event_flow as {flow}")
+    else:
+        sessions = con.execute(
+            render("intermediate/int_session_pieces.sql", partial=partial)
+        ).fetchall()
+        pieces = [
+            {"from_ts": start, "to_ts": end, "session_date": day, "session_start_ns": start_ns}
+            for start, end, day, start_ns in sessions
+        ]
+        placeholders = {"session_date": EPOCH.date(), "session_start_ns": 0}
+        fill_by_ranges(con, "int_event_flow", flow, pieces, placeholders=placeholders)
     grain: dict[str, Any] = {
         "event": True,
         "grain_ns": 1,
