@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from vcdwh.config import Settings
+from vcdwh.marts.frequency import EventBars
 
 REGENERATE = "python -m vcdwh.docgen"
 CLI_PAGE = "cli.md"
@@ -33,9 +34,8 @@ HELP_WIDTH = 100
 # intervals, their footprints and continuous series, rolls, the views).
 SAMPLE_DAYS = 2
 SAMPLE_TRADES_PER_DAY = 200
-SAMPLE_EVENT_BARS = (("t", 100), ("v", 200), ("r", 8))
-OPTION_OF_KIND = {"t": "--tick-bars", "v": "--volume-bars", "r": "--range-bars"}
-SAMPLE_BUILD_OPTIONS = " ".join(f"{OPTION_OF_KIND[kind]} {n}" for kind, n in SAMPLE_EVENT_BARS)
+SAMPLE_EVENT_BARS = (EventBars("t", 100), EventBars("v", 200), EventBars("r", 8))
+SAMPLE_BUILD_OPTIONS = " ".join(bars.build_option for bars in SAMPLE_EVENT_BARS)
 SAMPLE_START = date(2024, 3, 3)
 SAMPLE_SEED = 42
 
@@ -119,7 +119,7 @@ def build_sample_warehouse(folder: Path) -> Settings:
         seed=SAMPLE_SEED,
         trades_per_day=SAMPLE_TRADES_PER_DAY,
     )
-    build_warehouse(settings, event_bars=[f"{n}{kind}" for kind, n in SAMPLE_EVENT_BARS])
+    build_warehouse(settings, event_bars=[bars.name for bars in SAMPLE_EVENT_BARS])
     return settings
 
 

@@ -260,9 +260,6 @@ def series(bars: Bars, interval: Frequency | EventBars) -> Series:
     )
 
 
-EVENT_OPTIONS = {"t": "tick-bars", "v": "volume-bars", "r": "range-bars"}
-
-
 def load_bars(
     con: duckdb.DuckDBPyConnection, interval: Frequency | EventBars, symbol: str | None
 ) -> Bars:
@@ -277,7 +274,7 @@ def load_bars(
     relation = interval.bars_relation
     if not relation_exists(con, relation):
         how = (
-            f"--{EVENT_OPTIONS[interval.kind]} {interval.size}"
+            interval.build_option
             if isinstance(interval, EventBars)
             else f"--frequency {interval.name}"
         )

@@ -14,7 +14,7 @@ _PATTERN = re.compile(
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _EVENT_PATTERN = re.compile(r"^\s*(\d+)\s*([tvr])\s*$", re.IGNORECASE)
-EVENT_KINDS = {"t": "tick", "v": "volume", "r": "range"}
+EVENT_OPTIONS = {"t": "--tick-bars", "v": "--volume-bars", "r": "--range-bars"}
 MAX_EVENT_SIZE = 1_000_000_000
 MAX_SECONDS = 24 * 3600
 DEFAULT_FREQUENCIES = ("1min", "5min")
@@ -88,6 +88,11 @@ class EventBars:
     def name(self) -> str:
         """Canonical name: ``1000t``, ``500v``, ``8r``."""
         return f"{self.size}{self.kind}"
+
+    @property
+    def build_option(self) -> str:
+        """The ``vcdwh build`` option that builds this set, e.g. ``--volume-bars 500``."""
+        return f"{EVENT_OPTIONS[self.kind]} {self.size}"
 
     @property
     def bars_relation(self) -> str:
