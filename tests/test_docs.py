@@ -37,7 +37,7 @@ def fixture_sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settin
             "--trades-per-day",
             str(docgen.SAMPLE_TRADES_PER_DAY),
         ],
-        ["build"],
+        ["build", *docgen.SAMPLE_BUILD_OPTIONS.split()],
     ):
         result = runner.invoke(cli, ["--data-dir", str(data), *args])
         assert result.exit_code == 0, result.output

@@ -31,8 +31,14 @@ from vcdwh.marts.continuous import (
     store_continuous,
     stored_continuous,
 )
+from vcdwh.marts.eventbars import store_event_bars, stored_event_bars
 from vcdwh.marts.exchange_calendar import apply_rth_overrides, parse_rth
-from vcdwh.marts.frequency import DEFAULT_FREQUENCIES, Frequency, parse_frequency
+from vcdwh.marts.frequency import (
+    DEFAULT_FREQUENCIES,
+    Frequency,
+    parse_event_bars,
+    parse_frequency,
+)
 from vcdwh.marts.orderflow import (
     FlowOptions,
     FlowOverrides,
@@ -125,6 +131,7 @@ def build_warehouse(
     rth: Sequence[str] = (),
     adjust: str | None = None,
     roll_rule: str | None = None,
+    event_bars: Sequence[str] = (),
 ) -> BuildReport:
     """Load every new file and rebuild the bars, in one transaction on the warehouse.
 
@@ -167,6 +174,9 @@ def build_warehouse(
         (None keeps the stored value, at first ``none``).
     roll_rule
         ``volume`` or ``expiry-days:N`` (None keeps the stored value, at first ``volume``).
+    event_bars
+        Tick, volume and range bar sets to build (``1000t``, ``500v``, ``8r``); sets built
+        before are refreshed too (kept in ``build_settings``).
 
     Returns
     -------
@@ -190,6 +200,7 @@ def build_warehouse(
     ContinuousOptions().changed(adjust, roll_rule)
     started = time.perf_counter()
     wanted = [parse_frequency(f) for f in (frequencies or DEFAULT_FREQUENCIES)]
+    wanted_events = [parse_event_bars(e) for e in event_bars]
     overrides = (flow or FlowOverrides()).checked()
     paths = _resolve_files(settings, files)
     db_path = settings.db_path
@@ -279,7 +290,18 @@ def build_warehouse(
         progress.phase("building bars and footprints")
         known = set(known_frequencies(con))
         frequencies_to_build = set(wanted) | known
+        known_events = set(stored_event_bars(con))
+        events_to_build = sorted(set(wanted_events) | known_events)
+        store_event_bars(con, events_to_build)
         report.bars_mode = _bars_mode(con, report, before, known, frequencies_to_build)
+        if report.bars_mode == "incremental" and not all(
+            relation_exists(con, relation)
+            for e in events_to_build
+            for relation in (e.bars_relation, e.footprint_relation)
+        ):
+            report.bars_mode = "full"
+        if report.bars_mode == "unchanged" and set(events_to_build) != known_events:
+            report.bars_mode = "full"
         if report.bars_mode == "unchanged" and report.continuous != continuous_before:
             report.bars_mode = "full"
         report.bar_relations = build_bars(
@@ -289,7 +311,9 @@ def build_warehouse(
             since_file_id=first_new_file if report.bars_mode == "incremental" else None,
             rebuild=report.bars_mode != "unchanged",
             continuous_options=report.continuous,
+            event_bars=events_to_build,
         )
+        report.bar_relations += [e.bars_relation for e in events_to_build]
         progress.phase("publishing the catalog")
         publish_catalog(con)
         _summarise(con, report)

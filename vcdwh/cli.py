@@ -59,6 +59,21 @@ def _progress() -> Any:
     return terminal_progress(quiet=click.get_current_context().find_root().params["quiet"])
 
 
+def _bar_set_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Validate a backtest's bars at parse time: a time interval or a tick/volume/range set."""
+    from vcdwh.errors import ConfigError
+    from vcdwh.marts.frequency import parse_bar_set
+
+    try:
+        parse_bar_set(value)
+    except ConfigError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a bar interval from 1s to 24h (30s, 1min, 5min, 1h, …) "
+            "nor a tick, volume or range bar set (1000t, 500v, 8r)"
+        ) from exc
+    return value
+
+
 def _frequency_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Validate bar intervals at parse time, so a bad one is a usage error (exit 2)."""
     from vcdwh.errors import ConfigError
@@ -299,6 +314,29 @@ def _lock_timeout_option(func: F) -> F:
     help="Contract of each session of a continuous series: most volume (default), or the front "
     "until N CME sessions before its expiration (needs definition records). Stored.",
 )
+@click.option(
+    "--tick-bars",
+    type=click.IntRange(min=1, max=1_000_000_000),
+    multiple=True,
+    metavar="N",
+    help="Also build bars_<N>t: a bar every N trade records of a session (repeatable). Kept.",
+)
+@click.option(
+    "--volume-bars",
+    type=click.IntRange(min=1, max=1_000_000_000),
+    multiple=True,
+    metavar="N",
+    help="Also build bars_<N>v: a bar closes at the trade that brings it to >= N contracts "
+    "(repeatable). Kept.",
+)
+@click.option(
+    "--range-bars",
+    type=click.IntRange(min=1, max=1_000_000_000),
+    multiple=True,
+    metavar="R",
+    help="Also build bars_<R>r: a trade that would make high - low exceed R ticks opens the "
+    "next bar (repeatable). Kept.",
+)
 @_lock_timeout_option
 @click.pass_obj
 @reports_errors
@@ -318,6 +356,9 @@ def build(
     rth: tuple[str, ...],
     adjust: str | None,
     roll_rule: str | None,
+    tick_bars: tuple[int, ...],
+    volume_bars: tuple[int, ...],
+    range_bars: tuple[int, ...],
     lock_timeout: float,
 ) -> None:
     """Load new trades/OHLCV files (CSV or DBN) and rebuild the order-flow bars.
@@ -332,6 +373,8 @@ def build(
     --unknown-side, --min-size/--max-size, --imbalance-ratio, --value-area-pct,
     --ticks-per-level, --imbalance-min-volume, --rth, --adjust and --roll-rule are stored;
     later builds keep them (changing one rebuilds every mart).
+    --tick-bars N, --volume-bars N and --range-bars R add bars_<N>t, bars_<N>v and
+    bars_<R>r (R in ticks) with their footprints; later builds refresh them too.
 
     \b
     Example:
@@ -343,6 +386,7 @@ def build(
         vcdwh build --on-bad-rows skip --lock-timeout 120
         vcdwh build --rth ES=08:30-15:00
         vcdwh build --adjust difference --roll-rule expiry-days:8
+        vcdwh build --tick-bars 1000 --volume-bars 500 --range-bars 8
     """
     from vcdwh.build import build_warehouse, format_build, format_file_line
     from vcdwh.marts.orderflow import FlowOverrides
@@ -370,6 +414,9 @@ def build(
         rth=rth,
         adjust=adjust,
         roll_rule=roll_rule,
+        event_bars=[f"{n}t" for n in tick_bars]
+        + [f"{n}v" for n in volume_bars]
+        + [f"{n}r" for n in range_bars],
     )
     click.echo(format_build(report))
 
@@ -633,8 +680,8 @@ def _name_value(item: str) -> tuple[str, str]:
     "-f",
     default="1min",
     show_default=True,
-    callback=_frequency_option,
-    help="Bar interval.",
+    callback=_bar_set_option,
+    help="Bar interval (5min), or tick, volume or range bars built with vcdwh build (500v).",
 )
 @click.option(
     "--threshold",
@@ -732,7 +779,8 @@ def grid_options(func: F) -> F:
             "frequencies",
             default="1min",
             show_default=True,
-            help="Bar intervals, comma-separated (each must be built), e.g. 1min,5min.",
+            help="Bar intervals or tick/volume/range bar sets, comma-separated (each must be "
+            "built), e.g. 1min,5min,500v.",
         ),
         click.option(
             "--reset",

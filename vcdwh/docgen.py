@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from vcdwh.config import Settings
+from vcdwh.marts.frequency import EventBars
 
 REGENERATE = "python -m vcdwh.docgen"
 CLI_PAGE = "cli.md"
@@ -33,6 +34,8 @@ HELP_WIDTH = 100
 # intervals, their footprints and continuous series, rolls, the views).
 SAMPLE_DAYS = 2
 SAMPLE_TRADES_PER_DAY = 200
+SAMPLE_EVENT_BARS = (EventBars("t", 100), EventBars("v", 200), EventBars("r", 8))
+SAMPLE_BUILD_OPTIONS = " ".join(bars.build_option for bars in SAMPLE_EVENT_BARS)
 SAMPLE_START = date(2024, 3, 3)
 SAMPLE_SEED = 42
 
@@ -116,7 +119,7 @@ def build_sample_warehouse(folder: Path) -> Settings:
         seed=SAMPLE_SEED,
         trades_per_day=SAMPLE_TRADES_PER_DAY,
     )
-    build_warehouse(settings)
+    build_warehouse(settings, event_bars=[bars.name for bars in SAMPLE_EVENT_BARS])
     return settings
 
 
@@ -148,11 +151,12 @@ def data_dictionary(settings: Settings | None = None) -> str:
         "`COMMENT ON` texts every build writes from `sql/schema.toml`, which BI tools show).",
         "Relations of one pattern with the same columns share a section; a build makes",
         "`bars_<interval>`, `footprint_<interval>` and `bars_<interval>_continuous` for each",
-        "interval it builds (here the default 1min and 5min).",
+        "interval it builds (here the default 1min and 5min), and `bars_<N>t`, `bars_<N>v`,",
+        "`bars_<R>r` with their `footprint_…` for each tick, volume and range bar set.",
         "",
         "Generated, do not edit by hand: this is the output of `vcdwh schema --format markdown`",
         f"over a warehouse built by `vcdwh sample --days {SAMPLE_DAYS} --trades-per-day "
-        f"{SAMPLE_TRADES_PER_DAY}` and `vcdwh build`.",
+        f"{SAMPLE_TRADES_PER_DAY}` and `vcdwh build {SAMPLE_BUILD_OPTIONS}`.",
         f"Regenerate with `{REGENERATE}` from the repository root "
         f"(`{REGENERATE} --check` only checks).",
         "",

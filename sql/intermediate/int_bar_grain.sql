@@ -80,6 +80,10 @@ aggregated as (
         count(*) filter (where side = 'B')::bigint as buy_trades,
         count(*) filter (where side = 'A')::bigint as sell_trades,
 {% endif %}
+{% if event is defined and event %}
+        min(ts_ns) as first_ns,
+        max(ts_ns) as last_ns,
+{% endif %}
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns

@@ -16,6 +16,9 @@ final as (
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as bid_volume,
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as ask_volume,
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+{% if event is defined and event %}
+        min(ts_ns) as first_ns,
+{% endif %}
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns, price

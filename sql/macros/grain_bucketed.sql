@@ -3,7 +3,9 @@
     with its grain, the start of the {{ grain_ns }}-ns bucket of its
     session that holds its ts_recv. -#}
 with trade_flow as (
-{% if one_session %}
+{% if event is defined and event %}
+    select * from int_event_trades
+{% elif one_session %}
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}
 {% endfilter %}
@@ -18,7 +20,12 @@ with trade_flow as (
 bucketed as (
     select
         *,
+{% if event is defined and event %}
+        -- tick, volume and range bars: the grain is the bar (its number after the session open)
+        session_start_ns + bar_index as grain_ns
+{% else %}
         session_start_ns
             + ((ts_ns - session_start_ns) // {{ grain_ns }}) * {{ grain_ns }} as grain_ns
+{% endif %}
     from trade_flow
 ),

@@ -27,9 +27,14 @@
 -- it); buy_imbalances / sell_imbalances count the bar's flagged levels in its footprint, and
 -- stacked_* are the longest runs of adjacent flagged levels (one level_size apart).
 -- The columns above come with `analytics` (every build; vcdwh spark-bars builds the rest).
+-- Tick, volume and range bars (bars_<N>t, _<N>v, _<R>r; `event`): int_bar_grain holds one
+-- grain per bar (interval 1 keeps it whole); bar_start / bar_end are the ts_recv of the bar's
+-- first / last trade, bar_index its number in the session from 1, complete false on the
+-- session's last bar; is_rth looks at bar_start; the developing value area is not built.
 -- In an incremental build ($partial) the grains hold only the affected instruments from the
 -- session their new trades start, and the running sums continue from the offsets before it
 -- (`affected`).
+{% set event = event is defined and event %}
 with grains as (
     select * from int_bar_grain
 ),
@@ -88,6 +93,11 @@ aggregated as (
         sum(large_sell_volume)::bigint as large_sell_volume,
 {% endif %}
         sum(trades)::bigint as trades,
+{% if event %}
+        min(first_ns) as first_ns,
+        max(last_ns) as last_ns,
+        any_value(session_start_ns) as session_start_ns,
+{% endif %}
         max(grain_ns) as last_grain_ns
 {% if analytics %}
         ,
@@ -159,8 +169,8 @@ rth_flagged as (
     select
         candled.*,
         coalesce(
-            candled.bar_ns >= epoch_ns(session_hours.rth_start)
-            and candled.bar_ns < epoch_ns(session_hours.rth_end),
+            candled.{{ 'first_ns' if event else 'bar_ns' }} >= epoch_ns(session_hours.rth_start)
+            and candled.{{ 'first_ns' if event else 'bar_ns' }} < epoch_ns(session_hours.rth_end),
             false
         ) as is_rth
     from candled
@@ -225,9 +235,17 @@ vwapped as (
 ),
 
 flagged_levels as (
-    select footprint.instrument_id, footprint.symbol, footprint.bar_start, footprint.price,
-        footprint.level_size, footprint.buy_imbalance, footprint.sell_imbalance
+    select footprint.instrument_id, footprint.symbol,
+{% if event %}
+        epoch_ns(sessions.session_start) + footprint.bar_index as bar_ns,
+{% else %}
+        epoch_ns(footprint.bar_start) as bar_ns,
+{% endif %}
+        footprint.price, footprint.level_size, footprint.buy_imbalance, footprint.sell_imbalance
     from {{ footprint }} as footprint
+{% if event %}
+    join sessions using (session_date)
+{% endif %}
 {% if partial %}
     join affected using (instrument_id, symbol)
     where footprint.bar_start >= affected.from_start
@@ -242,10 +260,10 @@ islands as (
     select
         instrument_id,
         symbol,
-        bar_start,
+        bar_ns,
         kind,
         coalesce(round(price / level_size), 0)::bigint - row_number() over (
-            partition by instrument_id, symbol, bar_start, kind order by price
+            partition by instrument_id, symbol, bar_ns, kind order by price
         ) as island
     from flagged_levels
     cross join (select unnest(['buy', 'sell']) as kind) as kinds
@@ -256,35 +274,39 @@ imbalance_runs as (
     select
         instrument_id,
         symbol,
-        epoch_ns(bar_start) as bar_ns,
+        bar_ns,
         sum(run_length) filter (where kind = 'buy')::bigint as buy_imbalances,
         sum(run_length) filter (where kind = 'sell')::bigint as sell_imbalances,
         max(run_length) filter (where kind = 'buy')::bigint as stacked_buy_imbalances,
         max(run_length) filter (where kind = 'sell')::bigint as stacked_sell_imbalances
     from (
-        select instrument_id, symbol, bar_start, kind, count(*) as run_length
+        select instrument_id, symbol, bar_ns, kind, count(*) as run_length
         from islands
-        group by instrument_id, symbol, bar_start, kind, island
+        group by instrument_id, symbol, bar_ns, kind, island
     )
-    group by instrument_id, symbol, bar_start
+    group by instrument_id, symbol, bar_ns
 ),
 
 developed as (
     select
         vwapped.*,
         sqrt(greatest(m2 / s0 - (m1 / s0) * (m1 / s0), 0)) as session_vwap_sd,
+{% if not event %}
         developing.poc as session_poc,
         developing.vah as session_vah,
         developing.val as session_val,
+{% endif %}
         coalesce(runs.buy_imbalances, 0) as buy_imbalances,
         coalesce(runs.sell_imbalances, 0) as sell_imbalances,
         coalesce(runs.stacked_buy_imbalances, 0) as stacked_buy_imbalances,
         coalesce(runs.stacked_sell_imbalances, 0) as stacked_sell_imbalances
     from vwapped
+{% if not event %}
     left join int_value_area_grain as developing
         on developing.instrument_id = vwapped.instrument_id
         and developing.symbol = vwapped.symbol
         and developing.grain_ns = vwapped.last_grain_ns
+{% endif %}
     left join imbalance_runs as runs
         on runs.instrument_id = vwapped.instrument_id
         and runs.symbol = vwapped.symbol
@@ -294,7 +316,7 @@ developed as (
 {% endif %}
 final as (
     select
-        make_timestamp_ns(bar_ns) as bar_start,
+        make_timestamp_ns({{ 'first_ns' if event else 'bar_ns' }}) as bar_start,
         symbol,
         instrument_id,
         session_date,
@@ -331,9 +353,11 @@ final as (
         ,
         session_vwap,
         session_vwap_sd,
+{% if not event %}
         session_poc,
         session_vah,
         session_val,
+{% endif %}
         buy_imbalances,
         sell_imbalances,
         stacked_buy_imbalances,
@@ -351,8 +375,14 @@ final as (
         large_buy_volume - large_sell_volume as large_delta,
         large_cumulative_delta
 {% endif %}
+{% if event %}
+        ,
+        make_timestamp_ns(last_ns) as bar_end,
+        bar_ns - session_start_ns as bar_index,
+        bar_ns <> max(bar_ns) over (partition by instrument_id, symbol, session_date) as complete
+{% endif %}
     from {{ 'developed' if analytics else 'rth_cumulated' }}
 )
 
 select * from final
-order by instrument_id, symbol, bar_start
+order by instrument_id, symbol, bar_start{% if event %}, bar_index{% endif %}

@@ -13,6 +13,9 @@
 -- Levels: the exact prices; with $ticks_per_level K > 1, floor(price / (K x tick)) x K x tick,
 -- and the diagonal neighbours are one level (K ticks) away (level_size).
 -- Rolled up from int_level_grain (a bar is a whole number of its grains).
+-- Tick, volume and range bars (footprint_<N>t, _<N>v, _<R>r; `event`): each grain is one bar;
+-- bar_start is the ts_recv of the bar's first trade and bar_index its number in the session.
+{% set event = event is defined and event %}
 with grain_levels as (
     select * from int_level_grain
 ),
@@ -40,6 +43,10 @@ exact_levels as (
         sum(bid_volume)::bigint as bid_volume,
         sum(ask_volume)::bigint as ask_volume,
         sum(unknown_volume)::bigint as unknown_volume,
+{% if event %}
+        min(first_ns) as first_ns,
+        any_value(session_start_ns) as session_start_ns,
+{% endif %}
         sum(trades)::bigint as trades
     from bucketed
     group by instrument_id, symbol, bar_ns, price
@@ -97,6 +104,10 @@ levels as (
         sum(bid_volume)::bigint as bid_volume,
         sum(ask_volume)::bigint as ask_volume,
         sum(unknown_volume)::bigint as unknown_volume,
+{% if event %}
+        min(first_ns) as first_ns,
+        any_value(session_start_ns) as session_start_ns,
+{% endif %}
         sum(trades)::bigint as trades
     from (
         select
@@ -132,7 +143,12 @@ flagged as (
 
 final as (
     select
+{% if event %}
+        make_timestamp_ns(min(first_ns) over (partition by instrument_id, symbol, bar_ns))
+            as bar_start,
+{% else %}
         make_timestamp_ns(bar_ns) as bar_start,
+{% endif %}
         symbol,
         instrument_id,
         session_date,
@@ -152,8 +168,12 @@ final as (
             and bid_volume >= $imbalance_min_volume as sell_imbalance,
         tick as tick_size,
         level_size
+{% if event %}
+        ,
+        bar_ns - session_start_ns as bar_index
+{% endif %}
     from flagged
 )
 
 select * from final
-order by instrument_id, symbol, bar_start, price
+order by instrument_id, symbol, bar_start{% if event %}, bar_index{% endif %}, price

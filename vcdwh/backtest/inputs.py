@@ -14,7 +14,7 @@ from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.signals import Series, Signal, bind, check_lookahead, evaluate, load_signal
 from vcdwh.errors import BacktestError
 from vcdwh.instruments import DEFAULT_COMMISSION
-from vcdwh.marts.frequency import Frequency
+from vcdwh.marts.frequency import EventBars, Frequency
 from vcdwh.warehouse.db import relation_exists
 from vcdwh.warehouse.sqlrender import identifier, render
 
@@ -245,7 +245,7 @@ def _no_spec(symbol: str) -> BacktestError:
     )
 
 
-def series(bars: Bars, interval: Frequency) -> Series:
+def series(bars: Bars, interval: Frequency | EventBars) -> Series:
     """How a signal selects the rows of ``bars``."""
     key: dict[str, Any] = (
         {"series_root": bars.symbol}
@@ -260,7 +260,9 @@ def series(bars: Bars, interval: Frequency) -> Series:
     )
 
 
-def load_bars(con: duckdb.DuckDBPyConnection, interval: Frequency, symbol: str | None) -> Bars:
+def load_bars(
+    con: duckdb.DuckDBPyConnection, interval: Frequency | EventBars, symbol: str | None
+) -> Bars:
     """One instrument's bars (or a root's continuous series) in one columnar query.
 
     Raises
@@ -271,11 +273,19 @@ def load_bars(con: duckdb.DuckDBPyConnection, interval: Frequency, symbol: str |
     """
     relation = interval.bars_relation
     if not relation_exists(con, relation):
-        raise BacktestError(
-            f"{relation} is not built; run `vcdwh build --frequency {interval.name}` first"
+        how = (
+            interval.build_option
+            if isinstance(interval, EventBars)
+            else f"--frequency {interval.name}"
         )
+        raise BacktestError(f"{relation} is not built; run `vcdwh build {how}` first")
     continuous = continuous_root(con, relation, symbol)
-    if continuous:
+    if continuous and isinstance(interval, EventBars):
+        raise BacktestError(
+            f"{relation} has no continuous series of {symbol}; give a contract symbol "
+            "(vcdwh list shows them)"
+        )
+    if continuous and isinstance(interval, Frequency):
         relation = interval.continuous_relation
         if not relation_exists(con, relation):
             raise BacktestError(f"{relation} is not built; run `vcdwh build` first")
@@ -294,7 +304,8 @@ def load_bars(con: duckdb.DuckDBPyConnection, interval: Frequency, symbol: str |
         instrument_id=instrument_id,
         relation=relation,
         continuous=continuous,
-        interval_ns=interval.nanoseconds,
+        # tick, volume and range bars have no fixed length (tape exits need time bars)
+        interval_ns=interval.nanoseconds if isinstance(interval, Frequency) else 0,
         bar_start=np.asarray(data["bar_start"]).astype("datetime64[ns]"),
         session_date=np.asarray(data["session_date"]),
         open=np.asarray(data["open"], dtype=float),
@@ -345,6 +356,11 @@ def load_inputs(
         contract specification.
     """
     params = params.validated()
+    if params.tape_exits and isinstance(params.interval, EventBars):
+        raise BacktestError(
+            f"--stop-ticks, --target-ticks and --trail-ticks need time bars; {params.frequency} "
+            "bars have no fixed end to read the tape from: use an interval such as 1min"
+        )
     if bars is None:
         bars = load_bars(con, params.interval, params.symbol)
     if spec is None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vcdwh.errors import BacktestError
-from vcdwh.marts.frequency import Frequency, parse_frequency
+from vcdwh.marts.frequency import EventBars, Frequency, parse_bar_set
 
 RESETS = {
     "none": "cumulative_delta",
@@ -54,9 +54,10 @@ class BacktestParams:
     sizing: str = "seed"
 
     @property
-    def interval(self) -> Frequency:
-        """The bar interval (``frequency`` parsed), which names the relations a run reads."""
-        return parse_frequency(self.frequency)
+    def interval(self) -> Frequency | EventBars:
+        """The bar interval or tick/volume/range bar set (``frequency`` parsed), which names the
+        relations a run reads."""
+        return parse_bar_set(self.frequency)
 
     @property
     def futures(self) -> bool:
@@ -81,7 +82,7 @@ class BacktestParams:
         BacktestError
             Naming the option and the accepted range.
         """
-        frequency = parse_frequency(self.frequency).name
+        frequency = parse_bar_set(self.frequency).name
         if not _finite(self.threshold) or self.threshold < 0:
             raise BacktestError(f"--threshold {self.threshold} must be a number ≥ 0")
         if not _finite(self.position_size) or not 0 < self.position_size <= 1:

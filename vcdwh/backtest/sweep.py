@@ -37,7 +37,7 @@ from vcdwh.backtest.store import store_records
 from vcdwh.backtest.text import annualised_note, format_cell
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError
-from vcdwh.marts.frequency import parse_frequency
+from vcdwh.marts.frequency import parse_bar_set
 from vcdwh.progress import NO_PROGRESS, Progress
 from vcdwh.warehouse.db import (
     DEFAULT_LOCK_TIMEOUT,
@@ -159,7 +159,7 @@ class SweepSpec:
         """
         if not self.thresholds:
             raise BacktestError("--threshold gives no values")
-        frequencies = tuple(dict.fromkeys(parse_frequency(f).name for f in self.frequencies))
+        frequencies = tuple(dict.fromkeys(parse_bar_set(f).name for f in self.frequencies))
         for reset in self.resets:
             if reset not in RESETS:
                 raise BacktestError(f"--reset {reset!r} must be one of: {', '.join(RESETS)}")

@@ -13,8 +13,9 @@ from vcdwh.marts.continuous import (
     check_expirations,
     check_ratio_prices,
 )
+from vcdwh.marts.eventbars import build_event_bars
 from vcdwh.marts.exchange_calendar import write_calendar
-from vcdwh.marts.frequency import Frequency
+from vcdwh.marts.frequency import EventBars, Frequency
 from vcdwh.marts.orderflow import FlowOptions, stored_options
 from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges, sized_ranges
 from vcdwh.warehouse.schema import check_relation, contract_for, load_contracts
@@ -31,6 +32,7 @@ def build_bars(
     since_file_id: int | None = None,
     rebuild: bool = True,
     continuous_options: ContinuousOptions | None = None,
+    event_bars: Sequence[EventBars] = (),
 ) -> list[str]:
     """Refresh the session calendar, the per-interval marts and rolls; check their contracts.
 
@@ -57,6 +59,8 @@ def build_bars(
         False when no trade changed: the marts are kept as they are.
     continuous_options
         Roll rule and back-adjustment of the continuous series (default: volume, none).
+    event_bars
+        Tick, volume and range bar sets to build too (``vcdwh.marts.eventbars``).
 
     Returns
     -------
@@ -132,6 +136,7 @@ def build_bars(
         )
         built.append(relation)
         checked += [(relation, "bars"), (footprint, "footprint")]
+    checked += build_event_bars(con, event_bars, options, partial, footprint_params)
     for temporary in ("int_bar_grain", "int_level_grain", "int_value_area_grain", "affected"):
         con.execute(f"drop table if exists {temporary}")
     series = (continuous_options or ContinuousOptions()).validated()

@@ -38,11 +38,20 @@ class RelationDoc:
 
 @cache
 def load_docs() -> dict[str, RelationDoc]:
-    """Read the descriptions of ``sql/schema.toml``, keyed by relation name or pattern."""
-    data = read_schema()
+    """Read the descriptions of ``sql/schema.toml``, keyed by relation name or pattern.
+
+    An entry with ``columns_from = "<entry>"`` takes that entry's column descriptions, then
+    its own (which win).
+    """
+    specs = read_schema().get("relations", {})
     return {
-        name: RelationDoc(name, spec.get("description", ""), dict(spec.get("columns", {})))
-        for name, spec in data.get("relations", {}).items()
+        name: RelationDoc(
+            name,
+            spec.get("description", ""),
+            dict(specs.get(spec.get("columns_from", ""), {}).get("columns", {}))
+            | dict(spec.get("columns", {})),
+        )
+        for name, spec in specs.items()
     }
 
 

@@ -1,0 +1,391 @@
+"""Tick, volume and range bars: crafted tapes, an independent recomputation, incremental builds."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from tests.helpers import Trade, ns, write_pretty_csv
+from vcdwh.backtest.params import BacktestParams
+from vcdwh.backtest.run import run_backtest
+from vcdwh.backtest.sweep import SweepSpec
+from vcdwh.build import build_warehouse
+from vcdwh.cli import cli
+from vcdwh.config import Settings
+from vcdwh.errors import BacktestError, ConfigError
+from vcdwh.marts.eventbars import range_bar_starts, volume_bar_starts
+from vcdwh.marts.frequency import EventBars, parse_bar_set, parse_event_bars, parse_frequency
+from vcdwh.marts.orderflow import FlowOverrides
+from vcdwh.sample import generate_sample
+
+OPEN_A = ns("2024-03-06 23:00:00")  # opens the session of 2024-03-07 (17:00 CT)
+OPEN_B = ns("2024-03-07 23:00:00")  # opens the session of 2024-03-08
+SECOND = 1_000_000_000
+CORE = (
+    "session_date, bar_index, bar_start, bar_end, complete, open, high, low, close, volume, "
+    "buy_volume, sell_volume, unknown_volume, delta, cumulative_delta, session_cumulative_delta, "
+    "trades, max_delta, min_delta, buy_trades, sell_trades"
+)
+
+
+def _build(settings: Settings, tmp_path: Path, trades: list[Trade], *sets: str) -> None:
+    path = write_pretty_csv(tmp_path / "tape.csv", trades, {1: "ESH4"})
+    build_warehouse(settings, [path], ["1min"], event_bars=list(sets))
+
+
+def _rows(query, relation: str, columns: str) -> list[tuple]:
+    return query(f"select {columns} from {relation} order by session_date, bar_index")
+
+
+def _d(text: str) -> Decimal:
+    return Decimal(text).quantize(Decimal("0.000000001"))
+
+
+def test_tick_bars_given_two_sessions_restart_and_mark_the_short_last_bar(
+    settings, tmp_path, query
+):
+    # Arrange: 5 trades in one session, 3 in the next; 2 trades a bar.
+    trades = [
+        Trade(OPEN_A + 1 * SECOND, 100.00, 1, "B"),
+        Trade(OPEN_A + 2 * SECOND, 100.25, 2, "A"),
+        Trade(OPEN_A + 2 * SECOND, 100.50, 3, "B", sequence=1),
+        Trade(OPEN_A + 3 * SECOND, 100.25, 4, "N"),
+        Trade(OPEN_A + 4 * SECOND, 100.00, 5, "A"),
+        Trade(OPEN_B + 1 * SECOND, 101.00, 1, "B"),
+        Trade(OPEN_B + 2 * SECOND, 101.25, 1, "B"),
+        Trade(OPEN_B + 3 * SECOND, 101.50, 1, "A"),
+    ]
+    # Act
+    _build(settings, tmp_path, trades, "2t")
+    rows = _rows(
+        query,
+        "bars_2t",
+        "session_date, bar_index, complete, trades, open, close, volume, delta, "
+        "cumulative_delta, session_cumulative_delta, epoch_ns(bar_start), epoch_ns(bar_end)",
+    )
+    # Assert
+    day_a, day_b = date(2024, 3, 7), date(2024, 3, 8)
+    assert rows == [
+        (day_a, 1, True, 2, _d("100"), _d("100.25"), 3, -1, -1, -1, OPEN_A + SECOND,
+         OPEN_A + 2 * SECOND),
+        (day_a, 2, True, 2, _d("100.5"), _d("100.25"), 7, 3, 2, 2, OPEN_A + 2 * SECOND,
+         OPEN_A + 3 * SECOND),
+        (day_a, 3, False, 1, _d("100"), _d("100"), 5, -5, -3, -3, OPEN_A + 4 * SECOND,
+         OPEN_A + 4 * SECOND),
+        (day_b, 1, True, 2, _d("101"), _d("101.25"), 2, 2, -1, 2, OPEN_B + SECOND,
+         OPEN_B + 2 * SECOND),
+        (day_b, 2, False, 1, _d("101.5"), _d("101.5"), 1, -1, -2, 1, OPEN_B + 3 * SECOND,
+         OPEN_B + 3 * SECOND),
+    ]  # fmt: skip
+    # The footprint holds the same bars, level by level.
+    assert query(
+        "select bar_index, price, bid_volume, ask_volume, unknown_volume from footprint_2t "
+        "where session_date = '2024-03-07' order by bar_index, price"
+    ) == [
+        (1, _d("100"), 0, 1, 0),
+        (1, _d("100.25"), 2, 0, 0),
+        (2, _d("100.25"), 0, 0, 4),
+        (2, _d("100.5"), 0, 3, 0),
+        (3, _d("100"), 5, 0, 0),
+    ]
+
+
+def test_volume_bars_given_prints_never_split_close_at_or_beyond_n(settings, tmp_path, query):
+    # Arrange: N = 5 contracts; sizes 2, 2, 7 | 9 | 1, 4 | 1.
+    sizes = [2, 2, 7, 9, 1, 4, 1]
+    trades = [Trade(OPEN_A + (i + 1) * SECOND, 100.0, s, "B") for i, s in enumerate(sizes)]
+    # Act
+    _build(settings, tmp_path, trades, "5v")
+    # Assert: a bar closes with the trade that brings it to >= 5, however far beyond.
+    assert _rows(query, "bars_5v", "bar_index, volume, trades, complete") == [
+        (1, 11, 3, True),  # 2 + 2 + 7: the third print takes it from 4 to 11
+        (2, 9, 1, True),  # one print of 9 is a bar on its own
+        (3, 5, 2, True),  # exactly N
+        (4, 1, 1, False),  # the session's last, short
+    ]
+
+
+def test_range_bars_given_exactly_r_ticks_stay_and_r_plus_one_opens_the_next(
+    settings, tmp_path, query
+):
+    # Arrange: R = 2 ticks of ES (0.50).
+    prices = [100.00, 100.25, 100.50, 100.75, 100.50, 100.25, 100.00]
+    trades = [Trade(OPEN_A + (i + 1) * SECOND, p, 1, "A") for i, p in enumerate(prices)]
+    # Act
+    _build(settings, tmp_path, trades, "2r")
+    # Assert
+    assert _rows(query, "bars_2r", "bar_index, open, high, low, close, trades, complete") == [
+        # 100.00 .. 100.50 is exactly 2 ticks: one bar; 100.75 would make it 3
+        (1, _d("100"), _d("100.5"), _d("100"), _d("100.5"), 3, True),
+        # 100.75 .. 100.25 is 2 ticks; 100.00 would make it 3
+        (2, _d("100.75"), _d("100.75"), _d("100.25"), _d("100.25"), 3, True),
+        (3, _d("100"), _d("100"), _d("100"), _d("100"), 1, False),
+    ]
+
+
+def test_tick_bars_given_the_large_lot_filter_carry_the_large_lot_columns(
+    settings, tmp_path, query
+):
+    # Arrange: large lots are aggressor events of at least 5 contracts.
+    trades = [
+        Trade(OPEN_A + 1 * SECOND, 100.00, 6, "B"),
+        Trade(OPEN_A + 2 * SECOND, 100.25, 2, "A"),
+        Trade(OPEN_A + 3 * SECOND, 100.50, 7, "A"),
+        Trade(OPEN_A + 4 * SECOND, 100.25, 1, "B"),
+    ]
+    path = write_pretty_csv(tmp_path / "tape.csv", trades, {1: "ESH4"})
+    # Act
+    build_warehouse(settings, [path], ["1min"], flow=FlowOverrides(min_size=5), event_bars=["2t"])
+    # Assert
+    assert _rows(
+        query, "bars_2t", "bar_index, large_buy_volume, large_sell_volume, large_cumulative_delta"
+    ) == [(1, 6, 0, 6), (2, 0, 7, -1)]
+
+
+def test_event_bar_passes_given_arrays_cut_where_the_rules_say():
+    assert volume_bar_starts(np.array([2, 2, 7, 9, 1, 4, 1]), 5).tolist() == [0, 3, 4, 6]
+    assert volume_bar_starts(np.array([5]), 5).tolist() == [0]
+    assert range_bar_starts(np.array([0, 1, 2, 3, 2, 1, 0]), 2).tolist() == [0, 3, 6]
+    long_walk = np.arange(1000)
+    assert range_bar_starts(long_walk, 500).tolist() == [0, 501]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1000t", EventBars("t", 1000)), ("500V", EventBars("v", 500)), (" 8r ", EventBars("r", 8))],
+)
+def test_parse_event_bars_given_sets_names_their_relations(text, expected):
+    parsed = parse_event_bars(text)
+    assert parsed == expected
+    assert parsed.bars_relation == f"bars_{expected.name}"
+    assert parse_bar_set(text) == expected
+    assert parse_bar_set("5min") == parse_frequency("5min")
+
+
+def test_parse_frequency_given_t_no_longer_reads_minutes():
+    with pytest.raises(ConfigError, match="not a bar interval"):
+        parse_frequency("5t")
+    with pytest.raises(ConfigError, match="bar size must be from 1"):
+        parse_event_bars("0v")
+
+
+def test_build_given_bad_bar_size_is_a_usage_error(settings):
+    result = CliRunner().invoke(
+        cli, ["--data-dir", str(settings.data_dir), "build", "--volume-bars", "0"]
+    )
+    assert result.exit_code == 2
+    assert "--volume-bars" in result.output
+
+
+# ----------------------------------------------------------------- independent recomputation
+
+
+def _python_bars(trades: pd.DataFrame, kind: str, size: int) -> pd.DataFrame:
+    """Tick, volume or range bars, trade by trade in plain Python (no numpy pass, no SQL).
+
+    The tick is ES's 0.25 for an outright, the smallest gap between a session's prices for a
+    calendar spread.
+    """
+    rows = []
+    cumulative: dict[str, int] = {}
+    for (_, symbol, session_date), group in trades.groupby(
+        ["instrument_id", "symbol", "session_date"], sort=True
+    ):
+        prices_seen = sorted(set(group["price"]))
+        gaps = [b - a for a, b in itertools.pairwise(prices_seen)]
+        tick = 0.25 if "-" not in symbol else (min(gaps) if gaps else 1.0)
+        session_delta = 0
+        bars: list[list[dict]] = []
+        current: list[dict] = []
+        for trade in group.to_dict("records"):
+            if current:
+                if kind == "t":
+                    opens = len(current) >= size
+                elif kind == "v":
+                    opens = sum(t["size"] for t in current) >= size
+                else:
+                    prices = [t["price"] for t in current] + [trade["price"]]
+                    opens = round((max(prices) - min(prices)) / tick) > size
+                if opens:
+                    bars.append(current)
+                    current = []
+            current.append(trade)
+        bars.append(current)
+        for index, bar in enumerate(bars, start=1):
+            signed = [t["size"] if t["side"] == "B" else -t["size"] if t["side"] == "A" else 0
+                      for t in bar]  # fmt: skip
+            running = np.cumsum(signed)
+            delta = int(running[-1])
+            cumulative[symbol] = cumulative.get(symbol, 0) + delta
+            session_delta += delta
+            rows.append(
+                {
+                    "session_date": session_date,
+                    "bar_index": index,
+                    "bar_start": bar[0]["ts_ns"],
+                    "bar_end": bar[-1]["ts_ns"],
+                    "complete": index < len(bars),
+                    "open": bar[0]["price"],
+                    "high": max(t["price"] for t in bar),
+                    "low": min(t["price"] for t in bar),
+                    "close": bar[-1]["price"],
+                    "volume": sum(t["size"] for t in bar),
+                    "delta": delta,
+                    "cumulative_delta": cumulative[symbol],
+                    "session_cumulative_delta": session_delta,
+                    "trades": len(bar),
+                    "max_delta": int(running.max()),
+                    "min_delta": int(running.min()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(name="sample_week", scope="module")
+def fixture_sample_week(tmp_path_factory) -> Settings:
+    folder = tmp_path_factory.mktemp("week")
+    generate_sample(folder, days=5, start=date(2024, 3, 4), seed=11, trades_per_day=1500)
+    settings = Settings(folder, folder / "w.duckdb")
+    build_warehouse(settings, [], ["1min"], event_bars=["50t", "200v", "6r", "500v"])
+    return settings
+
+
+@pytest.mark.parametrize(("kind", "size"), [("t", 50), ("v", 200), ("r", 6)])
+def test_event_bars_given_the_sample_week_match_a_python_recomputation_row_by_row(
+    sample_week, kind, size
+):
+    # Arrange: the loaded trades, placed in their sessions, in trade order.
+    columns = CORE.replace("bar_start,", "epoch_ns(bar_start) as bar_start,").replace(
+        "bar_end,", "epoch_ns(bar_end) as bar_end,"
+    )
+    con = duckdb.connect(str(sample_week.db_path), read_only=True)
+    try:
+        trades = con.execute(
+            "select t.instrument_id, t.symbol, s.session_date, epoch_ns(t.ts_recv) as ts_ns,"
+            " t.sequence, t.position, t.price::double as price, t.size, t.side"
+            " from trades t asof join sessions s on t.ts_recv >= s.session_start"
+            " order by t.instrument_id, t.symbol, s.session_date, ts_ns, t.sequence, t.position"
+        ).df()
+        built = con.execute(
+            f"select {columns}, symbol, instrument_id"
+            f" from bars_{size}{kind} order by instrument_id, symbol, session_date, bar_index"
+        ).df()
+    finally:
+        con.close()
+    assert trades["symbol"].str.startswith("ES").all()
+    # Act
+    expected = _python_bars(trades, kind, size)
+    # Assert: every row, every core column.
+    assert len(built) == len(expected)
+    for column in expected.columns:
+        got = built[column].to_numpy()
+        want = expected[column].to_numpy()
+        if column in ("open", "high", "low", "close"):
+            assert np.array_equal(got.astype(float), want.astype(float)), column
+        elif column == "session_date":
+            assert [pd.Timestamp(x).date() for x in got] == [pd.Timestamp(x).date() for x in want]
+        else:
+            assert np.array_equal(got.astype("int64"), want.astype("int64")), column
+    assert (built["buy_trades"] + built["sell_trades"] <= built["trades"]).all()
+
+
+# ----------------------------------------------------------------- backtests
+
+
+def test_backtest_given_volume_bars_walks_bars_500v(sample_week):
+    # Act
+    result = run_backtest(
+        sample_week, BacktestParams(frequency="500v", threshold=20, reset="session")
+    )
+    # Assert: the run walked every 500v bar of its instrument and entered at their starts.
+    con = duckdb.connect(str(sample_week.db_path), read_only=True)
+    try:
+        starts = {
+            pd.Timestamp(start)
+            for (start,) in con.execute(
+                "select bar_start from bars_500v where symbol = $symbol", {"symbol": result.symbol}
+            ).fetchall()
+        }
+        [(relation,)] = con.execute(
+            "select bars_relation from backtest_runs where run_id = $id", {"id": result.run_id}
+        ).fetchall()
+    finally:
+        con.close()
+    assert relation == "bars_500v"
+    assert result.bar_count == len(starts) > 0
+    assert result.trades
+    # (the run's trade times are shown to the second)
+    seconds = {start.floor("s") for start in starts}
+    assert {pd.Timestamp(t["entry_time"]) for t in result.trades} <= seconds
+    assert {pd.Timestamp(t["exit_time"]) for t in result.trades} <= seconds
+
+
+def test_backtest_given_volume_bars_and_a_stop_explains_that_stops_need_time_bars(sample_week):
+    params = BacktestParams(frequency="500v", threshold=20, stop_ticks=8)
+    with pytest.raises(BacktestError, match="need time bars"):
+        run_backtest(sample_week, params)
+
+
+def test_backtest_cli_given_frequency_500v_runs_on_the_volume_bars(sample_week):
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(sample_week.data_dir), "--db", str(sample_week.db_path), "backtest",
+         "--frequency", "500v", "--threshold", "20"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "500v bars" in result.output
+
+
+def test_sweep_given_a_volume_bar_set_accepts_it():
+    spec = SweepSpec(thresholds=(10.0,), frequencies=("500V", "1min")).validated()
+    assert spec.frequencies == ("500v", "1min")
+
+
+# ----------------------------------------------------------------- incremental == full
+
+
+def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
+    # Arrange: a sample week cut in three files mid-session.
+    report = generate_sample(
+        tmp_path / "whole", days=7, start=date(2024, 3, 3), seed=7, trades_per_day=3000
+    )
+    header, *rows = report.trades_path.read_text().splitlines(keepends=True)
+    cuts = [0, int(len(rows) * 0.4), int(len(rows) * 0.7), len(rows)]
+    parts = []
+    for i in range(3):
+        path = tmp_path / f"part{i}.csv"
+        path.write_text(header + "".join(rows[cuts[i] : cuts[i + 1]]))
+        parts.append(path)
+    sets = ["40t", "150v", "5r"]
+    step = Settings(tmp_path / "step", tmp_path / "step" / "w.duckdb")
+    step.data_dir.mkdir()
+    full = Settings(tmp_path / "full", tmp_path / "full" / "w.duckdb")
+    full.data_dir.mkdir()
+    # Act: the sets are kept, so later builds refresh them without the options.
+    modes = [build_warehouse(step, [parts[0]], event_bars=sets).bars_mode]
+    modes += [build_warehouse(step, [part]).bars_mode for part in parts[1:]]
+    build_warehouse(full, parts, event_bars=sets)
+    # Assert
+    assert modes == ["full", "incremental", "incremental"]
+    con = duckdb.connect(str(step.db_path), read_only=True)
+    con.execute(f"attach '{full.db_path}' as other (read_only)")
+    try:
+        for name in ("40t", "150v", "5r"):
+            for mart in (f"bars_{name}", f"footprint_{name}"):
+                [(rows_held,)] = con.execute(f"select count(*) from {mart}").fetchall()
+                [(differences,)] = con.execute(
+                    f"select count(*) from ((select * from {mart} except all "
+                    f"select * from other.{mart}) union all (select * from other.{mart} "
+                    f"except all select * from {mart}))"
+                ).fetchall()
+                assert rows_held > 0 and differences == 0, mart
+    finally:
+        con.close()

@@ -1,0 +1,271 @@
+"""Tick, volume and range bars (``bars_<N>t``, ``bars_<N>v``, ``bars_<R>r``) and their footprints.
+
+Tick bars are cut in SQL (every N trade records of an instrument's session in trade order).
+Volume and range bars need a sequential pass over each session's trades: a bar's end depends
+on where the previous one ended. That pass is numpy here (:func:`volume_bar_starts`,
+:func:`range_bar_starts`: one vectorised search per bar, not a Python step per trade); it
+writes each trade's bar number back (``event_bar_numbers``, by row id), and SQL does the rest:
+``int_event_trades`` numbers every trade's bar, then the same ``int_bar_grain``,
+``int_level_grain``, ``bars.sql`` and ``footprint.sql`` as the time bars aggregate them, one
+grain per bar.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from vcdwh.errors import ConfigError
+from vcdwh.instruments import SPECS, contract_root
+from vcdwh.marts.frequency import EventBars, parse_event_bars
+from vcdwh.marts.orderflow import FlowOptions
+from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges
+from vcdwh.warehouse.sqlrender import identifier, render
+
+if TYPE_CHECKING:
+    import duckdb
+
+SETTINGS_KEY = "event_bars"
+
+
+def volume_bar_starts(sizes: np.ndarray, size: int) -> np.ndarray:
+    """The 0-based index of each volume bar's first trade in one session's trades.
+
+    A bar closes with the trade that brings its volume to ≥ ``size`` (prints are never split).
+    """
+    cumulative = np.cumsum(sizes, dtype=np.int64)
+    starts = [0]
+    base = 0
+    count = len(sizes)
+    while True:
+        last = int(np.searchsorted(cumulative, base + size, side="left"))
+        if last >= count - 1:
+            break
+        starts.append(last + 1)
+        base = int(cumulative[last])
+    return np.asarray(starts, dtype=np.int64)
+
+
+def range_bar_starts(prices: np.ndarray, limit: int) -> np.ndarray:
+    """The 0-based index of each range bar's first trade in one session's trades.
+
+    ``prices`` and ``limit`` are in the same integer units: a trade that would make the bar's
+    high - low exceed ``limit`` opens the next bar.
+    """
+    starts = [0]
+    first = 0
+    count = len(prices)
+    while first < count:
+        window = 64
+        opener = -1
+        while True:
+            part = prices[first : first + window]
+            spread = np.maximum.accumulate(part) - np.minimum.accumulate(part)
+            over = np.flatnonzero(spread > limit)
+            if over.size:
+                opener = first + int(over[0])
+                break
+            if first + window >= count:
+                break
+            window *= 4
+        if opener < 0:
+            break
+        starts.append(opener)
+        first = opener
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
+    """The root's tick in nano units, else the smallest gap between the session's prices."""
+    root = contract_root(symbol)
+    if root in SPECS:
+        return int(Decimal(str(SPECS[root].tick_size)) * 1_000_000_000)
+    gaps = np.diff(np.unique(prices))
+    return int(gaps.min()) if gaps.size else 1
+
+
+def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars) -> None:
+    """Run the sequential pass of every session of ``int_event_flow``: each trade's bar number
+    in its session, written to ``event_bar_numbers`` by the flow's ``rowid``."""
+    data = con.execute(
+        "select rowid as row_id, trade_no, size, price_nanos from int_event_flow "
+        "order by instrument_id, symbol, session_date, trade_no"
+    ).fetchnumpy()
+    sizes = np.asarray(data["size"], dtype=np.int64)
+    prices = np.asarray(data["price_nanos"], dtype=np.int64)
+    # each session's trades start at trade_no 1; its symbol is read once, in the same order
+    edges = [*np.flatnonzero(np.asarray(data["trade_no"]) == 1).tolist(), len(sizes)]
+    symbols = [
+        str(symbol)
+        for (symbol,) in con.execute(
+            "select symbol from int_event_flow where trade_no = 1 "
+            "order by instrument_id, symbol, session_date"
+        ).fetchall()
+    ]
+    numbers = np.empty(len(sizes), dtype=np.int64)
+    for session, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        if bars.kind == "v":
+            starts = volume_bar_starts(sizes[lo:hi], bars.size)
+        else:
+            tick = _tick_nanos(symbols[session], prices[lo:hi])
+            starts = range_bar_starts(prices[lo:hi], bars.size * tick)
+        numbers[lo:hi] = np.searchsorted(starts, np.arange(hi - lo), side="right")
+    frame = pd.DataFrame(
+        {"row_id": np.asarray(data["row_id"], dtype=np.int64), "bar_index": numbers}
+    )
+    con.register("event_bar_numbers_frame", frame)
+    try:
+        con.execute(
+            "create or replace temp table event_bar_numbers as "
+            "select row_id, bar_index from event_bar_numbers_frame"
+        )
+    finally:
+        con.unregister("event_bar_numbers_frame")
+
+
+def build_event_bars(
+    con: duckdb.DuckDBPyConnection,
+    sets: Sequence[EventBars],
+    options: FlowOptions,
+    partial: bool,
+    footprint_params: dict[str, Any],
+) -> list[tuple[str, str]]:
+    """Refresh ``bars_<set>`` and ``footprint_<set>`` of each tick, volume or range bar set.
+
+    In an incremental build (``partial``, with the ``affected`` table) each affected
+    instrument is recomputed from the open of the session its new trades start in: whole
+    sessions, as these bars restart at every session open.
+
+    Returns
+    -------
+    list of (relation, kind)
+        The relations written, for the caller's contract checks.
+    """
+    if not sets:
+        return []
+    # As for the time bars: a statement per session, which it places the trades in, unless the
+    # tick rule or the large-lot filter needs windows over an instrument's whole history.
+    whole_history = options.unknown_side == "tick-rule" or options.large_lot
+    flow = render(
+        "intermediate/int_event_flow.sql",
+        tick_rule=options.unknown_side == "tick-rule",
+        large_lot=options.large_lot,
+        partial=partial,
+        one_session=not whole_history,
+    )
+    if whole_history:
+        con.execute(f"create or replace temp table int_event_flow as {flow}")
+    else:
+        sessions = con.execute(
+            render("intermediate/int_session_pieces.sql", partial=partial)
+        ).fetchall()
+        pieces = [
+            {"from_ts": start, "to_ts": end, "session_date": day, "session_start_ns": start_ns}
+            for start, end, day, start_ns in sessions
+        ]
+        placeholders = {"session_date": EPOCH.date(), "session_start_ns": 0}
+        fill_by_ranges(con, "int_event_flow", flow, pieces, placeholders=placeholders)
+    grain: dict[str, Any] = {
+        "event": True,
+        "grain_ns": 1,
+        "session_bounds": False,
+        "one_session": False,
+        "tick_rule": False,
+        "partial": partial,
+    }
+    bar_params: dict[str, Any] = {}
+    if options.large_lot:
+        bar_params["min_size"] = options.min_size
+        if options.max_size is not None:
+            bar_params["max_size"] = options.max_size
+    checked: list[tuple[str, str]] = []
+    for bars in sorted(set(sets)):
+        if bars.kind != "t":
+            _write_bar_numbers(con, bars)
+        trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
+        con.execute(f"create or replace temp table int_event_trades as {trades}")
+        bar_grain = render(
+            "intermediate/int_bar_grain.sql",
+            large_lot=options.large_lot,
+            has_max_size=options.max_size is not None,
+            analytics=True,
+            **grain,
+        )
+        con.execute(f"create or replace temp table int_bar_grain as {bar_grain}", bar_params)
+        level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
+        con.execute(f"create or replace temp table int_level_grain as {level_grain}")
+        relation = identifier(bars.bars_relation)
+        footprint = identifier(bars.footprint_relation)
+        bars_sql = render(
+            "marts/bars.sql",
+            interval_ns=1,
+            large_lot=options.large_lot,
+            partial=partial,
+            footprint=footprint,
+            analytics=True,
+            event=True,
+        )
+        footprint_sql = render(
+            "marts/footprint.sql",
+            interval_ns=1,
+            ticks_per_level=options.ticks_per_level,
+            event=True,
+        )
+        if partial:
+            for table in (relation, footprint):
+                con.execute(
+                    f"delete from {table} using affected"
+                    f" where {table}.instrument_id = affected.instrument_id"
+                    f" and {table}.symbol = affected.symbol"
+                    f" and {table}.bar_start >= affected.from_start"
+                )
+            con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
+            con.execute(f"insert into {relation} {bars_sql}")
+        else:
+            con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
+            con.execute(f"create or replace table {relation} as {bars_sql}")
+        checked += [(relation, "bars"), (footprint, "footprint")]
+    for temporary in ("int_event_flow", "int_event_trades", "event_bar_numbers"):
+        con.execute(f"drop table if exists {temporary}")
+    return checked
+
+
+def stored_event_bars(con: duckdb.DuckDBPyConnection) -> list[EventBars]:
+    """The tick, volume and range bar sets built before (kept in ``build_settings``).
+
+    Raises
+    ------
+    ConfigError
+        If the stored value cannot be read back.
+    """
+    rows = con.execute(
+        "select value from build_settings where key = $key", {"key": SETTINGS_KEY}
+    ).fetchall()
+    if not rows or not rows[0][0]:
+        return []
+    try:
+        return [parse_event_bars(item) for item in str(rows[0][0]).split(",")]
+    except ConfigError as exc:
+        raise ConfigError(
+            f"build_settings holds an unreadable event_bars value ({exc}); "
+            "pass --tick-bars/--volume-bars/--range-bars to `vcdwh build` again"
+        ) from exc
+
+
+def store_event_bars(con: duckdb.DuckDBPyConnection, sets: Sequence[EventBars]) -> None:
+    """Keep the bar sets in ``build_settings`` so later builds refresh them too."""
+    value = ",".join(b.name for b in sorted(set(sets)))
+    current = con.execute(
+        "select value from build_settings where key = $key", {"key": SETTINGS_KEY}
+    ).fetchall()
+    if (current[0][0] if current else "") == value:
+        return
+    con.execute(
+        "insert or replace into build_settings values ($key, $value, now()::timestamp)",
+        {"key": SETTINGS_KEY, "value": value},
+    )
