@@ -217,6 +217,9 @@ def main() -> None:
     parser.add_argument(
         "--trades-per-day", type=int, default=780_000, help="per root and session (default 780k)"
     )
+    parser.add_argument(
+        "--steps", help="comma-separated steps to run (default all), on what the workdir holds"
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work: Path = args.workdir
@@ -229,12 +232,16 @@ def main() -> None:
     (work / "per_day.txt").write_text(str(args.trades_per_day))
     print(f"prepared in {run_step('prepare', work)[0]:.0f} s", flush=True)
     results = {}
-    for name in STEPS:
-        if name == "prepare":
-            continue
+    chosen = args.steps.split(",") if args.steps else [n for n in STEPS if n != "prepare"]
+    unknown = sorted(set(chosen) - set(STEPS))
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(unknown)}")
+    for name in chosen:
         results[name] = run_step(name, work)
         seconds, rss, out = results[name]
         print(f"| {name} | {seconds:.2f} | {rss:,.0f} | {json.dumps(out)} |", flush=True)
+    if not {"week", "quarter_csv", "quarter_dbn", "day_alone", "append_day"} <= set(results):
+        return
     week, quarter = results["week"], results["quarter_csv"]
     ratio = quarter[0] / week[0]
     scale = quarter[2]["trades"] / week[2]["trades"]
