@@ -226,16 +226,16 @@ def main() -> None:
     if args.step:
         print(json.dumps(STEPS[args.step](work)))
         return
+    chosen = args.steps.split(",") if args.steps else [n for n in STEPS if n != "prepare"]
+    unknown = sorted(set(chosen) - set(STEPS) | ({"prepare"} & set(chosen)))
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(unknown)}")
     work.mkdir(parents=True, exist_ok=True)
     # Prepared in a child process: the parent stays small, so each child's peak RSS (which on
     # Linux starts from its parent's size at fork) is its own.
     (work / "per_day.txt").write_text(str(args.trades_per_day))
     print(f"prepared in {run_step('prepare', work)[0]:.0f} s", flush=True)
     results = {}
-    chosen = args.steps.split(",") if args.steps else [n for n in STEPS if n != "prepare"]
-    unknown = sorted(set(chosen) - set(STEPS))
-    if unknown:
-        parser.error(f"unknown step(s): {', '.join(unknown)}")
     for name in chosen:
         results[name] = run_step(name, work)
         seconds, rss, out = results[name]
