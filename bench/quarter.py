@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date
@@ -155,21 +153,11 @@ STEPS = {
 
 
 def run_step(name: str, work: Path) -> tuple[float, float, dict[str, Any]]:
-    """Run one step in a child process; return wall seconds, peak RSS (MiB), its output."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, str(BENCH / "quarter.py"), "--step", name, "--workdir", str(work)],
-        stdout=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdout is not None
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"step {name} failed")
-    return seconds, usage.ru_maxrss / 1024, json.loads(output.decode() or "{}")
+    """One step of this script in its own process (``bench/run.py``'s runner)."""
+    sys.path.insert(0, str(BENCH))
+    from run import run_step as run_script_step
+
+    return run_script_step(name, work, BENCH / "quarter.py")
 
 
 def prepare(work: Path, per_day: int) -> None:

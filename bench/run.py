@@ -384,12 +384,15 @@ STEPS: dict[str, Callable[[Path], dict[str, Any]]] = {
 # --------------------------------------------------------------------------- parent side
 
 
-def run_step(name: str, work: Path) -> tuple[float, float, dict[str, Any]]:
-    """Run one step in a child process; return wall seconds, peak RSS (MiB), its output."""
+def run_step(
+    name: str, work: Path, script: Path = BENCH / "run.py"
+) -> tuple[float, float, dict[str, Any]]:
+    """Run one step of ``script`` (``--step NAME``) in a child process; return wall seconds,
+    peak RSS (MiB) and its output."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, str(BENCH / "run.py"), "--step", name, "--workdir", str(work)],
+        [sys.executable, str(script), "--step", name, "--workdir", str(work)],
         stdout=subprocess.PIPE,
         env=env,
     )
