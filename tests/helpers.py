@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+
+from vcdwh.instruments import SPECS, contract_root
 
 HEADER = (
     "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
@@ -58,3 +62,48 @@ def write_pretty_csv(path: Path, trades: Iterable[Trade], symbols: dict[int, str
         )
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def reference_value_area(
+    levels: dict[Decimal, int], tick: Decimal | None, pct: float
+) -> tuple[Decimal, Decimal, Decimal, int]:
+    """(poc, vah, val, area volume) of one profile, by the rule as docs/order-flow.md states it.
+
+    Walks prices (not indexes): the next two levels above the area are hi + tick and hi + 2 tick,
+    missing levels count 0; a side is exhausted when no traded price lies beyond the area.
+    """
+    total = sum(levels.values())
+    poc = min(levels, key=lambda price: (-levels[price], price))
+    if tick is None:  # a single price
+        return poc, poc, poc, total
+    lo = hi = poc
+    area = levels[poc]
+    top, bottom = max(levels), min(levels)
+    while area * 100 < pct * total:
+        above_left, below_left = hi < top, lo > bottom
+        above = levels.get(hi + tick, 0) + levels.get(hi + 2 * tick, 0)
+        below = levels.get(lo - tick, 0) + levels.get(lo - 2 * tick, 0)
+        if not above_left:
+            take_above, take_below = False, True
+        elif not below_left:
+            take_above, take_below = True, False
+        else:
+            take_above, take_below = above >= below, below >= above
+        if take_above:
+            hi += 2 * tick
+            area += above
+        if take_below:
+            lo -= 2 * tick
+            area += below
+    inside = [price for price in levels if lo <= price <= hi]
+    return poc, max(inside), min(inside), area
+
+
+def profile_tick(symbol: str, prices: list[Decimal]) -> Decimal | None:
+    """One level of a profile: the root's tick, else the smallest gap between the prices."""
+    root = contract_root(symbol)
+    if root is not None and root in SPECS:
+        return Decimal(str(SPECS[root].tick_size))
+    ordered = sorted(set(prices))
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    return min(gaps) if gaps else None

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import Trade, ns, write_pretty_csv
+from tests.helpers import Trade, ns, profile_tick, reference_value_area, write_pretty_csv
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.backtest.sweep import SweepSpec
@@ -249,6 +249,26 @@ def _python_bars(trades: pd.DataFrame, kind: str, size: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# the loaded trades placed in their sessions, in trade order
+SESSION_TRADES = (
+    "from trades t asof join sessions s on t.ts_recv >= s.session_start"
+    " order by t.instrument_id, t.symbol, s.session_date, t.ts_recv, t.sequence, t.position"
+)
+
+
+def _read(settings: Settings, *queries: str) -> list[tuple[list[tuple], list[str]]]:
+    """Each query's rows and column names, read from the warehouse read-only."""
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        results = []
+        for sql in queries:
+            cursor = con.execute(sql)
+            results.append((cursor.fetchall(), [d[0] for d in cursor.description]))
+        return results
+    finally:
+        con.close()
+
+
 @pytest.fixture(name="sample_week", scope="module")
 def fixture_sample_week(tmp_path_factory) -> Settings:
     folder = tmp_path_factory.mktemp("week")
@@ -266,20 +286,17 @@ def test_event_bars_given_the_sample_week_match_a_python_recomputation_row_by_ro
     columns = CORE.replace("bar_start,", "epoch_ns(bar_start) as bar_start,").replace(
         "bar_end,", "epoch_ns(bar_end) as bar_end,"
     )
-    con = duckdb.connect(str(sample_week.db_path), read_only=True)
-    try:
-        trades = con.execute(
+    trades, built = (
+        pd.DataFrame(rows, columns=names)
+        for rows, names in _read(
+            sample_week,
             "select t.instrument_id, t.symbol, s.session_date, epoch_ns(t.ts_recv) as ts_ns,"
             " t.sequence, t.position, t.price::double as price, t.size, t.side"
-            " from trades t asof join sessions s on t.ts_recv >= s.session_start"
-            " order by t.instrument_id, t.symbol, s.session_date, ts_ns, t.sequence, t.position"
-        ).df()
-        built = con.execute(
+            f" {SESSION_TRADES}",
             f"select {columns}, symbol, instrument_id"
-            f" from bars_{size}{kind} order by instrument_id, symbol, session_date, bar_index"
-        ).df()
-    finally:
-        con.close()
+            f" from bars_{size}{kind} order by instrument_id, symbol, session_date, bar_index",
+        )
+    )
     assert trades["symbol"].str.startswith("ES").all()
     # Act
     expected = _python_bars(trades, kind, size)
@@ -295,6 +312,34 @@ def test_event_bars_given_the_sample_week_match_a_python_recomputation_row_by_ro
         else:
             assert np.array_equal(got.astype("int64"), want.astype("int64")), column
     assert (built["buy_trades"] + built["sell_trades"] <= built["trades"]).all()
+
+
+@pytest.mark.parametrize(("kind", "size"), [("t", 50), ("v", 200), ("r", 6)])
+def test_event_bar_developing_levels_given_the_sample_week_are_those_of_the_trades_up_to_the_bar(
+    sample_week, kind, size
+):
+    # Arrange: each session's trades in trade order, and its bars with their trade counts.
+    (trades, _), (bars, _) = _read(
+        sample_week,
+        f"select t.instrument_id, t.symbol, s.session_date, t.price, t.size {SESSION_TRADES}",
+        "select instrument_id, symbol, session_date, trades, session_poc, session_vah,"
+        f" session_val from bars_{size}{kind}"
+        " order by instrument_id, symbol, session_date, bar_index",
+    )
+    sessions: dict[tuple, list[tuple[Decimal, int]]] = {}
+    for instrument, symbol, day, price, traded in trades:
+        sessions.setdefault((instrument, symbol, day), []).append((price, traded))
+    # Act / Assert: bar by bar, the profile of the session's trades up to the bar's last trade.
+    seen: dict[tuple, int] = {}
+    for instrument, symbol, day, count, poc, vah, val in bars:
+        key = (instrument, symbol, day)
+        seen[key] = end = seen.get(key, 0) + count
+        levels: dict[Decimal, int] = {}
+        for price, traded in sessions[key][:end]:
+            levels[price] = levels.get(price, 0) + traded
+        want = reference_value_area(levels, profile_tick(symbol, list(levels)), 70)[:3]
+        assert (poc, vah, val) == want, (symbol, day, end)
+    assert len(bars) > 100
 
 
 # ----------------------------------------------------------------- backtests

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -15,11 +14,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import Trade, ns, write_pretty_csv
+from tests.helpers import Trade, ns, profile_tick, reference_value_area, write_pretty_csv
 from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
-from vcdwh.instruments import SPECS, contract_root
 from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
 
@@ -35,50 +33,6 @@ def _d(text: str) -> Decimal:
 
 
 # --------------------------------------------------------------------------- an independent walk
-
-
-def reference_value_area(
-    levels: dict[Decimal, int], tick: Decimal | None, pct: float
-) -> tuple[Decimal, Decimal, Decimal, int]:
-    """(poc, vah, val, area volume) of one profile, by the rule as docs/order-flow.md states it.
-
-    Walks prices (not indexes): the next two levels above the area are hi + tick and hi + 2 tick,
-    missing levels count 0; a side is exhausted when no traded price lies beyond the area.
-    """
-    total = sum(levels.values())
-    poc = min(levels, key=lambda price: (-levels[price], price))
-    if tick is None:  # a single price
-        return poc, poc, poc, total
-    lo = hi = poc
-    area = levels[poc]
-    top, bottom = max(levels), min(levels)
-    while area * 100 < pct * total:
-        above_left, below_left = hi < top, lo > bottom
-        above = levels.get(hi + tick, 0) + levels.get(hi + 2 * tick, 0)
-        below = levels.get(lo - tick, 0) + levels.get(lo - 2 * tick, 0)
-        if not above_left:
-            take_above, take_below = False, True
-        elif not below_left:
-            take_above, take_below = True, False
-        else:
-            take_above, take_below = above >= below, below >= above
-        if take_above:
-            hi += 2 * tick
-            area += above
-        if take_below:
-            lo -= 2 * tick
-            area += below
-    inside = [price for price in levels if lo <= price <= hi]
-    return poc, max(inside), min(inside), area
-
-
-def _tick(symbol: str, prices: list[Decimal]) -> Decimal | None:
-    root = contract_root(symbol)
-    if root is not None and root in SPECS:
-        return Decimal(str(SPECS[root].tick_size))
-    ordered = sorted(set(prices))
-    gaps = [b - a for a, b in itertools.pairwise(ordered)]
-    return min(gaps) if gaps else None
 
 
 def _session_date(ts: datetime) -> date:
@@ -262,7 +216,7 @@ def test_profile_session_summary_given_sample_equals_an_independent_walk(sample)
     settings, trades = sample
     expected = []
     for (symbol, day), levels in sorted(_profiles(trades).items()):
-        poc, vah, val, area = reference_value_area(levels, _tick(symbol, list(levels)), 70)
+        poc, vah, val, area = reference_value_area(levels, profile_tick(symbol, list(levels)), 70)
         expected.append((symbol, day, poc, vah, val, area, sum(levels.values())))
     rows = _query(
         settings.db_path,
@@ -306,7 +260,7 @@ def test_bar_session_levels_given_sample_equal_an_independent_recomputation(
             run["next"] += 1
         levels = run["levels"]
         # a root's tick, else the smallest gap between the prices traded so far
-        want = reference_value_area(levels, _tick(symbol, list(levels)), 70)[:3]
+        want = reference_value_area(levels, profile_tick(symbol, list(levels)), 70)[:3]
         assert (poc, vah, val) == want, (symbol, start)
         volume, price_volume, price2_volume = (Fraction(x) for x in run["sums"])
         mean = price_volume / volume

@@ -30,7 +30,8 @@
 -- Tick, volume and range bars (bars_<N>t, _<N>v, _<R>r; `event`): int_bar_grain holds one
 -- grain per bar (interval 1 keeps it whole); bar_start / bar_end are the ts_recv of the bar's
 -- first / last trade, bar_index its number in the session from 1, complete false on the
--- session's last bar; is_rth looks at bar_start; the developing value area is not built.
+-- session's last bar; is_rth looks at bar_start; the developing value area is that of the
+-- session's trades up to the bar's last trade (int_value_area_grain over the bars' grains).
 -- In an incremental build ($partial) the grains hold only the affected instruments from the
 -- session their new trades start, and the running sums continue from the offsets before it
 -- (`affected`).
@@ -291,22 +292,18 @@ developed as (
     select
         vwapped.*,
         sqrt(greatest(m2 / s0 - (m1 / s0) * (m1 / s0), 0)) as session_vwap_sd,
-{% if not event %}
         developing.poc as session_poc,
         developing.vah as session_vah,
         developing.val as session_val,
-{% endif %}
         coalesce(runs.buy_imbalances, 0) as buy_imbalances,
         coalesce(runs.sell_imbalances, 0) as sell_imbalances,
         coalesce(runs.stacked_buy_imbalances, 0) as stacked_buy_imbalances,
         coalesce(runs.stacked_sell_imbalances, 0) as stacked_sell_imbalances
     from vwapped
-{% if not event %}
     left join int_value_area_grain as developing
         on developing.instrument_id = vwapped.instrument_id
         and developing.symbol = vwapped.symbol
         and developing.grain_ns = vwapped.last_grain_ns
-{% endif %}
     left join imbalance_runs as runs
         on runs.instrument_id = vwapped.instrument_id
         and runs.symbol = vwapped.symbol
@@ -353,11 +350,9 @@ final as (
         ,
         session_vwap,
         session_vwap_sd,
-{% if not event %}
         session_poc,
         session_vah,
         session_val,
-{% endif %}
         buy_imbalances,
         sell_imbalances,
         stacked_buy_imbalances,

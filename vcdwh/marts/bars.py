@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from vcdwh.instruments import SPECS
+from vcdwh.marts.barsets import developing_value_area, root_ticks, write_bar_set
 from vcdwh.marts.continuous import (
     ContinuousOptions,
     check_expirations,
@@ -91,13 +91,11 @@ def build_bars(
         )
     _build_grains(con, ordered, options, partial)
     checked: list[tuple[str, str]] = []
-    roots = sorted(SPECS)
-    ticks = {"roots": roots, "tick_sizes": [str(SPECS[root].tick_size) for root in roots]}
-    footprint_params = ticks | {
+    footprint_params = root_ticks() | {
         "imbalance_ratio": options.imbalance_ratio,
         "imbalance_min_volume": options.imbalance_min_volume,
     }
-    checked += _build_profiles(con, ticks | {"value_area_pct": options.value_area_pct}, partial)
+    checked += _build_profiles(con, options.value_area_pct, partial)
     built = []
     for frequency in ordered:
         relation = identifier(frequency.bars_relation)
@@ -115,20 +113,7 @@ def build_bars(
             interval_ns=frequency.nanoseconds,
             ticks_per_level=options.ticks_per_level,
         )
-        if partial:
-            for table in (relation, footprint):
-                con.execute(
-                    f"delete from {table} using affected"
-                    f" where {table}.instrument_id = affected.instrument_id"
-                    f" and {table}.symbol = affected.symbol"
-                    f" and {table}.bar_start >= affected.from_start"
-                )
-            # the footprint first: the bars count its imbalances
-            con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
-            con.execute(f"insert into {relation} {bars_sql}")
-        else:
-            con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
-            con.execute(f"create or replace table {relation} as {bars_sql}")
+        write_bar_set(con, relation, footprint, bars_sql, footprint_sql, footprint_params, partial)
         con.execute(
             "insert or replace into bar_intervals "
             "values ($name, $seconds, $relation, now()::timestamp)",
@@ -166,13 +151,12 @@ def build_bars(
 
 
 def _build_profiles(
-    con: duckdb.DuckDBPyConnection, params: dict[str, Any], partial: bool
+    con: duckdb.DuckDBPyConnection, value_area_pct: float, partial: bool
 ) -> list[tuple[str, str]]:
     """Fill the temporary ``int_value_area_grain`` and refresh ``profile_session`` and
     ``profile_session_summary`` (in an incremental build, the affected sessions only)."""
-    developing = render("intermediate/int_value_area_grain.sql")
-    con.execute(f"create or replace temp table int_value_area_grain as {developing}", params)
-    summary_params = {"value_area_pct": params["value_area_pct"]}
+    developing_value_area(con, value_area_pct)
+    summary_params = {"value_area_pct": value_area_pct}
     for relation, sql_params in (
         ("profile_session", {}),
         ("profile_session_summary", summary_params),

@@ -22,6 +22,7 @@ import pandas as pd
 
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import SPECS, contract_root
+from vcdwh.marts.barsets import developing_value_area, write_bar_set
 from vcdwh.marts.frequency import EventBars, parse_event_bars
 from vcdwh.marts.orderflow import FlowOptions
 from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges
@@ -199,6 +200,8 @@ def build_event_bars(
         con.execute(f"create or replace temp table int_bar_grain as {bar_grain}", bar_params)
         level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
         con.execute(f"create or replace temp table int_level_grain as {level_grain}")
+        # the developing value area as of each bar's last trade: the bars are the grains
+        developing_value_area(con, options.value_area_pct)
         relation = identifier(bars.bars_relation)
         footprint = identifier(bars.footprint_relation)
         bars_sql = render(
@@ -216,19 +219,7 @@ def build_event_bars(
             ticks_per_level=options.ticks_per_level,
             event=True,
         )
-        if partial:
-            for table in (relation, footprint):
-                con.execute(
-                    f"delete from {table} using affected"
-                    f" where {table}.instrument_id = affected.instrument_id"
-                    f" and {table}.symbol = affected.symbol"
-                    f" and {table}.bar_start >= affected.from_start"
-                )
-            con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
-            con.execute(f"insert into {relation} {bars_sql}")
-        else:
-            con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
-            con.execute(f"create or replace table {relation} as {bars_sql}")
+        write_bar_set(con, relation, footprint, bars_sql, footprint_sql, footprint_params, partial)
         checked += [(relation, "bars"), (footprint, "footprint")]
     for temporary in ("int_event_flow", "int_event_trades", "event_bar_numbers"):
         con.execute(f"drop table if exists {temporary}")

@@ -1,0 +1,54 @@
+"""What the time bars and the tick, volume and range bars share: writing a bar set (its
+``bars_…`` and ``footprint_…`` tables) and the developing value area they read."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vcdwh.instruments import SPECS
+from vcdwh.warehouse.sqlrender import render
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def root_ticks() -> dict[str, list[str]]:
+    """The ``$roots`` and ``$tick_sizes`` parameters: each known root and its tick."""
+    roots = sorted(SPECS)
+    return {"roots": roots, "tick_sizes": [str(SPECS[root].tick_size) for root in roots]}
+
+
+def developing_value_area(con: duckdb.DuckDBPyConnection, value_area_pct: float) -> None:
+    """Fill the temporary ``int_value_area_grain`` from the current ``int_level_grain``."""
+    sql = render("intermediate/int_value_area_grain.sql")
+    con.execute(
+        f"create or replace temp table int_value_area_grain as {sql}",
+        root_ticks() | {"value_area_pct": value_area_pct},
+    )
+
+
+def write_bar_set(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    footprint: str,
+    bars_sql: str,
+    footprint_sql: str,
+    footprint_params: dict[str, Any],
+    partial: bool,
+) -> None:
+    """Create ``footprint`` and ``relation`` (validated identifiers) from their SQL; in an
+    incremental build (``partial``), replace only the bars of the ``affected`` instruments from
+    the session their new trades start in. The footprint first: the bars count its imbalances."""
+    if partial:
+        for table in (relation, footprint):
+            con.execute(
+                f"delete from {table} using affected"
+                f" where {table}.instrument_id = affected.instrument_id"
+                f" and {table}.symbol = affected.symbol"
+                f" and {table}.bar_start >= affected.from_start"
+            )
+        con.execute(f"insert into {footprint} {footprint_sql}", footprint_params)
+        con.execute(f"insert into {relation} {bars_sql}")
+    else:
+        con.execute(f"create or replace table {footprint} as {footprint_sql}", footprint_params)
+        con.execute(f"create or replace table {relation} as {bars_sql}")
