@@ -105,17 +105,22 @@ def main() -> None:
             print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr, flush=True)
     trades = sum(1 for _ in next(data.glob("trades_*.csv")).open()) - 1
     print(f"{trades:,} trades, {options.repeat} round(s), medians\n")
-    print("| build | wall s | CPU s | wall ratio | CPU ratio |")
-    print("|---|---:|---:|---:|---:|")
-    first_wall = first_cpu = 0.0
-    for i, (label, _, _) in enumerate(configs):
-        wall = statistics.median(w for w, _ in times[label])
-        cpu = statistics.median(c for _, c in times[label])
-        if i == 0:
-            first_wall, first_cpu = wall, cpu
+    # ratios to the base build, and (for the --config rows) to --ref's build without options
+    print("| build | wall s | CPU s | wall ratio | CPU ratio | wall vs ref | CPU vs ref |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    medians = [
+        (
+            statistics.median(w for w, _ in times[label]),
+            statistics.median(c for _, c in times[label]),
+        )
+        for label, _, _ in configs
+    ]
+    (base_wall, base_cpu), (ref_wall, ref_cpu) = medians[0], medians[1]
+    for i, ((label, _, _), (wall, cpu)) in enumerate(zip(configs, medians, strict=True)):
+        versus = f"{wall / ref_wall:.2f}x | {cpu / ref_cpu:.2f}x" if i >= 1 else " | "
         print(
-            f"| {label} | {wall:.2f} | {cpu:.2f} | {wall / first_wall:.2f}x | "
-            f"{cpu / first_cpu:.2f}x |"
+            f"| {label} | {wall:.2f} | {cpu:.2f} | {wall / base_wall:.2f}x | "
+            f"{cpu / base_cpu:.2f}x | {versus} |"
         )
     if options.work is None:
         shutil.rmtree(work)
