@@ -224,6 +224,7 @@ def _python_bars(trades: pd.DataFrame, kind: str, size: int) -> pd.DataFrame:
                       for t in bar]  # fmt: skip
             running = np.cumsum(signed)
             delta = int(running[-1])
+            prices = [t["price"] for t in bar]
             cumulative[symbol] = cumulative.get(symbol, 0) + delta
             session_delta += delta
             rows.append(
@@ -244,6 +245,9 @@ def _python_bars(trades: pd.DataFrame, kind: str, size: int) -> pd.DataFrame:
                     "trades": len(bar),
                     "max_delta": int(running.max()),
                     "min_delta": int(running.min()),
+                    # the delta after the trade that first printed the bar's high / low
+                    "delta_since_high": delta - int(running[prices.index(max(prices))]),
+                    "delta_since_low": delta - int(running[prices.index(min(prices))]),
                 }
             )
     return pd.DataFrame(rows)
@@ -293,7 +297,7 @@ def test_event_bars_given_the_sample_week_match_a_python_recomputation_row_by_ro
             "select t.instrument_id, t.symbol, s.session_date, epoch_ns(t.ts_recv) as ts_ns,"
             " t.sequence, t.position, t.price::double as price, t.size, t.side"
             f" {SESSION_TRADES}",
-            f"select {columns}, symbol, instrument_id"
+            f"select {columns}, delta_since_high, delta_since_low, symbol, instrument_id"
             f" from bars_{size}{kind} order by instrument_id, symbol, session_date, bar_index",
         )
     )

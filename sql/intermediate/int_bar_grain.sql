@@ -10,6 +10,13 @@
 -- Built a piece of a session at a time ($from_ts <= ts_recv < $to_ts, whole grains of about a
 -- million trades), so a build sorts a bounded number of trades at once.
 {% endif %}
+{% set event = event is defined and event %}
+{% if event %}
+-- Tick, volume and range bars (`event`): the grain is the bar, and the same quantities come from
+-- the session's running delta after each trade (session_running, numbered in trade order by
+-- int_event_flow) less its value before the bar's first trade, by plain aggregates: no list of
+-- a long bar's trades is built and folded.
+{% endif %}
 {% include 'macros/grain_bucketed.sql' %}
 
 aggregated as (
@@ -19,15 +26,27 @@ aggregated as (
         grain_ns,
         any_value(session_date) as session_date,
         any_value(session_start_ns) as session_start_ns,
-        arg_min(price, (ts_ns, sequence, position)) as open,
+{% set trade_order = 'trade_no' if event else '(ts_ns, sequence, position)' %}
+        arg_min(price, {{ trade_order }}) as open,
         max(price) as high,
         min(price) as low,
-        arg_max(price, (ts_ns, sequence, position)) as close,
+        arg_max(price, {{ trade_order }}) as close,
         sum(size)::bigint as volume,
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
-{% if analytics %}
+{% if event %}
+        {
+            'running': sum(signed_size),
+            'high': max(session_running) - arg_min(session_running - signed_size, trade_no),
+            'low': min(session_running) - arg_min(session_running - signed_size, trade_no),
+            -- the first trade at the highest price: the greatest (price, -trade_no)
+            'at_top': arg_max(session_running, (price, -trade_no))
+                - arg_min(session_running - signed_size, trade_no),
+            'at_bottom': arg_min(session_running, (price, trade_no))
+                - arg_min(session_running - signed_size, trade_no)
+        } as path,
+{% elif analytics %}
         -- one pass in trade order: the running delta and its extremes, and the running delta
         -- just after the trade that first printed the grain's highest / lowest price
         list_reduce(
@@ -80,7 +99,7 @@ aggregated as (
         count(*) filter (where side = 'B')::bigint as buy_trades,
         count(*) filter (where side = 'A')::bigint as sell_trades,
 {% endif %}
-{% if event is defined and event %}
+{% if event %}
         min(ts_ns) as first_ns,
         max(ts_ns) as last_ns,
 {% endif %}

@@ -2,8 +2,10 @@
 -- instruments from the session their new trades start) with its session, effective side and
 -- signed size (int_trade_flow: a session at a time with one_session, else placed by the as-of
 -- join), numbered in trade order within its
--- instrument's session (trade_no from 1), with its price in nano units: what the tick, volume
--- and range bars are cut from.
+-- instrument's session (trade_no from 1), with the session's running delta after it
+-- (session_running) and its price in nano units: what the tick, volume and range bars are cut
+-- from. Written in that order (instrument, session, trade_no), which the sequential pass reads
+-- back by rowid and int_event_trades pairs with its bar numbers by position.
 with flow as (
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}
@@ -12,13 +14,18 @@ with flow as (
 
 final as (
     select
-        *,
-        row_number() over (
-            partition by instrument_id, symbol, session_date
-            order by ts_ns, sequence, position
-        ) as trade_no,
+        -- trade_no stands for the trade order from here on
+        * exclude (ts_recv, sequence, position),
+        row_number() over session_order as trade_no,
+        sum(signed_size) over session_order::bigint as session_running,
         (price::decimal(38, 9) * 1000000000)::bigint as price_nanos
     from flow
+    window session_order as (
+        partition by instrument_id, symbol, session_date
+        order by ts_ns, sequence, position
+        rows between unbounded preceding and current row
+    )
 )
 
 select * from final
+order by instrument_id, symbol, session_date, trade_no

@@ -4,8 +4,8 @@ Tick bars are cut in SQL (every N trade records of an instrument's session in tr
 Volume and range bars need a sequential pass over each session's trades: a bar's end depends
 on where the previous one ended. That pass is numpy here (:func:`volume_bar_starts`,
 :func:`range_bar_starts`: one vectorised search per bar, not a Python step per trade); it
-writes each trade's bar number back (``event_bar_numbers``, by row id), and SQL does the rest:
-``int_event_trades`` numbers every trade's bar, then the same ``int_bar_grain``,
+writes each trade's bar number back (``event_bar_numbers``, in the flow's order), and SQL does
+the rest: ``int_event_trades`` numbers every trade's bar, then the same ``int_bar_grain``,
 ``int_level_grain``, ``bars.sql`` and ``footprint.sql`` as the time bars aggregate them, one
 grain per bar.
 """
@@ -92,20 +92,18 @@ def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
 
 def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars) -> None:
     """Run the sequential pass of every session of ``int_event_flow``: each trade's bar number
-    in its session, written to ``event_bar_numbers`` by the flow's ``rowid``."""
+    in its session, written to ``event_bar_numbers`` one row per trade in the flow's order."""
+    # the flow is written session by session in trade order: each session starts at trade_no 1
     data = con.execute(
-        "select rowid as row_id, trade_no, size, price_nanos from int_event_flow "
-        "order by instrument_id, symbol, session_date, trade_no"
+        "select trade_no, size, price_nanos from int_event_flow order by rowid"
     ).fetchnumpy()
     sizes = np.asarray(data["size"], dtype=np.int64)
     prices = np.asarray(data["price_nanos"], dtype=np.int64)
-    # each session's trades start at trade_no 1; its symbol is read once, in the same order
     edges = [*np.flatnonzero(np.asarray(data["trade_no"]) == 1).tolist(), len(sizes)]
     symbols = [
         str(symbol)
         for (symbol,) in con.execute(
-            "select symbol from int_event_flow where trade_no = 1 "
-            "order by instrument_id, symbol, session_date"
+            "select symbol from int_event_flow where trade_no = 1 order by rowid"
         ).fetchall()
     ]
     numbers = np.empty(len(sizes), dtype=np.int64)
@@ -116,14 +114,12 @@ def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars) -> None:
             tick = _tick_nanos(symbols[session], prices[lo:hi])
             starts = range_bar_starts(prices[lo:hi], bars.size * tick)
         numbers[lo:hi] = np.searchsorted(starts, np.arange(hi - lo), side="right")
-    frame = pd.DataFrame(
-        {"row_id": np.asarray(data["row_id"], dtype=np.int64), "bar_index": numbers}
-    )
+    frame = pd.DataFrame({"bar_index": numbers})
     con.register("event_bar_numbers_frame", frame)
     try:
         con.execute(
             "create or replace temp table event_bar_numbers as "
-            "select row_id, bar_index from event_bar_numbers_frame"
+            "select bar_index from event_bar_numbers_frame"
         )
     finally:
         con.unregister("event_bar_numbers_frame")
@@ -189,7 +185,8 @@ def build_event_bars(
         if bars.kind != "t":
             _write_bar_numbers(con, bars)
         trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
-        con.execute(f"create or replace temp table int_event_trades as {trades}")
+        # a view: read once by each grain below, never written out
+        con.execute(f"create or replace temp view int_event_trades as {trades}")
         bar_grain = render(
             "intermediate/int_bar_grain.sql",
             large_lot=options.large_lot,
@@ -221,7 +218,8 @@ def build_event_bars(
         )
         write_bar_set(con, relation, footprint, bars_sql, footprint_sql, footprint_params, partial)
         checked += [(relation, "bars"), (footprint, "footprint")]
-    for temporary in ("int_event_flow", "int_event_trades", "event_bar_numbers"):
+    con.execute("drop view if exists int_event_trades")
+    for temporary in ("int_event_flow", "event_bar_numbers"):
         con.execute(f"drop table if exists {temporary}")
     return checked
 
