@@ -4,8 +4,9 @@
 -- join), numbered in trade order within its
 -- instrument's session (trade_no from 1), with the session's running delta after it
 -- (session_running) and its price in nano units: what the tick, volume and range bars are cut
--- from. Written in that order (instrument, session, trade_no), which the sequential pass reads
--- back by rowid and int_event_trades pairs with its bar numbers by position.
+-- from. With volume or range bars ($in_order) written in that order (instrument, session,
+-- trade_no), which their sequential pass reads back by rowid and int_event_trades pairs with
+-- its bar numbers by position; tick bars need no order (an ordered write costs a sort).
 with flow as (
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}
@@ -28,4 +29,6 @@ final as (
 )
 
 select * from final
+{% if in_order %}
 order by instrument_id, symbol, session_date, trade_no
+{% endif %}

@@ -154,6 +154,8 @@ def build_event_bars(
         large_lot=options.large_lot,
         partial=partial,
         one_session=not whole_history,
+        # only the sequential pass of volume and range bars reads the flow back in order
+        in_order=any(bars.kind != "t" for bars in sets),
     )
     if whole_history:
         con.execute(f"create or replace temp table int_event_flow as {flow}")
