@@ -122,7 +122,7 @@ def build_bars(
         built.append(relation)
         checked += [(relation, "bars"), (footprint, "footprint")]
     checked += build_event_bars(con, event_bars, options, partial, footprint_params)
-    for temporary in ("int_bar_grain", "int_level_grain", "int_value_area_grain", "affected"):
+    for temporary in ("int_bar_grain", "int_level_grain", "int_value_area_grain"):
         con.execute(f"drop table if exists {temporary}")
     series = (continuous_options or ContinuousOptions()).validated()
     check_expirations(con, built[0], series)
@@ -142,11 +142,19 @@ def build_bars(
         con.execute(f"create or replace table {continuous} as {sql}")
         checked.append((continuous, "continuous"))
     for relation, kind in checked:
+        # an incremental build checks the bars and footprints it wrote
+        written_only = partial and kind in ("bars", "footprint")
         contract = contract_for(relation, contracts)
         if contract is not None:
-            check_relation(con, relation, contract)
+            check_relation(con, relation, contract, written_only)
         if options.large_lot and kind in ("bars", "continuous"):
-            check_relation(con, relation, contracts["large_lot"].renamed(relation))
+            check_relation(
+                con,
+                relation,
+                contracts["large_lot"].renamed(relation),
+                written_only and kind == "bars",
+            )
+    con.execute("drop table if exists affected")
     return built
 
 

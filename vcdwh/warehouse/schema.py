@@ -85,8 +85,18 @@ def contract_for(relation: str, contracts: dict[str, Contract]) -> Contract | No
     return contracts[name] if name is not None else None
 
 
-def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Contract) -> None:
-    """Run one relation's checks.
+def check_relation(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    contract: Contract,
+    written_only: bool = False,
+) -> None:
+    """Run one relation's checks: the grain, then every not-null column and row rule in one scan.
+
+    ``written_only``: check only the rows an incremental build wrote, those of the instruments
+    in the temporary ``affected`` table from the session their new trades start
+    (``bar_start >= from_start``); the rows before it were checked when they were written, and
+    a duplicate key can only be among the new rows, which replaced every row from there on.
 
     Raises
     ------
@@ -94,20 +104,30 @@ def check_relation(con: duckdb.DuckDBPyConnection, relation: str, contract: Cont
         Naming the relation, the check and how many rows break it.
     """
     table = identifier(relation)
+    rows = (
+        f"(select {table}.* from {table} join affected using (instrument_id, symbol)"
+        f" where {table}.bar_start >= affected.from_start) as written"
+        if written_only
+        else table
+    )
     if contract.grain:
         keys = ", ".join(identifier(c) for c in contract.grain)
         dupes = con.execute(
-            f"select count(*) from (select {keys} from {table} group by {keys} having count(*) > 1)"
+            f"select count(*) from (select {keys} from {rows} group by {keys} having count(*) > 1)"
         ).fetchone()[0]  # type: ignore[index]
         if dupes:
             raise BuildError(f"{relation}: {dupes} duplicate key(s) on ({keys}); this is a bug")
-    for column in contract.not_null:
-        nulls = con.execute(
-            f"select count(*) from {table} where {identifier(column)} is null"
-        ).fetchone()[0]  # type: ignore[index]
-        if nulls:
-            raise BuildError(f"{relation}: {nulls} row(s) with {column} null; this is a bug")
-    for rule in contract.rules:
-        broken = con.execute(f"select count(*) from {table} where not ({rule})").fetchone()[0]  # type: ignore[index]
-        if broken:
-            raise BuildError(f"{relation}: {broken} row(s) break the rule `{rule}`")
+    checks = [
+        (f"{identifier(column)} is null", f"with {column} null; this is a bug")
+        for column in contract.not_null
+    ] + [(f"not ({rule})", f"break the rule `{rule}`") for rule in contract.rules]
+    if not checks:
+        return
+    counts = con.execute(
+        "select "
+        + ", ".join(f"count(*) filter (where {condition})" for condition, _ in checks)
+        + f" from {rows}"
+    ).fetchone()
+    for count, (_, broken) in zip(counts or (), checks, strict=True):
+        if count:
+            raise BuildError(f"{relation}: {count} row(s) {broken}")
