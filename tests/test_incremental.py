@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.helpers import Trade, ns, write_pretty_csv, write_raw_csv
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 from vcdwh.marts.orderflow import FlowOverrides
@@ -26,6 +27,8 @@ MARTS = (
     "bars_1min_continuous",
     "bars_5min_continuous",
 )
+
+MINUTE = 60 * 1_000_000_000
 
 
 @pytest.fixture(name="parts", scope="module")
@@ -127,3 +130,37 @@ def test_build_output_says_how_the_bars_were_refreshed(tmp_path, parts):
     assert "bars: bars_1min, bars_5min (rebuilt)" in first.output
     assert "bars: bars_1min, bars_5min (updated where new trades landed)" in second.output
     assert "bars: bars_1min, bars_5min (unchanged: no new trades)" in third.output
+
+
+def test_symbols_given_raw_files_before_and_after_a_file_naming_the_instrument_are_learned(
+    tmp_path,
+):
+    # A raw CSV has no symbol: its trades carry the instrument id until a file names it; the
+    # earlier trades learn the name then, later raw files at their load; another instrument
+    # nobody named keeps its id.
+    settings = _settings(tmp_path)
+    day = ns("2024-03-07 15:00:00")
+    raw_one = write_raw_csv(tmp_path / "one.csv", [Trade(day, 5000.0, 1, "B")])
+    named = write_pretty_csv(
+        tmp_path / "named.csv", [Trade(day + MINUTE, 5001.0, 2, "A")], {1: "ESH4"}
+    )
+    raw_two = write_raw_csv(
+        tmp_path / "two.csv",
+        [Trade(day + 2 * MINUTE, 5002.0, 3, "B"), Trade(day + 2 * MINUTE, 5002.0, 4, "B", 2)],
+    )
+
+    def symbols() -> list[tuple]:
+        con = duckdb.connect(str(settings.db_path), read_only=True)
+        try:
+            return con.execute(
+                "select symbol, sum(size) from trades group by symbol order by symbol"
+            ).fetchall()
+        finally:
+            con.close()
+
+    build_warehouse(settings, [raw_one])
+    assert symbols() == [("1", 1)]
+    build_warehouse(settings, [named])
+    assert symbols() == [("ESH4", 3)]
+    build_warehouse(settings, [raw_two])
+    assert symbols() == [("2", 4), ("ESH4", 6)]

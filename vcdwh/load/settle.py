@@ -417,6 +417,8 @@ def _record_symbology(
     name's, for a single-instrument file), else the symbol learned from any load. Returns how
     many trades of earlier files learned their symbol (their bars change).
     """
+    learned = render("intermediate/int_learned_symbols.sql")
+    known = {i for (i,) in con.execute(f"select instrument_id from ({learned})").fetchall()}
     named = render("staging/stg_symbology.sql", stage=identifier(stage), ts=identifier(ts_column))
     con.execute(f"insert into symbology by name {named}")
     if file_id is not None and file_symbol is not None:
@@ -425,10 +427,14 @@ def _record_symbology(
             " where file_id = $id and symbol = instrument_id::varchar",
             {"symbol": file_symbol, "id": file_id},
         )
+    # Earlier rows without a symbol took it when they were loaded, if any load had named their
+    # instrument: only an instrument named for the first time now can teach them one.
+    first_named = sorted(
+        {i for (i,) in con.execute(f"select instrument_id from ({learned})").fetchall()} - known
+    )
 
     # Rows without a symbol (raw CSV) learn it from any file that names it.
     def learn(table: str, which: str = "") -> int:
-        learned = render("intermediate/int_learned_symbols.sql")
         updated = con.execute(
             f"update {table} set symbol = named.symbol from ({learned}) as named"
             f" where {table}.instrument_id = named.instrument_id"
@@ -436,10 +442,13 @@ def _record_symbology(
         ).fetchone()
         return int(updated[0]) if updated else 0
 
+    earlier = f" and trades.instrument_id in ({', '.join(str(int(i)) for i in first_named)})"
     if file_id is None:
-        backfilled = learn("trades")
+        backfilled = learn("trades", earlier) if first_named else 0
     else:
         learn("trades", f" and trades.file_id = {int(file_id)}")  # the file's own: not counted
-        backfilled = learn("trades", f" and trades.file_id <> {int(file_id)}")
+        backfilled = (
+            learn("trades", f" and trades.file_id <> {int(file_id)}{earlier}") if first_named else 0
+        )
     learn("ohlcv_1m")
     return backfilled

@@ -35,8 +35,13 @@ def sized_ranges(
     hours), so a statement per piece sorts or hashes a bounded number of rows however dense
     the data: memory stays flat and nothing spills. Each piece keeps the range's ``rest``.
     """
+    if not ranges:
+        return []
+    # only the hours of the ranges are counted (an incremental build reads its sessions only)
     hours = con.execute(
-        f"select date_trunc('hour', ts_recv), count(*) from {identifier(relation)} group by 1"
+        f"select date_trunc('hour', ts_recv), count(*) from {identifier(relation)}"
+        " where ts_recv >= $lo and ts_recv < $hi group by 1",
+        {"lo": min(r[0] for r in ranges), "hi": max(r[1] for r in ranges)},
     ).fetchall()
     pieces: list[tuple[Any, ...]] = []
     for start, end, *rest in ranges:
