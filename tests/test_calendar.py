@@ -15,6 +15,7 @@ from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
 from vcdwh.errors import ConfigError
+from vcdwh.marts import exchange_calendar
 from vcdwh.marts.exchange_calendar import parse_rth
 
 SYMBOLS = {1: "ESU4", 2: "CLQ4", 3: "GCQ4"}
@@ -121,12 +122,12 @@ def test_session_hours_given_good_friday_2024_differ_per_root(built):
     assert _hours(built, "GC", "2024-03-29") == (True, False, None, None, None)
 
 
-def test_calendar_is_written_for_the_dates_loaded_and_a_week_either_side(built):
+def test_calendar_is_written_for_the_dates_loaded_a_week_before_and_five_weeks_after(built):
     [(first, last, calendars)] = built(
         "select min(session_date), max(session_date), count(distinct calendar) from calendar"
     )
     assert date(2023, 12, 15) <= first <= date(2023, 12, 18)
-    assert date(2024, 7, 8) <= last <= date(2024, 7, 12)
+    assert date(2024, 8, 5) <= last <= date(2024, 8, 9)
     [(expected,)] = built("select count(distinct calendar) from rth_hours")
     assert calendars == expected
 
@@ -173,3 +174,32 @@ def test_build_given_rth_for_an_unknown_root_fails_and_changes_nothing(settings,
     assert result.exit_code == 1
     assert result.output.startswith("Error: --rth ZZ=…: no exchange calendar for root 'ZZ'")
     assert not settings.db_path.exists()
+
+
+def test_calendar_given_later_builds_within_its_dates_is_kept_and_past_them_is_rewritten(
+    settings, tmp_path, query, monkeypatch
+):
+    # Arrange: a warehouse whose calendar runs five weeks past its last trade (2024-07-05).
+    build_warehouse(settings, [_trades(tmp_path)], ["1min"])
+    calls: list[tuple] = []
+    real = exchange_calendar.calendar_frame
+    monkeypatch.setattr(
+        exchange_calendar,
+        "calendar_frame",
+        lambda *args: calls.append(args) or real(*args),
+    )
+    # Act / Assert: a day of trades four weeks on is within it (and a week's margin): kept.
+    near = write_pretty_csv(
+        tmp_path / "trades_near.csv", [Trade(ns("2024-08-01 15:00:00"), 5510.0, 1, "B")], SYMBOLS
+    )
+    build_warehouse(settings, [near], ["1min"])
+    assert calls == []
+    # a day past it: rewritten, and the new day's session has its calendar
+    far = write_pretty_csv(
+        tmp_path / "trades_far.csv", [Trade(ns("2024-09-10 15:00:00"), 5520.0, 1, "B")], SYMBOLS
+    )
+    build_warehouse(settings, [far], ["1min"])
+    assert calls
+    [(last,)] = query("select max(session_date) from calendar")
+    assert last >= date(2024, 10, 14)
+    assert _hours(query, "ES", "2024-09-10")[0] is False

@@ -1,7 +1,8 @@
 """The CME Globex calendar fed to the SQL marts as data: holidays, early closes and RTH overrides.
 
-Each build writes the ``calendar`` table from ``pandas_market_calendars`` for the dates loaded
-(a few days either side), one row per exchange calendar named in ``rth_hours`` and trading day.
+A build writes the ``calendar`` table from ``pandas_market_calendars`` for the dates loaded
+(a week before, five weeks after; kept while it still covers the data and a week either side),
+one row per exchange calendar named in ``rth_hours`` and trading day.
 The library models CME Globex's own calendars per product group (equity index, crude, gold, …)
 with their holidays and early closes and needs no network. ``sessions`` and ``session_hours``
 (``sql/marts/``) read that table: no date is written into the SQL text.
@@ -21,7 +22,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SPAN_MARGIN_DAYS = 7
-"""Calendar days written either side of the data loaded."""
+"""Calendar days the calendar covers at least either side of the data loaded."""
+
+AHEAD_DAYS = 35
+"""Calendar days written after the data when the calendar is rewritten, so the builds that add
+the next days of data keep it until the data reaches within :data:`SPAN_MARGIN_DAYS` of its
+end."""
+
+SETTINGS_KEY = "calendar_span"
+"""The ``build_settings`` key of what the ``calendar`` table was written for."""
 EXPIRY_HORIZON_DAYS = 550
 """How far past the data the calendar reaches to the expirations of the contracts loaded (for
 ``--roll-rule expiry-days:N``)."""
@@ -137,25 +146,52 @@ def calendar_frame(name: str, start: date, end: date) -> pd.DataFrame:
 
 
 def write_calendar(con: duckdb.DuckDBPyConnection) -> None:
-    """Refill the ``calendar`` table for the data loaded, for every calendar in ``rth_hours``."""
+    """Refill the ``calendar`` table for the data loaded, for every calendar in ``rth_hours``.
+
+    The table is kept when it was written by the same ``pandas_market_calendars`` version for the
+    same calendars over dates that still cover the data and :data:`SPAN_MARGIN_DAYS` either side
+    (what it was written for is in ``build_settings``); otherwise it is rewritten from
+    :data:`SPAN_MARGIN_DAYS` before the data to :data:`AHEAD_DAYS` after it.
+    """
+    import json
+    from importlib.metadata import version
+
     import pandas as pd
 
-    con.execute("delete from calendar")
     span = data_span(con)
     if span is None:
+        con.execute("delete from calendar")
         return
     start = span[0] - timedelta(days=SPAN_MARGIN_DAYS)
     end = span[1] + timedelta(days=SPAN_MARGIN_DAYS)
-    names = [n for (n,) in con.execute("select distinct calendar from rth_hours").fetchall()]
-    frames = [calendar_frame(name, start, end) for name in sorted(names)]
-    if not frames:
-        return
-    frame = pd.concat(frames, ignore_index=True)
-    con.register("calendar_rows", frame)
-    try:
-        con.execute(f"insert into calendar select {', '.join(_COLUMNS)} from calendar_rows")
-    finally:
-        con.unregister("calendar_rows")
+    names = sorted(n for (n,) in con.execute("select distinct calendar from rth_hours").fetchall())
+    written = {"calendars": names, "version": version("pandas_market_calendars")}
+    stored = con.execute(
+        "select value from build_settings where key = $key", {"key": SETTINGS_KEY}
+    ).fetchall()
+    if stored:
+        kept = json.loads(stored[0][0])
+        if (
+            {k: kept.get(k) for k in written} == written
+            and kept.get("start", "9999") <= start.isoformat()
+            and kept.get("end", "") >= end.isoformat()
+        ):
+            return
+    con.execute("delete from calendar")
+    end = span[1] + timedelta(days=AHEAD_DAYS)
+    frames = [calendar_frame(name, start, end) for name in names]
+    if frames:
+        frame = pd.concat(frames, ignore_index=True)
+        con.register("calendar_rows", frame)
+        try:
+            con.execute(f"insert into calendar select {', '.join(_COLUMNS)} from calendar_rows")
+        finally:
+            con.unregister("calendar_rows")
+    written |= {"start": start.isoformat(), "end": end.isoformat()}
+    con.execute(
+        "insert or replace into build_settings values ($key, $value, now()::timestamp)",
+        {"key": SETTINGS_KEY, "value": json.dumps(written)},
+    )
 
 
 _COLUMNS = ("calendar", "session_date", "market_open", "market_close", "early_close")
