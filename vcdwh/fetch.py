@@ -270,6 +270,17 @@ class _Request:
     def label(self) -> str:
         return f"{self.symbol} {self.schema} {self.start}..{self.end}"
 
+    def query(self, dataset: str) -> dict[str, Any]:
+        """What every Databento call about this request is given: dataset, range, symbol."""
+        return {
+            "dataset": dataset,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "symbols": [self.symbol],
+            "schema": self.schema,
+            "stype_in": self.stype_in,
+        }
+
 
 # --- validation ---------------------------------------------------------------------------------
 
@@ -1011,12 +1022,7 @@ def _fetch(
         cost = retrying(
             functools.partial(
                 client.metadata.get_cost,
-                dataset=dataset,
-                start=req.start.isoformat(),
-                end=req.end.isoformat(),
-                symbols=[req.symbol],
-                schema=req.schema,
-                stype_in=req.stype_in,
+                **req.query(dataset),
             ),
             f"the cost of {req.label}",
             req,
@@ -1053,12 +1059,7 @@ def _fetch(
         size = retrying(
             functools.partial(
                 client.metadata.get_billable_size,
-                dataset=dataset,
-                start=req.start.isoformat(),
-                end=req.end.isoformat(),
-                symbols=[req.symbol],
-                schema=req.schema,
-                stype_in=req.stype_in,
+                **req.query(dataset),
             ),
             f"the size of {req.label}",
             req,
@@ -1153,15 +1154,7 @@ def _download(
             if fetcher is not None:
                 store = fetcher(tmp_dbn)
             else:
-                store = client.timeseries.get_range(
-                    dataset=dataset,
-                    start=req.start.isoformat(),
-                    end=req.end.isoformat(),
-                    symbols=[req.symbol],
-                    schema=req.schema,
-                    stype_in=req.stype_in,
-                    path=tmp_dbn,
-                )
+                store = client.timeseries.get_range(**req.query(dataset), path=tmp_dbn)
         except ValueError as exc:  # e.g. an empty body: the client cannot open a 0-byte file
             raise FetchError(f"Databento sent no usable data for {req.label}: {exc}") from exc
         try:
@@ -1228,15 +1221,7 @@ def _batch_fetch(
     import databento
 
     job = client.batch.submit_job(
-        dataset=dataset,
-        symbols=[req.symbol],
-        schema=req.schema,
-        start=req.start.isoformat(),
-        end=req.end.isoformat(),
-        encoding="dbn",
-        compression="zstd",
-        split_duration="none",
-        stype_in=req.stype_in,
+        **req.query(dataset), encoding="dbn", compression="zstd", split_duration="none"
     )
     job_id = str(job["id"])
     say(f"{req.label}: batch job {job_id} submitted")
