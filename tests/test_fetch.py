@@ -36,6 +36,7 @@ from databento.common.error import (
     BentoWarning,
 )
 
+from tests.helpers import dbn_trade_records
 from vcdwh import cli as cli_module
 from vcdwh import fetch as fetch_module
 from vcdwh.config import Settings
@@ -385,25 +386,6 @@ class FakeHistorical:
         self.batch = batch or FakeBatch(SAMPLES)
 
 
-# DBN trade records (48 bytes), laid out as databento_dbn decodes them.
-TRADE_DTYPE = np.dtype(
-    [
-        ("length", "u1"),
-        ("rtype", "u1"),
-        ("publisher_id", "<u2"),
-        ("instrument_id", "<u4"),
-        ("ts_event", "<u8"),
-        ("price", "<i8"),
-        ("size", "<u4"),
-        ("action", "S1"),
-        ("side", "S1"),
-        ("flags", "u1"),
-        ("depth", "u1"),
-        ("ts_recv", "<u8"),
-        ("ts_in_delta", "<i4"),
-        ("sequence", "<u4"),
-    ]
-)
 #: (instrument_id, ts_recv, price, size, side) of the trades in ``write_parent_trades``:
 #: front ESH4 (17077), next ESM4 (5602) and the ESH4-ESM4 calendar spread (17111) on two days.
 PARENT_TRADES = [
@@ -437,10 +419,7 @@ def write_parent_trades(path: Path, symbol: str = "ES.FUT", stype_in: str = "par
         symbols=[symbol],
         mappings=[SimpleNamespace(raw_symbol=symbol, intervals=intervals)],
     )
-    records = np.zeros(len(PARENT_TRADES), dtype=TRADE_DTYPE)
-    records["length"] = TRADE_DTYPE.itemsize // 4
-    records["publisher_id"] = 1
-    records["action"] = b"T"
+    records = dbn_trade_records(len(PARENT_TRADES))
     for i, (instrument_id, ts_recv, price, size, side) in enumerate(PARENT_TRADES):
         records[i]["instrument_id"] = instrument_id
         records[i]["ts_recv"] = ns(ts_recv)

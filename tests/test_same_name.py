@@ -19,7 +19,7 @@ import zstandard
 from click.testing import CliRunner
 
 from tests.conftest import snapshot
-from tests.helpers import Trade, ns, write_raw_csv
+from tests.helpers import Trade, dbn_trade_records, ns, write_raw_csv
 from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
@@ -57,27 +57,6 @@ def write_ohlcv(path: Path, bars) -> Path:
     return path
 
 
-# DBN trade records (48 bytes), laid out as databento_dbn decodes them.
-TRADE_DTYPE = np.dtype(
-    [
-        ("length", "u1"),
-        ("rtype", "u1"),
-        ("publisher_id", "<u2"),
-        ("instrument_id", "<u4"),
-        ("ts_event", "<u8"),
-        ("price", "<i8"),
-        ("size", "<u4"),
-        ("action", "S1"),
-        ("side", "S1"),
-        ("flags", "u1"),
-        ("depth", "u1"),
-        ("ts_recv", "<u8"),
-        ("ts_in_delta", "<i4"),
-        ("sequence", "<u4"),
-    ]
-)
-
-
 def write_dbn(path: Path, trades: list[Trade]) -> Path:
     """The trades as a zstd DBN file of schema trades (instrument ids, no symbol mapping)."""
     metadata = databento_dbn.Metadata(
@@ -101,10 +80,7 @@ def write_dbn(path: Path, trades: list[Trade]) -> Path:
             )
         ],
     )
-    records = np.zeros(len(trades), dtype=TRADE_DTYPE)
-    records["length"] = TRADE_DTYPE.itemsize // 4
-    records["publisher_id"] = 1
-    records["action"] = b"T"
+    records = dbn_trade_records(len(trades))
     for i, t in enumerate(trades):
         records[i]["instrument_id"] = t.instrument_id
         records[i]["ts_recv"] = t.ts_ns
