@@ -20,8 +20,27 @@ MAX_SECONDS = 24 * 3600
 DEFAULT_FREQUENCIES = ("1min", "5min")
 
 
+class BarSet:
+    """A set of bars built together: named by :attr:`name`, stored as ``bars_<name>`` and
+    ``footprint_<name>``."""
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def bars_relation(self) -> str:
+        """Name of the bars relation, e.g. ``bars_5min``, ``bars_500v``."""
+        return f"bars_{self.name}"
+
+    @property
+    def footprint_relation(self) -> str:
+        """Name of the footprint relation, e.g. ``footprint_5min``, ``footprint_500v``."""
+        return f"footprint_{self.name}"
+
+
 @dataclass(frozen=True, order=True)
-class Frequency:
+class Frequency(BarSet):
     """A bar interval of a whole number of seconds."""
 
     seconds: int
@@ -39,16 +58,6 @@ class Frequency:
     def nanoseconds(self) -> int:
         """The interval in nanoseconds."""
         return self.seconds * 1_000_000_000
-
-    @property
-    def bars_relation(self) -> str:
-        """Name of the bars relation for this interval, e.g. ``bars_5min``."""
-        return f"bars_{self.name}"
-
-    @property
-    def footprint_relation(self) -> str:
-        """Name of the footprint relation for this interval, e.g. ``footprint_5min``."""
-        return f"footprint_{self.name}"
 
     @property
     def continuous_relation(self) -> str:
@@ -78,7 +87,7 @@ def parse_frequency(text: str) -> Frequency:
 
 
 @dataclass(frozen=True, order=True)
-class EventBars:
+class EventBars(BarSet):
     """A set of tick (``t``), volume (``v``) or range (``r``, in ticks) bars of a given size."""
 
     kind: str
@@ -93,16 +102,6 @@ class EventBars:
     def build_option(self) -> str:
         """The ``vcdwh build`` option that builds this set, e.g. ``--volume-bars 500``."""
         return f"{EVENT_OPTIONS[self.kind]} {self.size}"
-
-    @property
-    def bars_relation(self) -> str:
-        """Name of the bars relation, e.g. ``bars_500v``."""
-        return f"bars_{self.name}"
-
-    @property
-    def footprint_relation(self) -> str:
-        """Name of the footprint relation, e.g. ``footprint_500v``."""
-        return f"footprint_{self.name}"
 
 
 def parse_event_bars(text: str) -> EventBars:
