@@ -438,3 +438,15 @@ def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
                 assert rows_held > 0 and differences == 0, mart
     finally:
         con.close()
+
+
+def test_backtest_given_tick_bars_inside_one_timestamp_explains_that_bars_need_distinct_starts(
+    settings, tmp_path
+):
+    # Ten fills of one aggressive order share ts_recv: 2-trade bars start at the same timestamp.
+    trades = [Trade(OPEN_A + SECOND, 5000.0, 1, "B", sequence=7) for _ in range(10)]
+    trades.append(Trade(OPEN_A + 2 * SECOND, 5000.25, 1, "A", sequence=8))
+    _build(settings, tmp_path, trades, "2t")
+    params = BacktestParams(frequency="2t", symbol="ESH4")
+    with pytest.raises(BacktestError, match="bars_2t: 4 bar\\(s\\) of ESH4 start at the same"):
+        run_backtest(settings, params)

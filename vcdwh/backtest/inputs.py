@@ -330,6 +330,13 @@ def validate_bars(bars: Bars) -> None:
     if np.any(bars.close <= 0):
         raise BacktestError(f"bars of {bars.symbol} have missing or non-positive closes")
     if len(bars) > 1 and np.any(np.diff(bars.bar_ns) <= 0):
+        if bars.interval_ns == 0 and np.all(np.diff(bars.bar_ns) >= 0):
+            shared = int(np.count_nonzero(np.diff(bars.bar_ns) == 0))
+            raise BacktestError(
+                f"{bars.relation}: {shared} bar(s) of {bars.symbol} start at the same timestamp "
+                "as the bar before (a bar inside one aggressive order's fills); a backtest keys "
+                "bars by bar_start: use larger bars"
+            )
         raise BacktestError(f"bars of {bars.symbol} are not in strictly increasing time order")
 
 
