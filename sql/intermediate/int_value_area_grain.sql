@@ -16,9 +16,12 @@
 -- next two below (a missing level counts 0): the larger pair, both on a tie; a side with no
 -- levels left counts 0, so the other side is taken. It stops as soon as its volume is at least
 -- $value_area_pct % of the session's volume so far (a fold over the steps, `walked`).
+-- Built a few sessions at a time: those opening at $from_ts <= session open < $to_ts.
 with grain_levels as (
     select instrument_id, symbol, session_date, grain_ns, price, volume
     from int_level_grain
+    where session_start_ns >= epoch_ns($from_ts::timestamp)
+        and session_start_ns < epoch_ns($to_ts::timestamp)
 ),
 
 root_ticks as (

@@ -13,11 +13,17 @@ bounds as (
     select min(ts_recv) as lo, max(ts_recv) as hi from staged
 ),
 
+-- a trade of another instrument is never the same trade
+instruments as (
+    select distinct instrument_id from staged
+),
+
 held as (
     select *
     from trades
     where ts_recv between (select lo from bounds) and (select hi from bounds)
       and file_id < $file_id
+      and instrument_id in (select instrument_id from instruments)
 ),
 
 shared_keys as (

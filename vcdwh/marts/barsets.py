@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.instruments import SPECS
+from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges
 from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
@@ -19,10 +21,21 @@ def root_ticks() -> dict[str, list[str]]:
 
 
 def developing_value_area(con: duckdb.DuckDBPyConnection, value_area_pct: float) -> None:
-    """Fill the temporary ``int_value_area_grain`` from the current ``int_level_grain``."""
-    sql = render("intermediate/int_value_area_grain.sql")
-    con.execute(
-        f"create or replace temp table int_value_area_grain as {sql}",
+    """Fill the temporary ``int_value_area_grain`` from the current ``int_level_grain``, a
+    session open at a time (its profile so far at every grain is a list per grain and level
+    range, so one statement over every session would sort them all at once)."""
+    opens = con.execute(
+        "select distinct session_start_ns from int_level_grain order by 1"
+    ).fetchall()
+    pieces = []
+    for (start_ns,) in opens:
+        start = EPOCH + timedelta(microseconds=int(start_ns) // 1000)
+        pieces.append({"from_ts": start, "to_ts": start + timedelta(microseconds=1)})
+    fill_by_ranges(
+        con,
+        "int_value_area_grain",
+        render("intermediate/int_value_area_grain.sql"),
+        pieces,
         root_ticks() | {"value_area_pct": value_area_pct},
     )
 
