@@ -37,7 +37,7 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
 {% if event %}
         {
-            'running': sum(signed_size),
+            'running': sum(signed_size)::bigint,
             'high': max(session_running) - arg_min(session_running - signed_size, trade_no),
             'low': min(session_running) - arg_min(session_running - signed_size, trade_no),
             -- the first trade at the highest price: the greatest (price, -trade_no)
