@@ -15,8 +15,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -49,6 +50,7 @@ from vcdwh.fetch import (
     resolve_api_key,
     validate_symbol,
 )
+from vcdwh.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -688,9 +690,15 @@ def fixture_parent_dbn(tmp_path: Path) -> Path:
 
 
 def fetch_parent(
-    settings: Settings, client: FakeHistorical, lines: list[str], symbol: str = "ES.FUT"
+    settings: Settings,
+    client: FakeHistorical,
+    lines: list[str],
+    symbol: str = "ES.FUT",
+    **kwargs: Any,
 ) -> Any:
-    return fetch(settings, client, lines, symbols=[symbol], start="2024-03-04", end="2024-03-09")
+    return fetch(
+        settings, client, lines, symbols=[symbol], start="2024-03-04", end="2024-03-09", **kwargs
+    )
 
 
 @pytest.mark.parametrize(("symbol", "stype"), [("ES.FUT", "parent"), ("ES.c.0", "continuous")])
@@ -2046,3 +2054,80 @@ def test_cli_fetch_given_batch_above_small_downloads_through_a_batch_job(
     assert "batch job GLBX-20240701-ABCDEF downloaded and verified" in result.output
     assert factory["client"].timeseries.calls == []
     assert KEY not in result.output
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class RecordedProgress(Progress):
+    """Keeps every phase and the units advanced in it."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int | None, str]] = []
+        self.advances: list[list[int]] = []
+
+    def phase(self, label: str, total: int | None = None, unit: str = "") -> None:
+        self.phases.append((label, total, unit))
+        self.advances.append([])
+
+    def advance(self, units: int = 1) -> None:
+        self.advances[-1].append(units)
+
+
+class HalfThenRest(FakeTimeseries):
+    """Streams the file to ``path`` in two halves, the second once ``seen`` reports the first
+    (a download the progress bar watches as it grows)."""
+
+    def __init__(self, files: dict[str, Path], seen: Callable[[], int]) -> None:
+        super().__init__(files)
+        self.seen = seen
+
+    def get_range(self, **kwargs: Any) -> databento.DBNStore:
+        data = self.files[kwargs["schema"]].read_bytes()
+        half = len(data) // 2
+        with open(kwargs["path"], "x+b") as writer:
+            writer.write(data[:half])
+            writer.flush()
+            deadline = time.monotonic() + 10
+            while self.seen() < half and time.monotonic() < deadline:
+                time.sleep(0.01)
+            writer.write(data[half:])
+        return databento.DBNStore.from_file(kwargs["path"])
+
+
+def test_fetch_given_a_progress_counts_each_downloads_bytes_as_they_arrive(
+    settings: Settings, lines: list[str], tmp_path: Path
+) -> None:
+    # Arrange: a stream that waits, half written, until the progress has counted that half
+    served = write_parent_trades(tmp_path / "served.dbn.zst")
+    progress = RecordedProgress()
+    seen = lambda: sum(progress.advances[-1]) if progress.advances else 0  # noqa: E731
+    client = FakeHistorical(HalfThenRest({"trades": served}, seen))
+
+    # Act
+    [file] = fetch_parent(settings, client, lines, progress=progress).files
+
+    # Assert: one phase counted in bytes, the half first, the whole file in the end
+    size = served.stat().st_size
+    assert progress.phases == [("downloading ES.FUT trades 2024-03-04..2024-03-09", None, "bytes")]
+    [advances] = progress.advances
+    assert advances[0] == size // 2
+    assert sum(advances) == size == file.dbn_path.stat().st_size
+
+
+def test_fetch_given_a_batch_job_counts_its_download_against_the_listed_size(
+    settings: Settings, lines: list[str], tmp_path: Path
+) -> None:
+    served = write_parent_trades(tmp_path / "served.dbn.zst")
+    client = FakeHistorical(
+        FakeTimeseries({"trades": served}),
+        metadata=FakeMetadata(size=5_000_000_000),
+        batch=FakeBatch({"trades": served}),
+    )
+    progress = RecordedProgress()
+
+    fetch_parent(settings, client, lines, progress=progress)
+
+    size = served.stat().st_size
+    assert progress.phases == [("downloading ES.FUT trades 2024-03-04..2024-03-09", size, "bytes")]
+    assert sum(progress.advances[0]) == size

@@ -122,3 +122,23 @@ def test_build_piped_prints_only_its_lines(sample_dir):
     )
     assert done.stderr == ""
     assert "\x1b" not in done.stdout and "loading files" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("unit", "completed", "total", "shown"),
+    [
+        ("", 3, 10, "3/10"),
+        ("bytes", 1_500_000, None, "1.5 MB"),
+        ("bytes", 1_500_000, 3_000_000, "1.5/3.0 MB"),
+    ],
+)
+def test_terminalcount_column_given_a_phase_in_bytes_shows_sizes(unit, completed, total, shown):
+    from rich.progress import Progress as RichProgress
+
+    from vcdwh.progress import count_column
+
+    bars = RichProgress()
+    task_id = bars.add_task("downloading", total=total, unit=unit)
+    bars.update(task_id, completed=completed)
+    [task] = bars.tasks
+    assert count_column().render(task).plain.replace(" ", "") == shown.replace(" ", "")

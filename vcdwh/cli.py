@@ -1203,6 +1203,7 @@ def fetch(
     """
     from vcdwh.fetch import DEFAULT_SCHEMAS, DEFAULT_SYMBOLS, fetch_data
 
+    progress = _progress()
     report = fetch_data(
         settings,
         symbols=symbols or DEFAULT_SYMBOLS,
@@ -1216,8 +1217,9 @@ def fetch(
         assume_yes=assume_yes,
         refresh=refresh,
         api_key=api_key,
-        echo=click.echo,
+        echo=progress.echo,
         batch_above=batch_above,
+        progress=progress,
     )
     click.echo(report.summary())
 

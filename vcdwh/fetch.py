@@ -47,13 +47,15 @@ module is cheap and a test can inject a fake client.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import secrets
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -63,6 +65,7 @@ from vcdwh.config import Settings
 from vcdwh.datafiles import SEED_PREFIXES, dbn_file_name, seed_file_name
 from vcdwh.errors import ConfigError, FetchError, VcdwhError
 from vcdwh.instruments import CONTINUOUS_SYMBOL_RE, PARENT_SYMBOL_RE
+from vcdwh.progress import NO_PROGRESS, Progress
 
 __all__ = [
     "API_KEY_ENV",
@@ -107,6 +110,8 @@ DEFAULT_BATCH_ABOVE_BYTES = 1 << 30
 stream that large is slow to restart when it breaks, a batch file is prepared server-side, then
 downloaded and checked against its SHA-256."""
 BATCH_POLL_SECONDS = 15.0
+PROGRESS_POLL_SECONDS = 0.25
+"""How often a download's bytes on disk are counted for its progress bar."""
 BATCH_TIMEOUT_SECONDS = 6 * 3600.0
 #: Instrument ids per ``symbology.resolve`` request (Databento's limit is 2,000).
 RESOLVE_BATCH = 2000
@@ -829,6 +834,7 @@ def fetch_data(
     sleep: Callable[[float], object] = time.sleep,
     today: date | None = None,
     batch_above: int = DEFAULT_BATCH_ABOVE_BYTES,
+    progress: Progress = NO_PROGRESS,
 ) -> FetchReport:
     """Download Databento data for each symbol and schema into the seed's files.
 
@@ -872,6 +878,9 @@ def fetch_data(
         batch_above : int, default DEFAULT_BATCH_ABOVE_BYTES (1 GiB)
             A request whose billable size is above this many bytes is downloaded as a batch job
             instead of one streaming request.
+        progress : Progress, default NO_PROGRESS
+            Receives a phase per download and the bytes received (of the file's size when
+            Databento lists it, for a batch job).
 
         Returns
         -------
@@ -921,24 +930,26 @@ def fetch_data(
             hidden.append(key)
             client = make_client(key)
 
-        return _fetch(
-            settings,
-            client,
-            symbols_t,
-            schemas_t,
-            dataset,
-            stype_override,
-            start_d,
-            end_d,
-            start_given,
-            span,
-            float(max_cost),
-            assume_yes,
-            refresh,
-            say,
-            sleep,
-            batch_above,
-        )
+        with contextlib.closing(progress):
+            return _fetch(
+                settings,
+                client,
+                symbols_t,
+                schemas_t,
+                dataset,
+                stype_override,
+                start_d,
+                end_d,
+                start_given,
+                span,
+                float(max_cost),
+                assume_yes,
+                refresh,
+                say,
+                sleep,
+                batch_above,
+                progress,
+            )
     except VcdwhError as exc:
         message = str(exc)
         scrubbed = _scrub(message, hidden)
@@ -964,6 +975,7 @@ def _fetch(
     say: Echo,
     sleep: Callable[[float], object],
     batch_above: int = DEFAULT_BATCH_ABOVE_BYTES,
+    progress: Progress = NO_PROGRESS,
 ) -> FetchReport:
     def retrying(call: Callable[[], T], what: str, req: _Request | None) -> T:
         return _with_retries(call, what=what, req=req, dataset=dataset, say=say, sleep=sleep)
@@ -1075,12 +1087,14 @@ def _fetch(
         began = time.monotonic()
 
         def download(req: _Request = req) -> tuple[int, int]:
-            return _download(client, req, dataset, mapper(req))
+            return _download(client, req, dataset, mapper(req), progress=progress)
 
         if req in batched:
             # Not retried as a whole: that would submit (and pay for) a second job. Each call
             # after the submission is retried on its own.
-            fetcher = functools.partial(_batch_fetch, client, req, dataset, say, sleep, retrying)
+            fetcher = functools.partial(
+                _batch_fetch, client, req, dataset, say, sleep, retrying, progress
+            )
             records, nbytes = _download(client, req, dataset, mapper(req), fetcher)
         else:
             records, nbytes = retrying(download, req.label, req)
@@ -1131,12 +1145,54 @@ def _fetched(
     )
 
 
+@contextlib.contextmanager
+def received_bytes(
+    progress: Progress, label: str, received: Callable[[], int], total: int | None = None
+) -> Iterator[None]:
+    """While the block runs, tell ``progress`` every :data:`PROGRESS_POLL_SECONDS` how many more
+    bytes ``received()`` counts (a download writing a file), and once more when it ends."""
+    progress.phase(label, total, unit="bytes")
+    counted = 0
+    done = threading.Event()
+
+    def report() -> None:
+        nonlocal counted
+        now = received()
+        if now > counted:
+            progress.advance(now - counted)
+            counted = now
+
+    def poll() -> None:
+        while not done.wait(PROGRESS_POLL_SECONDS):
+            report()
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        report()
+
+
+def _size(path: Path) -> int:
+    """Bytes in a file, or in every file under a folder; 0 while it does not exist."""
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return path.stat().st_size
+    except OSError:  # created or removed meanwhile
+        return 0
+
+
 def _download(
     client: HistoricalClient,
     req: _Request,
     dataset: str,
     mapper: SymbolMapper | None,
     fetcher: Callable[[Path], Any] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[int, int]:
     """One request into hidden temporary files, renamed only when complete and non-empty.
 
@@ -1154,7 +1210,8 @@ def _download(
             if fetcher is not None:
                 store = fetcher(tmp_dbn)
             else:
-                store = client.timeseries.get_range(**req.query(dataset), path=tmp_dbn)
+                with received_bytes(progress, f"downloading {req.label}", lambda: _size(tmp_dbn)):
+                    store = client.timeseries.get_range(**req.query(dataset), path=tmp_dbn)
         except ValueError as exc:  # e.g. an empty body: the client cannot open a 0-byte file
             raise FetchError(f"Databento sent no usable data for {req.label}: {exc}") from exc
         try:
@@ -1202,6 +1259,7 @@ def _batch_fetch(
     say: Echo,
     sleep: Callable[[float], object],
     retrying: Callable[..., Any],
+    progress: Progress,
     tmp_dbn: Path,
 ) -> Any:
     """Submit a batch job for one request, wait for it, download and verify its DBN file.
@@ -1227,12 +1285,12 @@ def _batch_fetch(
     say(f"{req.label}: batch job {job_id} submitted")
     waited = 0.0
     while True:
-        state, progress = retrying(
+        state, percent = retrying(
             lambda: _job_state(client, job_id), f"the state of batch job {job_id}", req
         )
         say(
             f"{req.label}: batch job {job_id} {state}"
-            + (f" {progress}%" if progress is not None else "")
+            + (f" {percent}%" if percent is not None else "")
         )
         if state == "done":
             break
@@ -1258,11 +1316,14 @@ def _batch_fetch(
     [(name, entry)] = listed.items()
     folder = req.dbn_path.parent / f".batch-{secrets.token_hex(6)}.part"
     try:
-        paths = retrying(
-            lambda: client.batch.download(job_id, output_dir=folder, filename_to_download=name),
-            f"the file of batch job {job_id}",
-            req,
-        )
+        with received_bytes(
+            progress, f"downloading {req.label}", lambda: _size(folder), int(entry["size"])
+        ):
+            paths = retrying(
+                lambda: client.batch.download(job_id, output_dir=folder, filename_to_download=name),
+                f"the file of batch job {job_id}",
+                req,
+            )
         [path] = [Path(p) for p in paths if Path(p).name == name]
         expected_hash = str(entry.get("hash", "")).removeprefix("sha256:")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

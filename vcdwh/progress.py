@@ -19,8 +19,9 @@ SHOW_AFTER_SECONDS = 1.0
 class Progress:
     """Receives the progress of long work; this base class ignores it."""
 
-    def phase(self, label: str, total: int | None = None) -> None:
-        """A new phase begins: ``label``, and ``total`` units of work if they are known."""
+    def phase(self, label: str, total: int | None = None, unit: str = "") -> None:
+        """A new phase begins: ``label``, and ``total`` units of work if they are known;
+        ``unit="bytes"`` counts bytes (shown as sizes)."""
 
     def advance(self, units: int = 1) -> None:
         """``units`` more units of the current phase are done."""
@@ -48,13 +49,7 @@ class TerminalProgress(Progress):
 
     def __init__(self, stream: TextIO, *, show_after: float = SHOW_AFTER_SECONDS) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
 
         self._lock = threading.Lock()
@@ -62,7 +57,7 @@ class TerminalProgress(Progress):
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            count_column(),
             TimeElapsedColumn(),
             console=Console(file=stream),
             transient=True,
@@ -74,11 +69,11 @@ class TerminalProgress(Progress):
         self._timer.daemon = True
         self._timer.start()
 
-    def phase(self, label: str, total: int | None = None) -> None:
+    def phase(self, label: str, total: int | None = None, unit: str = "") -> None:
         with self._lock:
             if self._task is not None:
                 self._bars.remove_task(self._task)
-            self._task = self._bars.add_task(label, total=total)
+            self._task = self._bars.add_task(label, total=total, unit=unit)
 
     def advance(self, units: int = 1) -> None:
         with self._lock:
@@ -104,6 +99,28 @@ class TerminalProgress(Progress):
             if not self._closed:
                 self._started = True
                 self._bars.start()
+
+
+def count_column() -> Any:
+    """rich's "done/total" column, in sizes (``1.2/3.4 MB``) for a phase counted in bytes."""
+    from rich.filesize import decimal
+    from rich.progress import DownloadColumn, MofNCompleteColumn, ProgressColumn
+
+    class CountColumn(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self._units, self._bytes = MofNCompleteColumn(), DownloadColumn()
+
+        def render(self, task: Any) -> Any:
+            if task.fields.get("unit") != "bytes":
+                return self._units.render(task)
+            if task.total is None:
+                from rich.text import Text
+
+                return Text(decimal(int(task.completed)), style="progress.download")
+            return self._bytes.render(task)
+
+    return CountColumn()
 
 
 def terminal_progress(quiet: bool = False, stream: TextIO | None = None) -> Progress:
