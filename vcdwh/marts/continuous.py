@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from vcdwh.errors import BuildError, ConfigError
+from vcdwh.warehouse.settings import read_settings, write_settings
 from vcdwh.warehouse.sqlrender import render
 
 if TYPE_CHECKING:
@@ -93,11 +94,7 @@ def stored_continuous(con: duckdb.DuckDBPyConnection) -> ContinuousOptions:
     ConfigError
         A stored value cannot be read back.
     """
-    rows = dict(
-        con.execute(
-            "select key, value from build_settings where key in ('adjust', 'roll_rule')"
-        ).fetchall()
-    )
+    rows = read_settings(con)
     options = ContinuousOptions(
         adjust=rows.get("adjust", "none"), roll_rule=rows.get("roll_rule", VOLUME)
     )
@@ -112,13 +109,7 @@ def stored_continuous(con: duckdb.DuckDBPyConnection) -> ContinuousOptions:
 
 def store_continuous(con: duckdb.DuckDBPyConnection, options: ContinuousOptions) -> None:
     """Write both keys; ``set_at`` changes only for a key whose value changed."""
-    current = dict(con.execute("select key, value from build_settings").fetchall())
-    for key, value in (("adjust", options.adjust), ("roll_rule", options.roll_rule)):
-        if current.get(key) != value:
-            con.execute(
-                "insert or replace into build_settings values ($key, $value, now()::timestamp)",
-                {"key": key, "value": value},
-            )
+    write_settings(con, {"adjust": options.adjust, "roll_rule": options.roll_rule})
 
 
 def check_expirations(

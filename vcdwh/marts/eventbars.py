@@ -26,6 +26,7 @@ from vcdwh.marts.barsets import developing_value_area, write_bar_set
 from vcdwh.marts.frequency import EventBars, parse_event_bars
 from vcdwh.marts.orderflow import FlowOptions
 from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges
+from vcdwh.warehouse.settings import read_settings, write_settings
 from vcdwh.warehouse.sqlrender import identifier, render
 
 if TYPE_CHECKING:
@@ -234,13 +235,11 @@ def stored_event_bars(con: duckdb.DuckDBPyConnection) -> list[EventBars]:
     ConfigError
         If the stored value cannot be read back.
     """
-    rows = con.execute(
-        "select value from build_settings where key = $key", {"key": SETTINGS_KEY}
-    ).fetchall()
-    if not rows or not rows[0][0]:
+    value = read_settings(con).get(SETTINGS_KEY)
+    if not value:
         return []
     try:
-        return [parse_event_bars(item) for item in str(rows[0][0]).split(",")]
+        return [parse_event_bars(item) for item in value.split(",")]
     except ConfigError as exc:
         raise ConfigError(
             f"build_settings holds an unreadable event_bars value ({exc}); "
@@ -251,12 +250,5 @@ def stored_event_bars(con: duckdb.DuckDBPyConnection) -> list[EventBars]:
 def store_event_bars(con: duckdb.DuckDBPyConnection, sets: Sequence[EventBars]) -> None:
     """Keep the bar sets in ``build_settings`` so later builds refresh them too."""
     value = ",".join(b.name for b in sorted(set(sets)))
-    current = con.execute(
-        "select value from build_settings where key = $key", {"key": SETTINGS_KEY}
-    ).fetchall()
-    if (current[0][0] if current else "") == value:
-        return
-    con.execute(
-        "insert or replace into build_settings values ($key, $value, now()::timestamp)",
-        {"key": SETTINGS_KEY, "value": value},
-    )
+    if read_settings(con).get(SETTINGS_KEY, "") != value:
+        write_settings(con, {SETTINGS_KEY: value})

@@ -16,6 +16,7 @@ from datetime import date, time, timedelta
 from typing import TYPE_CHECKING
 
 from vcdwh.errors import ConfigError
+from vcdwh.warehouse.settings import read_settings, write_settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,18 +164,16 @@ def write_calendar(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("delete from calendar")
         return
     start = span[0] - timedelta(days=SPAN_MARGIN_DAYS)
-    end = span[1] + timedelta(days=SPAN_MARGIN_DAYS)
+    needed_end = span[1] + timedelta(days=SPAN_MARGIN_DAYS)
     names = sorted(n for (n,) in con.execute("select distinct calendar from rth_hours").fetchall())
     written = {"calendars": names, "version": version("pandas_market_calendars")}
-    stored = con.execute(
-        "select value from build_settings where key = $key", {"key": SETTINGS_KEY}
-    ).fetchall()
+    stored = read_settings(con).get(SETTINGS_KEY)
     if stored:
-        kept = json.loads(stored[0][0])
+        kept = json.loads(stored)
         if (
             {k: kept.get(k) for k in written} == written
             and kept.get("start", "9999") <= start.isoformat()
-            and kept.get("end", "") >= end.isoformat()
+            and kept.get("end", "") >= needed_end.isoformat()
         ):
             return
     con.execute("delete from calendar")
@@ -188,10 +187,7 @@ def write_calendar(con: duckdb.DuckDBPyConnection) -> None:
         finally:
             con.unregister("calendar_rows")
     written |= {"start": start.isoformat(), "end": end.isoformat()}
-    con.execute(
-        "insert or replace into build_settings values ($key, $value, now()::timestamp)",
-        {"key": SETTINGS_KEY, "value": json.dumps(written)},
-    )
+    write_settings(con, {SETTINGS_KEY: json.dumps(written)})
 
 
 _COLUMNS = ("calendar", "session_date", "market_open", "market_close", "early_close")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from vcdwh.errors import ConfigError
+from vcdwh.warehouse.settings import read_settings, write_settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -194,7 +195,7 @@ def stored_options(con: duckdb.DuckDBPyConnection) -> FlowOptions:
     ConfigError
         If a stored value cannot be read back.
     """
-    rows = dict(con.execute("select key, value from build_settings").fetchall())
+    rows = read_settings(con)
     defaults = FlowOptions()
     try:
         options = FlowOptions(
@@ -222,14 +223,7 @@ def _optional_int(text: str) -> int | None:
 
 def store_options(con: duckdb.DuckDBPyConnection, options: FlowOptions) -> None:
     """Write every key; ``set_at`` changes only for keys whose value changed."""
-    current = dict(con.execute("select key, value from build_settings").fetchall())
-    for key, value in options.as_rows().items():
-        if current.get(key) == value:
-            continue
-        con.execute(
-            "insert or replace into build_settings values ($key, $value, now()::timestamp)",
-            {"key": key, "value": value},
-        )
+    write_settings(con, options.as_rows())
 
 
 def describe(options: FlowOptions) -> str:
