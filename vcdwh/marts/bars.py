@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vcdwh.marts.barsets import developing_value_area, root_ticks, write_bar_set
 from vcdwh.marts.continuous import (
@@ -203,7 +203,7 @@ def _build_grains(
     statement, so a build sorts a bounded number of trades at once and its memory does not grow
     with the history loaded.
     """
-    whole_history = options.unknown_side == "tick-rule" or options.large_lot
+    whole_history = options.whole_history
     if whole_history:
         flow = render(
             "intermediate/int_trade_flow.sql",
@@ -228,11 +228,6 @@ def _build_grains(
         **grain,
     )
     level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
-    bar_params: dict[str, Any] = {}
-    if options.large_lot:
-        bar_params["min_size"] = options.min_size
-        if options.max_size is not None:
-            bar_params["max_size"] = options.max_size
     sessions = con.execute(
         render("intermediate/int_session_pieces.sql", partial=partial)
     ).fetchall()
@@ -245,7 +240,7 @@ def _build_grains(
     ]
     # A piece of one session names the session, which its statement places the trades in.
     session = {} if whole_history else {"session_date": EPOCH.date(), "session_start_ns": 0}
-    fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, bar_params, session)
+    fill_by_ranges(con, "int_bar_grain", bar_grain, pieces, options.large_lot_params, session)
     fill_by_ranges(con, "int_level_grain", level_grain, pieces, placeholders=session)
     if whole_history:
         con.execute("drop table int_trade_flow")

@@ -148,7 +148,7 @@ def build_event_bars(
         return []
     # As for the time bars: a statement per session, which it places the trades in, unless the
     # tick rule or the large-lot filter needs windows over an instrument's whole history.
-    whole_history = options.unknown_side == "tick-rule" or options.large_lot
+    whole_history = options.whole_history
     flow = render(
         "intermediate/int_event_flow.sql",
         tick_rule=options.unknown_side == "tick-rule",
@@ -178,11 +178,6 @@ def build_event_bars(
         "tick_rule": False,
         "partial": partial,
     }
-    bar_params: dict[str, Any] = {}
-    if options.large_lot:
-        bar_params["min_size"] = options.min_size
-        if options.max_size is not None:
-            bar_params["max_size"] = options.max_size
     checked: list[tuple[str, str]] = []
     for bars in sorted(set(sets)):
         if bars.kind != "t":
@@ -197,7 +192,9 @@ def build_event_bars(
             analytics=True,
             **grain,
         )
-        con.execute(f"create or replace temp table int_bar_grain as {bar_grain}", bar_params)
+        con.execute(
+            f"create or replace temp table int_bar_grain as {bar_grain}", options.large_lot_params
+        )
         level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
         con.execute(f"create or replace temp table int_level_grain as {level_grain}")
         # the developing value area as of each bar's last trade: the bars are the grains

@@ -61,6 +61,23 @@ class FlowOptions:
         """True when the large-lot columns are built."""
         return self.min_size is not None
 
+    @property
+    def whole_history(self) -> bool:
+        """True when placing a trade needs windows over its instrument's whole history (the tick
+        rule, the large-lot filter's aggressor events), not one session at a time."""
+        return self.unknown_side == "tick-rule" or self.large_lot
+
+    @property
+    def large_lot_params(self) -> dict[str, Any]:
+        """The ``$min_size`` / ``$max_size`` parameters of ``int_bar_grain`` (none without the
+        large-lot filter, no ``$max_size`` without an upper bound)."""
+        params: dict[str, Any] = {}
+        if self.min_size is not None:
+            params["min_size"] = self.min_size
+            if self.max_size is not None:
+                params["max_size"] = self.max_size
+        return params
+
     def validated(self) -> FlowOptions:
         """Check the combination; return self.
 
