@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -91,29 +92,48 @@ def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
     return int(gaps.min()) if gaps.size else 1
 
 
-def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars) -> None:
-    """Run the sequential pass of every session of ``int_event_flow``: each trade's bar number
-    in its session, written to ``event_bar_numbers`` one row per trade in the flow's order."""
+@dataclass(frozen=True)
+class _Sessions:
+    """Every session of ``int_event_flow`` as numpy arrays, in the flow's order: the sizes and
+    nano-unit prices of its trades between ``edges[i]`` and ``edges[i + 1]``, its symbol."""
+
+    sizes: np.ndarray
+    prices: np.ndarray
+    edges: list[int]
+    symbols: list[str]
+
+
+def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
+    """Read ``int_event_flow`` once for the sequential passes of every volume and range set."""
     # the flow is written session by session in trade order: each session starts at trade_no 1
     data = con.execute(
         "select trade_no, size, price_nanos from int_event_flow order by rowid"
     ).fetchnumpy()
     sizes = np.asarray(data["size"], dtype=np.int64)
-    prices = np.asarray(data["price_nanos"], dtype=np.int64)
-    edges = [*np.flatnonzero(np.asarray(data["trade_no"]) == 1).tolist(), len(sizes)]
     symbols = [
         str(symbol)
         for (symbol,) in con.execute(
             "select symbol from int_event_flow where trade_no = 1 order by rowid"
         ).fetchall()
     ]
-    numbers = np.empty(len(sizes), dtype=np.int64)
-    for session, (lo, hi) in enumerate(itertools.pairwise(edges)):
+    return _Sessions(
+        sizes=sizes,
+        prices=np.asarray(data["price_nanos"], dtype=np.int64),
+        edges=[*np.flatnonzero(np.asarray(data["trade_no"]) == 1).tolist(), len(sizes)],
+        symbols=symbols,
+    )
+
+
+def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars, flow: _Sessions) -> None:
+    """Run the sequential pass of every session: each trade's bar number in its session,
+    written to ``event_bar_numbers`` one row per trade in the flow's order."""
+    numbers = np.empty(len(flow.sizes), dtype=np.int64)
+    for session, (lo, hi) in enumerate(itertools.pairwise(flow.edges)):
         if bars.kind == "v":
-            starts = volume_bar_starts(sizes[lo:hi], bars.size)
+            starts = volume_bar_starts(flow.sizes[lo:hi], bars.size)
         else:
-            tick = _tick_nanos(symbols[session], prices[lo:hi])
-            starts = range_bar_starts(prices[lo:hi], bars.size * tick)
+            tick = _tick_nanos(flow.symbols[session], flow.prices[lo:hi])
+            starts = range_bar_starts(flow.prices[lo:hi], bars.size * tick)
         numbers[lo:hi] = np.searchsorted(starts, np.arange(hi - lo), side="right")
     frame = pd.DataFrame({"bar_index": numbers})
     con.register("event_bar_numbers_frame", frame)
@@ -179,9 +199,11 @@ def build_event_bars(
         "partial": partial,
     }
     checked: list[tuple[str, str]] = []
+    flow_sessions: _Sessions | None = None
     for bars in sorted(set(sets)):
         if bars.kind != "t":
-            _write_bar_numbers(con, bars)
+            flow_sessions = flow_sessions or _read_sessions(con)
+            _write_bar_numbers(con, bars, flow_sessions)
         trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
         # a view: read once by each grain below, never written out
         con.execute(f"create or replace temp view int_event_trades as {trades}")
