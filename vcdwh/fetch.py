@@ -1146,18 +1146,19 @@ def _fetched(
 
 
 @contextlib.contextmanager
-def received_bytes(
-    progress: Progress, label: str, received: Callable[[], int], total: int | None = None
+def _received_bytes(
+    progress: Progress, label: str, target: Path, total: int | None = None
 ) -> Iterator[None]:
     """While the block runs, tell ``progress`` every :data:`PROGRESS_POLL_SECONDS` how many more
-    bytes ``received()`` counts (a download writing a file), and once more when it ends."""
+    bytes a download has written to ``target`` (a file, or a folder it writes into), and once
+    more when it ends."""
     progress.phase(label, total, unit="bytes")
     counted = 0
     done = threading.Event()
 
     def report() -> None:
         nonlocal counted
-        now = received()
+        now = _size(target)
         if now > counted:
             progress.advance(now - counted)
             counted = now
@@ -1210,7 +1211,7 @@ def _download(
             if fetcher is not None:
                 store = fetcher(tmp_dbn)
             else:
-                with received_bytes(progress, f"downloading {req.label}", lambda: _size(tmp_dbn)):
+                with _received_bytes(progress, f"downloading {req.label}", tmp_dbn):
                     store = client.timeseries.get_range(**req.query(dataset), path=tmp_dbn)
         except ValueError as exc:  # e.g. an empty body: the client cannot open a 0-byte file
             raise FetchError(f"Databento sent no usable data for {req.label}: {exc}") from exc
@@ -1316,9 +1317,7 @@ def _batch_fetch(
     [(name, entry)] = listed.items()
     folder = req.dbn_path.parent / f".batch-{secrets.token_hex(6)}.part"
     try:
-        with received_bytes(
-            progress, f"downloading {req.label}", lambda: _size(folder), int(entry["size"])
-        ):
+        with _received_bytes(progress, f"downloading {req.label}", folder, int(entry["size"])):
             paths = retrying(
                 lambda: client.batch.download(job_id, output_dir=folder, filename_to_download=name),
                 f"the file of batch job {job_id}",
