@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.dbnfile import TRADE_DTYPE as DBN_TRADE
 from vcdwh.instruments import SPECS, contract_root
 
 HEADER = (
@@ -109,27 +110,6 @@ def profile_tick(symbol: str, prices: list[Decimal]) -> Decimal | None:
     ordered = sorted(set(prices))
     gaps = [b - a for a, b in itertools.pairwise(ordered)]
     return min(gaps) if gaps else None
-
-
-# DBN trade records (48 bytes), laid out as databento_dbn decodes them.
-DBN_TRADE = np.dtype(
-    [
-        ("length", "u1"),
-        ("rtype", "u1"),
-        ("publisher_id", "<u2"),
-        ("instrument_id", "<u4"),
-        ("ts_event", "<u8"),
-        ("price", "<i8"),
-        ("size", "<u4"),
-        ("action", "S1"),
-        ("side", "S1"),
-        ("flags", "u1"),
-        ("depth", "u1"),
-        ("ts_recv", "<u8"),
-        ("ts_in_delta", "<i4"),
-        ("sequence", "<u4"),
-    ]
-)
 
 
 def dbn_trade_records(count: int) -> np.ndarray:
