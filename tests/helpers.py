@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
 from bench.dbnfile import TRADE_DTYPE as DBN_TRADE
 from vcdwh.instruments import SPECS, contract_root
+from vcdwh.sample import generate_sample
 
 HEADER = (
     "ts_recv,ts_event,rtype,publisher_id,instrument_id,action,side,depth,price,size,flags,"
@@ -119,3 +121,36 @@ def dbn_trade_records(count: int) -> np.ndarray:
     records["publisher_id"] = 1
     records["action"] = b"T"
     return records
+
+
+def sample_week_parts(folder: Path) -> list[Path]:
+    """The sample week's trades cut into three consecutive files (40% / 30% / 30% of rows, each
+    cut inside a session), for incremental builds."""
+    report = generate_sample(
+        folder / "whole", days=7, start=date(2024, 3, 3), seed=7, trades_per_day=3000
+    )
+    header, *rows = report.trades_path.read_text().splitlines(keepends=True)
+    cuts = [0, int(len(rows) * 0.4), int(len(rows) * 0.7), len(rows)]
+    paths = []
+    for i in range(3):
+        path = folder / f"part{i}.csv"
+        path.write_text(header + "".join(rows[cuts[i] : cuts[i + 1]]))
+        paths.append(path)
+    return paths
+
+
+def mart_differences(one: Path, other: Path, marts: Iterable[str]) -> dict[str, int]:
+    """Per relation, the rows one warehouse holds and the other does not, both ways (counting
+    repeats)."""
+    con = duckdb.connect(str(one), read_only=True)
+    con.execute(f"attach '{other}' as other (read_only)")
+    try:
+        return {
+            mart: con.execute(
+                f"select count(*) from ((select * from {mart} except all select * from other.{mart})"
+                f" union all (select * from other.{mart} except all select * from {mart}))"
+            ).fetchone()[0]
+            for mart in marts
+        }
+    finally:
+        con.close()

@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from tests.helpers import Trade, ns, profile_tick, reference_value_area, write_pretty_csv
+from tests.helpers import (
+    Trade,
+    mart_differences,
+    ns,
+    profile_tick,
+    reference_value_area,
+    sample_week_parts,
+    write_pretty_csv,
+)
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.backtest.sweep import SweepSpec
@@ -403,16 +411,7 @@ def test_sweep_given_a_volume_bar_set_accepts_it():
 
 def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
     # Arrange: a sample week cut in three files mid-session.
-    report = generate_sample(
-        tmp_path / "whole", days=7, start=date(2024, 3, 3), seed=7, trades_per_day=3000
-    )
-    header, *rows = report.trades_path.read_text().splitlines(keepends=True)
-    cuts = [0, int(len(rows) * 0.4), int(len(rows) * 0.7), len(rows)]
-    parts = []
-    for i in range(3):
-        path = tmp_path / f"part{i}.csv"
-        path.write_text(header + "".join(rows[cuts[i] : cuts[i + 1]]))
-        parts.append(path)
+    parts = sample_week_parts(tmp_path)
     sets = ["40t", "150v", "5r"]
     step = Settings(tmp_path / "step", tmp_path / "step" / "w.duckdb")
     step.data_dir.mkdir()
@@ -424,20 +423,10 @@ def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
     build_warehouse(full, parts, event_bars=sets)
     # Assert
     assert modes == ["full", "incremental", "incremental"]
-    con = duckdb.connect(str(step.db_path), read_only=True)
-    con.execute(f"attach '{full.db_path}' as other (read_only)")
-    try:
-        for name in ("40t", "150v", "5r"):
-            for mart in (f"bars_{name}", f"footprint_{name}"):
-                [(rows_held,)] = con.execute(f"select count(*) from {mart}").fetchall()
-                [(differences,)] = con.execute(
-                    f"select count(*) from ((select * from {mart} except all "
-                    f"select * from other.{mart}) union all (select * from other.{mart} "
-                    f"except all select * from {mart}))"
-                ).fetchall()
-                assert rows_held > 0 and differences == 0, mart
-    finally:
-        con.close()
+    marts = [f"{kind}_{name}" for name in sets for kind in ("bars", "footprint")]
+    assert mart_differences(step.db_path, full.db_path, marts) == dict.fromkeys(marts, 0)
+    held = _read(step, *(f"select count(*) from {mart}" for mart in marts))
+    assert all(rows[0][0] > 0 for rows, _ in held)
 
 
 def test_backtest_given_tick_bars_inside_one_timestamp_explains_that_bars_need_distinct_starts(

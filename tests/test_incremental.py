@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.helpers import Trade, ns, write_pretty_csv, write_raw_csv
+from tests.helpers import (
+    Trade,
+    mart_differences,
+    ns,
+    sample_week_parts,
+    write_pretty_csv,
+    write_raw_csv,
+)
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
 from vcdwh.marts.orderflow import FlowOverrides
-from vcdwh.sample import generate_sample
 
 pytestmark = pytest.mark.slow
 
@@ -34,18 +39,7 @@ MINUTE = 60 * 1_000_000_000
 @pytest.fixture(name="parts", scope="module")
 def fixture_parts(tmp_path_factory) -> list[Path]:
     """The sample week's trades cut into three consecutive files (40% / 30% / 30% of rows)."""
-    folder = tmp_path_factory.mktemp("parts")
-    report = generate_sample(
-        folder / "whole", days=7, start=date(2024, 3, 3), seed=7, trades_per_day=3000
-    )
-    header, *rows = report.trades_path.read_text().splitlines(keepends=True)
-    cuts = [0, int(len(rows) * 0.4), int(len(rows) * 0.7), len(rows)]
-    paths = []
-    for i in range(3):
-        path = folder / f"part{i}.csv"
-        path.write_text(header + "".join(rows[cuts[i] : cuts[i + 1]]))
-        paths.append(path)
-    return paths
+    return sample_week_parts(tmp_path_factory.mktemp("parts"))
 
 
 def _settings(folder: Path) -> Settings:
@@ -54,18 +48,7 @@ def _settings(folder: Path) -> Settings:
 
 
 def _differences(one: Path, other: Path) -> dict[str, int]:
-    con = duckdb.connect(str(one), read_only=True)
-    con.execute(f"attach '{other}' as other (read_only)")
-    try:
-        return {
-            mart: con.execute(
-                f"select count(*) from ((select * from {mart} except all select * from other.{mart})"
-                f" union all (select * from other.{mart} except all select * from {mart}))"
-            ).fetchone()[0]
-            for mart in MARTS
-        }
-    finally:
-        con.close()
+    return mart_differences(one, other, MARTS)
 
 
 def _full(tmp_path: Path, parts: list[Path], flow: FlowOverrides | None = None) -> Settings:
