@@ -157,7 +157,7 @@ def test_build_given_bad_frequency_is_a_usage_error(settings):
 
 
 def test_build_given_a_killed_writers_spill_folder_removes_it_and_builds(tmp_path):
-    # A build killed while DuckDB spilled leaves `.vcdwh.duckdb.<pid>.tmp.tmp/`; the next writer
+    # A build killed while DuckDB spilled leaves `.vcdwh.duckdb.<pid>.tmp.spill/`; the next writer
     # removes it (files and folders) instead of failing on it.
     from vcdwh.build import build_warehouse
     from vcdwh.config import Settings
@@ -165,7 +165,7 @@ def test_build_given_a_killed_writers_spill_folder_removes_it_and_builds(tmp_pat
 
     settings = Settings(tmp_path / "Data", tmp_path / "Data" / "vcdwh.duckdb")
     generate_sample(settings.data_dir, days=2, trades_per_day=200)
-    spill = settings.data_dir / ".vcdwh.duckdb.999999.tmp.tmp"
+    spill = settings.data_dir / ".vcdwh.duckdb.999999.tmp.spill"
     spill.mkdir()
     (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"\0" * 1024)
     copy = settings.data_dir / ".vcdwh.duckdb.999999.tmp"

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from bench.dbnfile import csv_to_dbn
 from tests.conftest import snapshot
 from tests.procs import env, sample_day
 from vcdwh.build import build_warehouse
@@ -129,6 +130,27 @@ def test_build_given_a_full_disk_prints_one_line_and_keeps_the_warehouse(
     assert match, result.output
     assert match["folder"] == str(small.data_dir)
     assert "Traceback" not in result.output
+    assert snapshot(small.db_path) == before
+    assert leftovers(small.data_dir) == []
+
+
+@pytest.mark.parametrize("mode", ["copy", "auto"])
+def test_build_given_a_full_disk_while_spooling_a_dbn_file_prints_one_line_and_keeps_the_warehouse(
+    small, tmp_path, monkeypatch, mode
+):
+    # Arrange: a DBN day to add, whose records fill the disk as they are spooled for the insert.
+    import pyarrow.parquet as pq
+
+    before = snapshot(small.db_path)
+    day = tmp_path / "day5.dbn.zst"
+    csv_to_dbn(sample_day(tmp_path / "csv", 5, 2_000), day)
+    monkeypatch.setenv("VCDWH_WRITE_MODE", mode)
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", enospc)
+    # Act
+    result = CliRunner().invoke(cli, ["--data-dir", str(small.data_dir), "build", str(day)])
+    # Assert
+    assert result.exit_code == 1
+    assert NO_SPACE.match(result.output.splitlines()[-1] + "\n"), result.output
     assert snapshot(small.db_path) == before
     assert leftovers(small.data_dir) == []
 

@@ -861,18 +861,44 @@ def stage_dbn(
             con.execute(f"create or replace temp view dbn_rows as {rows}")
             con.execute(statement)
         else:
-            # A statement per chunk, straight into `trades`: a chunk is a table of slices that
-            # every thread reads (a stream would be read, and compressed, by one).
-            for batch in itertools.chain([first], batches):
-                slices = pa.Table.from_batches([batch]).to_batches(max_chunksize=_DBN_SLICE_ROWS)
-                con.register("dbn_chunk", pa.Table.from_batches(slices))
+            # The records are spooled to a Parquet file in the spill folder, then added in one
+            # statement that DuckDB reads in parallel and writes out row group by row group:
+            # statements fed chunk by chunk would hold every added row in memory until commit.
+            with _spooled(con, itertools.chain([first], batches)) as spool:
+                con.read_parquet(str(spool)).create_view("dbn_chunk", replace=True)
                 con.execute(f"create or replace temp view dbn_rows as {rows}")
                 con.execute(statement, {"file_id": file_id})
-                con.unregister("dbn_chunk")
+                con.execute("drop view dbn_rows")
+                con.execute("drop view dbn_chunk")
         con.execute("drop view if exists dbn_rows")
     finally:
         con.unregister("dbn_chunk")
         con.unregister("dbn_symbols")
+
+
+@contextlib.contextmanager
+def _spooled(con: duckdb.DuckDBPyConnection, batches: Iterator[Any]) -> Iterator[Path]:
+    """The record batches written to a private Parquet file in the connection's spill folder."""
+    import pyarrow.parquet as pq
+
+    [(folder,)] = con.execute("select current_setting('temp_directory')").fetchall()
+    spill = Path(folder)
+    spill.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vcdwh-dbn-", dir=spill) as private:
+        spool = Path(private) / "records.parquet"
+        writer = None
+        try:
+            for batch in batches:
+                if writer is None:
+                    # zstd without dictionaries: about 11 bytes a record, written fastest.
+                    writer = pq.ParquetWriter(
+                        spool, batch.schema, compression="zstd", use_dictionary=False
+                    )
+                writer.write_batch(batch, row_group_size=_DBN_SLICE_ROWS)
+        finally:
+            if writer is not None:
+                writer.close()
+        yield spool
 
 
 def dbn_batches(store: Any, path: Path, columns: tuple[str, ...]) -> Iterator[Any]:

@@ -360,8 +360,7 @@ def writer_lock(db_path: Path, timeout: float) -> Iterator[int]:
 
 def _remove_stale_temp_files(db_path: Path) -> None:
     """Delete what a killed writer left (called with the writer lock held): its copy, the
-    copy's WAL, and the folders DuckDB spilled to (``.<name>.<pid>.tmp.tmp/`` on a copy,
-    ``.<name>.<pid>.tmp.spill/`` in place)."""
+    copy's WAL, and the folder it spilled to (``.<name>.<pid>.tmp.spill/``)."""
     prefix = _temp_prefix(db_path)
     for leftover in db_path.parent.glob(prefix + "*.tmp*"):
         if leftover.is_dir() and not leftover.is_symlink():
@@ -552,6 +551,7 @@ def write_session(
                 config: dict[str, Any] = (
                     writer_config() if guard is not None else {**writer_config(), **new_config}
                 )
+                config["temp_directory"] = str(spill)
                 con = duckdb.connect(str(temp), config=config)
             except duckdb.Error as exc:
                 first_line = error_line(exc)
@@ -576,6 +576,7 @@ def write_session(
                 guard.close()
             temp.unlink(missing_ok=True)
             temp_wal.unlink(missing_ok=True)
+            shutil.rmtree(spill, ignore_errors=True)
         if full is not None:
             copy = db_path.stat().st_size if db_path.exists() else 0
             raise no_space_error(db_path.parent, copy + expected_growth) from full
