@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,9 +23,11 @@ from tests.helpers import (
     sample_week_parts,
     write_pretty_csv,
 )
+from vcdwh.backtest.engine import simulate
+from vcdwh.backtest.inputs import load_inputs
 from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
-from vcdwh.backtest.sweep import SweepSpec
+from vcdwh.backtest.sweep import SweepSpec, run_sweep
 from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
@@ -385,10 +388,169 @@ def test_backtest_given_volume_bars_walks_bars_500v(sample_week):
     assert {pd.Timestamp(t["exit_time"]) for t in result.trades} <= seconds
 
 
-def test_backtest_given_volume_bars_and_a_stop_explains_that_stops_need_time_bars(sample_week):
-    params = BacktestParams(frequency="500v", threshold=20, stop_ticks=8)
-    with pytest.raises(BacktestError, match="need time bars"):
-        run_backtest(sample_week, params)
+def _run_trades(db: Path, run_id: int, columns: str) -> list[tuple]:
+    """``columns`` of a stored run's trades, in order."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            f"select {columns} from backtest_trades where run_id = $id order by trade_no",
+            {"id": run_id},
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _split_order_tape() -> list[Trade]:
+    """3-trade bars where bar 2 opens inside a timestamp: bar 1 ends with the first of two orders
+    at 3 s (a buy at 5000.50), bar 2 opens with the second (a sell at 4999.25)."""
+    at = [OPEN_A + k * SECOND for k in range(9)]
+    return [
+        Trade(at[1], 5000.00, 10, "B", sequence=1),
+        Trade(at[2], 5000.25, 10, "B", sequence=2),
+        Trade(at[3], 5000.50, 10, "B", sequence=3),  # bar 1's close: a long opens here
+        Trade(at[3], 4999.25, 1, "A", sequence=4),  # bar 2's open: 5 ticks below the fill
+        Trade(at[4], 4999.00, 1, "A", sequence=5),
+        Trade(at[5], 5000.00, 1, "B", sequence=6),
+        Trade(at[6], 5000.25, 1, "B", sequence=7),  # bar 3
+        Trade(at[7], 5000.50, 1, "B", sequence=8),
+        Trade(at[8], 5000.75, 1, "B", sequence=9),
+    ]
+
+
+def test_backtest_given_tick_bars_and_a_stop_reads_the_tape_from_the_trade_after_the_entry_bar(
+    settings, tmp_path
+):
+    # Arrange: long at bar 1's close (5000.50) with a 4-tick stop (4999.50); the first trade
+    # after bar 1 shares its timestamp and prints 4999.25.
+    _build(settings, tmp_path, _split_order_tape(), "3t")
+    params = BacktestParams(frequency="3t", symbol="ESH4", threshold=20, stop_ticks=4)
+    # Act
+    result = run_backtest(settings, params)
+    # Assert: stopped by that very trade (gapped through the stop), inside bar 2.
+    rows = _run_trades(
+        settings.db_path,
+        result.run_id,
+        "epoch_ns(entry_time), entry_price, epoch_ns(exit_time), exit_price, exit_reason",
+    )
+    assert rows[0] == (OPEN_A + SECOND, 5000.50, OPEN_A + 3 * SECOND, 4999.25, "stop")
+
+
+def test_walk_given_a_stop_on_a_bars_last_trade_exits_in_that_bar_not_the_next_one(
+    settings, tmp_path
+):
+    # Arrange: 3-trade bars; a long opens at bar 2's open (next-open, 5000.50) with a 1-tick stop
+    # (5000.25), hit by bar 2's last trade at 6 s, whose timestamp bar 3 opens at too.
+    at = [OPEN_A + k * SECOND for k in range(9)]
+    trades = [
+        Trade(at[1], 5000.00, 10, "B", sequence=1),
+        Trade(at[2], 5000.25, 10, "B", sequence=2),
+        Trade(at[3], 5000.50, 10, "B", sequence=3),
+        Trade(at[4], 5000.50, 1, "B", sequence=4),  # bar 2
+        Trade(at[5], 5000.75, 1, "B", sequence=5),
+        Trade(at[6], 5000.25, 1, "A", sequence=6),  # the stop
+        Trade(at[6], 5000.25, 1, "A", sequence=7),  # bar 3
+        Trade(at[7], 5000.00, 1, "A", sequence=8),
+        Trade(at[8], 5000.00, 1, "A", sequence=9),
+    ]
+    _build(settings, tmp_path, trades, "3t")
+    params = BacktestParams(
+        frequency="3t", symbol="ESH4", threshold=20, stop_ticks=1, entry="next-open"
+    )
+    # Act
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        inputs = load_inputs(con, params)
+        walked = simulate(inputs).walk
+    finally:
+        con.close()
+    # Assert: bar 3 starts one trade into 6 s, where bar 2 ends; the stop closes bar 2's position.
+    bounds = inputs.bars.bounds
+    assert bounds is not None
+    assert bounds.start_rank.tolist() == [0, 0, 1]
+    assert (int(bounds.end_ns[1]), int(bounds.end_rank[1])) == (at[6], 1)
+    assert walked.entries[0] == 1 and walked.exits[0] == 1
+    assert walked.exit_reason[0] == "stop"
+    assert walked.exit_price[0] == 5000.25 and walked.exit_ns[0] == at[6]
+    # bar 2's close is free again, and its long signal opens the next position at bar 3's open
+    assert walked.entries.tolist() == [1, 2]
+
+
+def test_tape_exits_on_volume_bars_agree_with_an_independent_scan_of_the_trades(sample_week):
+    # Every exit is re-derived from the trades table numbered in trade order: the bars of the
+    # instrument cut that sequence (their `trades` in bar order), so a close fill's tape starts
+    # after its bar's last trade number; a stop or target exit is the first trade beyond its
+    # level from there; a bar exit saw no such trade up to its bar's last trade.
+    params = BacktestParams(
+        frequency="500v", threshold=20, contracts=1, side="both", stop_ticks=6, target_ticks=10
+    )
+    result = run_backtest(sample_week, params)
+    con = duckdb.connect(str(sample_week.db_path), read_only=True)
+    [(instrument,)] = con.execute(
+        "select distinct instrument_id from bars_500v where symbol = $s", {"s": result.symbol}
+    ).fetchall()
+    tape = con.execute(
+        "select epoch_ns(ts_recv), price::double from trades where instrument_id = $i"
+        " order by ts_recv, sequence, position",
+        {"i": instrument},
+    ).fetchall()
+    bars = con.execute(
+        "select epoch_ns(bar_start), trades from bars_500v where instrument_id = $i"
+        " order by bar_start",
+        {"i": instrument},
+    ).fetchall()
+    con.close()
+    rows = _run_trades(
+        sample_week.db_path,
+        result.run_id,
+        "direction, epoch_ns(entry_time), entry_price, epoch_ns(exit_time), exit_price, "
+        "exit_reason",
+    )
+    ends = list(itertools.accumulate(count for _, count in bars))
+    last_trade = {start: end for (start, _), end in zip(bars, ends, strict=True)}
+    assert sum(b[1] for b in bars) == len(tape)
+    # the set has bars that open inside a timestamp, so the check reaches them
+    firsts = [end - count for end, (_, count) in zip(ends, bars, strict=True)]
+    assert any(tape[i][0] == tape[i - 1][0] for i in firsts if i > 0)
+    reasons = set()
+    for direction, entry_ns, entry, exit_ns, exit_price, reason in rows:
+        sign = 1 if direction == "long" else -1
+        stop, target = entry - sign * 6 * 0.25, entry + sign * 10 * 0.25
+        after = tape[last_trade[entry_ns] :]
+        hit_stop = next((t for t in after if sign * (t[1] - stop) <= 0), None)
+        hit_target = next((t for t in after if sign * (t[1] - target) > 0), None)
+        reasons.add(reason)
+        if reason == "stop":
+            assert hit_stop is not None and hit_stop[0] == exit_ns
+            assert hit_target is None or hit_target[0] >= exit_ns
+            assert exit_price == (min if sign > 0 else max)(stop, hit_stop[1])
+        elif reason == "target":
+            assert hit_target is not None and hit_target[0] == exit_ns and exit_price == target
+            assert hit_stop is None or hit_stop[0] > exit_ns
+        else:
+            seen = tape[last_trade[entry_ns] : last_trade[exit_ns]]
+            assert all(sign * (t[1] - stop) > 0 and sign * (t[1] - target) <= 0 for t in seen)
+    assert {"stop", "target"} <= reasons
+
+
+def test_sweep_on_volume_bars_with_stops_gives_each_run_the_single_backtests_trades(
+    sample_week, tmp_path
+):
+    # Arrange: a copy of the week; a sweep over two thresholds with a stop and a target.
+    db = tmp_path / "w.duckdb"
+    db.write_bytes(sample_week.db_path.read_bytes())
+    settings = Settings(sample_week.data_dir, db)
+    base = BacktestParams(frequency="500v", contracts=1, stop_ticks=6, target_ticks=10)
+    # Act
+    sweep = run_sweep(
+        settings, SweepSpec(thresholds=(20.0, 40.0), frequencies=("500v",), base=base)
+    )
+    singles = {t: run_backtest(settings, replace(base, threshold=t)).run_id for t in (20.0, 40.0)}
+    # Assert
+    assert sweep.runs == 2
+    for row in sweep.rows:
+        swept = _run_trades(db, row["run_id"], "* exclude (run_id)")
+        assert swept == _run_trades(db, singles[row["threshold"]], "* exclude (run_id)")
+        assert swept
 
 
 def test_backtest_cli_given_frequency_500v_runs_on_the_volume_bars(sample_week):

@@ -83,6 +83,7 @@ def simulate(
         is_rth=bars.is_rth,
         instrument=bars.instrument,
         tape=inputs.tape,
+        bounds=bars.bounds,
     )
     metrics = compute_metrics(inputs, result)
     k = len(result.entries)

@@ -57,6 +57,7 @@ class Bars:
     contract: np.ndarray  # the contract of each bar (the symbol itself for an instrument)
     instrument: np.ndarray  # the instrument_id of each bar (whose trades the tape reads)
     is_rth: np.ndarray | None = None  # each bar's is_rth (--hours, --flat-at-session-end rth)
+    bounds: TapeBounds | None = None  # tick, volume and range bars: where each is on the tape
 
     def __len__(self) -> int:
         return len(self.close)
@@ -75,6 +76,28 @@ class Bars:
             contract=self.contract[start:stop],
             instrument=self.instrument[start:stop],
             is_rth=None if self.is_rth is None else self.is_rth[start:stop],
+            bounds=None if self.bounds is None else self.bounds.slice(start, stop),
+        )
+
+
+@dataclass(frozen=True)
+class TapeBounds:
+    """Where each tick, volume or range bar lies on its instrument's tape.
+
+    A position on the tape is a timestamp and a rank: the trade that many trades after the first
+    at that timestamp (bars can end and start inside one aggressive order's fills). A bar runs
+    from (its ``bar_start``, ``start_rank``) to before (``end_ns``, ``end_rank``): the next bar's
+    start, or just past the last bar's last trade.
+    """
+
+    start_rank: np.ndarray
+    end_ns: np.ndarray
+    end_rank: np.ndarray
+
+    def slice(self, start: int, stop: int) -> TapeBounds:
+        """The bounds of the bars ``start:stop``."""
+        return TapeBounds(
+            self.start_rank[start:stop], self.end_ns[start:stop], self.end_rank[start:stop]
         )
 
 
@@ -85,6 +108,7 @@ class TapeChunk:
     ts: np.ndarray  # ts_recv, ns since the epoch
     price: np.ndarray
     order: np.ndarray  # the number of each fill's aggressive order (same ts_recv and sequence)
+    rank: np.ndarray  # how many trades before it share its ts_recv
 
 
 def _utc(ns: int) -> Any:
@@ -139,24 +163,47 @@ class Tape:
                 order = np.lexsort((position, sequence, ts))
                 ts, sequence, price = ts[order], sequence[order], price[order]
             new_order = np.ones(len(ts), dtype=bool)
+            new_time = np.ones(len(ts), dtype=bool)
             if len(ts) > 1:
-                new_order[1:] = (ts[1:] != ts[:-1]) | (sequence[1:] != sequence[:-1])
-            self._blocks[key] = TapeChunk(ts, price, np.cumsum(new_order))
+                new_time[1:] = ts[1:] != ts[:-1]
+                new_order[1:] = new_time[1:] | (sequence[1:] != sequence[:-1])
+            firsts = np.flatnonzero(new_time)
+            indexes = np.arange(len(ts))
+            rank = indexes - firsts[np.searchsorted(firsts, indexes, "right") - 1]
+            self._blocks[key] = TapeChunk(ts, price, np.cumsum(new_order), rank)
         return self._blocks[key]
 
-    def stretches(self, instrument: int, from_ns: int, to_ns: int) -> Iterator[TapeChunk]:
-        """The trades of ``from_ns <= ts_recv < to_ns``, block by block, in trade order.
+    def stretches(
+        self, instrument: int, from_ns: int, to_ns: int, from_rank: int = 0, to_rank: int = 0
+    ) -> Iterator[TapeChunk]:
+        """The trades from (``from_ns``, ``from_rank``) to before (``to_ns``, ``to_rank``), block
+        by block, in trade order: a position is a ``ts_recv`` and how many of the trades at it
+        come first (0: all trades of ``from_ns <= ts_recv < to_ns``).
 
         A block boundary never splits an aggressive order: its fills share ``ts_recv``.
         """
-        for number in range(from_ns // self.BLOCK_NS, -(-to_ns // self.BLOCK_NS)):
+        # the trades at to_ns before to_rank are read too: its block, even when it starts there
+        last_block = -(-(to_ns + (1 if to_rank else 0)) // self.BLOCK_NS)
+        for number in range(from_ns // self.BLOCK_NS, last_block):
             block = self._block(instrument, number)
-            first = int(np.searchsorted(block.ts, from_ns, "left"))
-            last = int(np.searchsorted(block.ts, to_ns, "left"))
+            first = _position(block.ts, from_ns, from_rank)
+            last = _position(block.ts, to_ns, to_rank)
             if last > first:
                 yield TapeChunk(
-                    block.ts[first:last], block.price[first:last], block.order[first:last]
+                    block.ts[first:last],
+                    block.price[first:last],
+                    block.order[first:last],
+                    block.rank[first:last],
                 )
+
+
+def _position(ts: np.ndarray, ns: int, rank: int) -> int:
+    """The index of the trade ``rank`` trades after the first at ``ns`` (trades at ``ns`` past
+    those are the next ones), or of the first trade after ``ns``, in sorted ``ts``."""
+    first = int(np.searchsorted(ts, ns, "left"))
+    if rank:
+        return min(first + rank, int(np.searchsorted(ts, ns, "right")))
+    return first
 
 
 @dataclass
@@ -304,7 +351,7 @@ def load_bars(
         instrument_id=instrument_id,
         relation=relation,
         continuous=continuous,
-        # tick, volume and range bars have no fixed length (tape exits need time bars)
+        # tick, volume and range bars have no fixed length (see with_tape_bounds)
         interval_ns=interval.nanoseconds if isinstance(interval, Frequency) else 0,
         bar_start=np.asarray(data["bar_start"]).astype("datetime64[ns]"),
         session_date=np.asarray(data["session_date"]),
@@ -318,6 +365,44 @@ def load_bars(
     )
     validate_bars(bars)
     return bars
+
+
+def with_tape_bounds(con: duckdb.DuckDBPyConnection, bars: Bars) -> Bars:
+    """The bars with where each lies on the tape (:class:`TapeBounds`), for tick, volume and
+    range bars (a time bar is its interval); the bars themselves when they have them.
+
+    Raises
+    ------
+    BacktestError
+        If the bars do not cut the instrument's trades as a build does (the trades changed
+        since, or the instrument's trades carry other symbols too).
+    """
+    if bars.interval_ns or bars.bounds is not None:
+        return bars
+    sql = render("queries/event_bar_bounds.sql", bars=identifier(bars.relation))
+    data = con.execute(
+        sql, {"series_instrument_id": bars.instrument_id, "series_symbol": bars.symbol}
+    ).fetchnumpy()
+    starts = np.asarray(data["bar_start"]).astype("datetime64[ns]").astype(np.int64)
+    rank = np.asarray(data["start_rank"], dtype=np.int64)
+    if (
+        len(starts) != len(bars)
+        or not np.array_equal(starts, bars.bar_ns)
+        or np.any(rank < 0)
+        or np.any(rank >= np.asarray(data["trades_at_start"], dtype=np.int64))
+        or not np.array_equal(
+            np.asarray(data["session_trades"], dtype=np.int64),
+            np.asarray(data["session_bar_trades"], dtype=np.int64),
+        )
+    ):
+        raise BacktestError(
+            f"{bars.relation} of {bars.symbol} do not cut the trades of instrument "
+            f"{bars.instrument_id} as stored: run `vcdwh build` to bring them up to date"
+        )
+    ends = np.asarray(data["bar_end"]).astype("datetime64[ns]").astype(np.int64)
+    end_ns = np.append(starts[1:], ends[-1] + 1)
+    end_rank = np.append(rank[1:], 0)
+    return replace(bars, bounds=TapeBounds(rank, end_ns, end_rank))
 
 
 def validate_bars(bars: Bars) -> None:
@@ -363,13 +448,10 @@ def load_inputs(
         contract specification.
     """
     params = params.validated()
-    if params.tape_exits and isinstance(params.interval, EventBars):
-        raise BacktestError(
-            f"--stop-ticks, --target-ticks and --trail-ticks need time bars; {params.frequency} "
-            "bars have no fixed end to read the tape from: use an interval such as 1min"
-        )
     if bars is None:
         bars = load_bars(con, params.interval, params.symbol)
+    if params.tape_exits:
+        bars = with_tape_bounds(con, bars)
     if spec is None:
         spec = lookup_spec(con, bars.symbol)
     params = params.with_sizing(spec is not None)

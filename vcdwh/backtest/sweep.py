@@ -30,6 +30,7 @@ from vcdwh.backtest.inputs import (
     load_bars,
     load_inputs,
     lookup_spec,
+    with_tape_bounds,
 )
 from vcdwh.backtest.params import RESETS, BacktestParams
 from vcdwh.backtest.signals import load_signal, parse_value
@@ -275,8 +276,9 @@ def read_grid(con: duckdb.DuckDBPyConnection, spec: SweepSpec, *, lookahead: boo
             if bars is None:
                 bars = load_bars(con, params.interval, params.symbol)
                 contract = lookup_spec(con, bars.symbol)
-                if params.tape_exits:
-                    tape = Tape(con)
+            if params.tape_exits and tape is None:
+                tape = Tape(con)
+                bars = with_tape_bounds(con, bars)
             inputs = load_inputs(
                 con,
                 params,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcdwh.backtest.inputs import Tape
+from vcdwh.backtest.inputs import Tape, TapeBounds
 
 END_OF_DATA, ROLL, SESSION_END = 1, 2, 3
 FORCED = {END_OF_DATA: "end_of_data", ROLL: "roll", SESSION_END: "session_end"}
@@ -257,6 +257,7 @@ def walk(
     instrument: np.ndarray | None = None,
     tape: Tape | None = None,
     is_rth: np.ndarray | None = None,
+    bounds: TapeBounds | None = None,
 ) -> Walk:
     """Walk the signal (see the module docstring for the rules).
 
@@ -282,6 +283,9 @@ def walk(
         Each bar's instrument_id and the trades to resolve stops, targets and trails on.
     is_rth
         Each bar's ``is_rth`` (``hours`` and ``flat_at_rth_end`` and nothing else).
+    bounds
+        Tick, volume and range bars (``interval_ns`` 0): where each bar starts and ends on the
+        tape, to the trade.
     """
     close = np.asarray(close, dtype=float)
     n = len(close)
@@ -296,31 +300,22 @@ def walk(
     )
     if rules.tape_exits and (tape is None or instrument is None):
         raise ValueError("stops, targets and trails need the trade tape")
+    if rules.tape_exits and interval_ns == 0 and bounds is None:
+        raise ValueError("stops, targets and trails on bars of no fixed length need their bounds")
+    span = _Span(starts, interval_ns, bounds)
     if rules.hours != "all" and is_rth is None:
         raise ValueError("--hours rth|eth needs each bar's is_rth")
     entry_ok = None
     if rules.hours != "all":
         rth = np.asarray(is_rth, dtype=bool)
         entry_ok = rth if rules.hours == "rth" else ~rth
-    plan = _plan(
-        close, open_, signal, forced, starts, interval_ns, rules, instrument, tape, None, entry_ok
-    )
+    plan = _plan(close, open_, signal, forced, span, rules, instrument, tape, None, entry_ok)
     result = _account(plan, close, high, low, rules, initial_capital)
     ruined = np.flatnonzero(result.equity <= 0)
     if len(ruined):
         ruin_bar = int(ruined[0])
         plan = _plan(
-            close,
-            open_,
-            signal,
-            forced,
-            starts,
-            interval_ns,
-            rules,
-            instrument,
-            tape,
-            ruin_bar,
-            entry_ok,
+            close, open_, signal, forced, span, rules, instrument, tape, ruin_bar, entry_ok
         )
         result = _account(plan, close, high, low, rules, initial_capital)
         result.ruin_bar = ruin_bar
@@ -351,8 +346,7 @@ def _plan(
     open_: np.ndarray,
     signal: np.ndarray,
     forced: np.ndarray,
-    starts: np.ndarray,
-    interval_ns: int,
+    span: _Span,
     rules: Rules,
     instrument: np.ndarray | None,
     tape: Tape | None,
@@ -365,6 +359,7 @@ def _plan(
     """
     n = len(close)
     bars = np.arange(n)
+    starts = span.starts
     opens = (forced == 0) & (
         ((signal == 1) & (rules.side in ("long", "both")))
         | ((signal == -1) & (rules.side in ("short", "both")))
@@ -397,7 +392,7 @@ def _plan(
             exit_ = _Fill(ruin_bar, int(starts[ruin_bar]), float(close[ruin_bar]), "ruin", False)
         trade = _Trade(entry, exit_, s)
         if rules.tape_exits and tape is not None and instrument is not None:
-            trade = _with_tape(trade, int(instrument[entry.bar]), tape, starts, interval_ns, rules)
+            trade = _with_tape(trade, int(instrument[entry.bar]), tape, span, rules)
         trades.append(trade)
         free = trade.exit.bar if trade.exit.before_close else trade.exit.bar + 1
     return trades
@@ -426,14 +421,37 @@ def _bar_exit(
     return _Fill(b, int(starts[b]), float(close[b]), FORCED[int(forced[b])], False)
 
 
-def _with_tape(
-    trade: _Trade,
-    instrument: int,
-    tape: Tape,
-    starts: np.ndarray,
-    interval_ns: int,
-    rules: Rules,
-) -> _Trade:
+@dataclass(frozen=True)
+class _Span:
+    """Where the bars lie on the tape: a position is a ``ts_recv`` and how many of the trades at
+    it come first. A time bar runs from its start to its start + ``interval_ns``; a tick, volume
+    or range bar has its ``bounds``."""
+
+    starts: np.ndarray
+    interval_ns: int
+    bounds: TapeBounds | None
+
+    def start(self, bar: int) -> tuple[int, int]:
+        """Where the bar's first trade is."""
+        rank = 0 if self.bounds is None else int(self.bounds.start_rank[bar])
+        return int(self.starts[bar]), rank
+
+    def end(self, bar: int) -> tuple[int, int]:
+        """Just past the bar's last trade."""
+        if self.bounds is None:
+            return int(self.starts[bar]) + self.interval_ns, 0
+        return int(self.bounds.end_ns[bar]), int(self.bounds.end_rank[bar])
+
+    def bar_of(self, ns: int, rank: int) -> int:
+        """The bar a trade at ``ns`` (``rank`` trades after the first there) belongs to."""
+        bar = int(np.searchsorted(self.starts, ns, "right")) - 1
+        if self.bounds is not None and bar > 0 and self.starts[bar] == ns:
+            if rank < self.bounds.start_rank[bar]:
+                bar -= 1  # an earlier fill of the order that opened this bar
+        return bar
+
+
+def _with_tape(trade: _Trade, instrument: int, tape: Tape, span: _Span, rules: Rules) -> _Trade:
     """The trade with its exit on the tape when a stop, target or trail comes before the bars'.
 
     The trades are read from the fill on (after the entry bar for a close fill; after the opening
@@ -441,15 +459,15 @@ def _with_tape(
     position; the lowest and highest trades lived through are kept for MAE/MFE.
     """
     entry, exit_, d = trade.entry, trade.exit, trade.direction
-    begin = entry.ns if entry.before_close else entry.ns + interval_ns
-    end = exit_.ns if exit_.before_close else int(starts[exit_.bar]) + interval_ns
+    begin = span.start(entry.bar) if entry.before_close else span.end(entry.bar)
+    end = span.start(exit_.bar) if exit_.before_close else span.end(exit_.bar)
     filled = entry.price + d * rules.slip
     low = high = filled
     best = filled
     skip = 1 if entry.before_close else 0  # the opening trade is the fill itself
-    for chunk in tape.stretches(instrument, begin, end):
+    for chunk in tape.stretches(instrument, begin[0], end[0], begin[1], end[1]):
         ts, price = chunk.ts[skip:], chunk.price[skip:]
-        order = chunk.order[skip:]
+        order, rank = chunk.order[skip:], chunk.rank[skip:]
         skip = 0
         if not len(ts):
             continue
@@ -458,7 +476,7 @@ def _with_tape(
             index, fill, reason = hit
             lived = price[: index + 1]
             low, high = min(low, float(lived.min())), max(high, float(lived.max()))
-            bar = int(np.searchsorted(starts, ts[index], "right")) - 1
+            bar = span.bar_of(int(ts[index]), int(rank[index]))
             closed = _Fill(bar, int(ts[index]), fill, reason, True, market=reason != "target")
             return _Trade(entry, closed, d, (low, high))
         low, high = min(low, float(price.min())), max(high, float(price.max()))
