@@ -144,43 +144,31 @@ grains as (
     window so_far as (partition by session_id order by grain_ns rows unbounded preceding)
 ),
 
-level_totals as (
-    -- each level's volume so far at every grain it traded in
+dense as (
+    -- every level of the session's range so far at every grain (kind 1) with the volume traded
+    -- there so far:
+    -- the running sum over the level's traded volumes (kind 0) up to and including the grain
     select
         session_id,
         grain_ns,
         idx,
+        kind,
         sum(volume) over (
             partition by session_id, idx
-            order by grain_ns
+            order by grain_ns, kind
             rows between unbounded preceding and current row
         )::bigint as volume
-    from grain_volumes
-),
-
-dense as (
-    -- every level of the session's range so far at every grain, with the volume traded there so
-    -- far: its total as of the last grain, up to this one, it traded in (0 before it traded)
-    select
-        grid.session_id,
-        grid.grain_ns,
-        grid.idx,
-        grid.first_idx,
-        grid.known_tick,
-        coalesce(level_totals.volume, 0)::bigint as volume
     from (
+        select session_id, grain_ns, idx, volume, 0 as kind from grain_volumes
+        union all
         select
             session_id,
             grain_ns,
-            first_idx,
-            known_tick,
-            unnest(range(first_idx, last_idx + 1)) as idx
+            unnest(range(first_idx, last_idx + 1)) as idx,
+            0 as volume,
+            1 as kind
         from grains
-    ) as grid
-    asof left join level_totals
-        on grid.session_id = level_totals.session_id
-        and grid.idx = level_totals.idx
-        and grid.grain_ns >= level_totals.grain_ns
+    )
 ),
 
 profiles as (
@@ -192,9 +180,10 @@ profiles as (
         list(dense.volume order by dense.idx) as volumes,
         sum(dense.volume)::bigint as total,
         count(*)::bigint as levels,
-        any_value(dense.first_idx) as first_idx,
-        any_value(dense.known_tick) as known_tick
+        any_value(grains.first_idx) as first_idx,
+        any_value(grains.known_tick) as known_tick
     from dense
+    join grains using (session_id, grain_ns)
     join (
         select
             any_value(instrument_id) as instrument_id, any_value(symbol) as symbol,
@@ -202,6 +191,7 @@ profiles as (
         from grain_volumes
         group by session_id
     ) as sessions using (session_id)
+    where dense.kind = 1
     group by sessions.instrument_id, sessions.symbol, sessions.session_date, dense.grain_ns
 ),
 
