@@ -2039,8 +2039,9 @@ def test_fetch_given_negative_batch_above_fails_before_any_request(
 def test_cli_fetch_given_batch_above_small_downloads_through_a_batch_job(
     settings: Settings, factory: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Arrange
+    # Arrange: the job is polled without waiting between polls.
     monkeypatch.setenv("DATABENTO_API_KEY", KEY)
+    monkeypatch.setattr(fetch_module, "BATCH_POLL_SECONDS", 0.0)
 
     # Act
     result = run_cli(
