@@ -144,6 +144,36 @@ class _Fill:
     market: bool = True  # a market fill pays the slippage; a target's limit fill does not
 
 
+@dataclass(frozen=True)
+class _Span:
+    """Where the bars lie on the tape: a position is a ``ts_recv`` and how many of the trades at
+    it come first. A time bar runs from its start to its start + ``interval_ns``; a tick, volume
+    or range bar has its ``bounds``."""
+
+    starts: np.ndarray
+    interval_ns: int
+    bounds: TapeBounds | None
+
+    def start(self, bar: int) -> tuple[int, int]:
+        """Where the bar's first trade is."""
+        rank = 0 if self.bounds is None else int(self.bounds.start_rank[bar])
+        return int(self.starts[bar]), rank
+
+    def end(self, bar: int) -> tuple[int, int]:
+        """Just past the bar's last trade."""
+        if self.bounds is None:
+            return int(self.starts[bar]) + self.interval_ns, 0
+        return int(self.bounds.end_ns[bar]), int(self.bounds.end_rank[bar])
+
+    def bar_of(self, ns: int, rank: int) -> int:
+        """The bar a trade at ``ns`` (``rank`` trades after the first there) belongs to."""
+        bar = int(np.searchsorted(self.starts, ns, "right")) - 1
+        if self.bounds is not None and bar > 0 and self.starts[bar] == ns:
+            if rank < self.bounds.start_rank[bar]:
+                bar -= 1  # a fill at this timestamp that ends the bar before
+        return bar
+
+
 def forced_exits(
     n: int,
     session_date: np.ndarray,
@@ -419,36 +449,6 @@ def _bar_exit(
     if signal[b] == -direction:
         return _Fill(b, int(starts[b]), float(close[b]), "signal", False)
     return _Fill(b, int(starts[b]), float(close[b]), FORCED[int(forced[b])], False)
-
-
-@dataclass(frozen=True)
-class _Span:
-    """Where the bars lie on the tape: a position is a ``ts_recv`` and how many of the trades at
-    it come first. A time bar runs from its start to its start + ``interval_ns``; a tick, volume
-    or range bar has its ``bounds``."""
-
-    starts: np.ndarray
-    interval_ns: int
-    bounds: TapeBounds | None
-
-    def start(self, bar: int) -> tuple[int, int]:
-        """Where the bar's first trade is."""
-        rank = 0 if self.bounds is None else int(self.bounds.start_rank[bar])
-        return int(self.starts[bar]), rank
-
-    def end(self, bar: int) -> tuple[int, int]:
-        """Just past the bar's last trade."""
-        if self.bounds is None:
-            return int(self.starts[bar]) + self.interval_ns, 0
-        return int(self.bounds.end_ns[bar]), int(self.bounds.end_rank[bar])
-
-    def bar_of(self, ns: int, rank: int) -> int:
-        """The bar a trade at ``ns`` (``rank`` trades after the first there) belongs to."""
-        bar = int(np.searchsorted(self.starts, ns, "right")) - 1
-        if self.bounds is not None and bar > 0 and self.starts[bar] == ns:
-            if rank < self.bounds.start_rank[bar]:
-                bar -= 1  # an earlier fill of the order that opened this bar
-        return bar
 
 
 def _with_tape(trade: _Trade, instrument: int, tape: Tape, span: _Span, rules: Rules) -> _Trade:
