@@ -475,6 +475,44 @@ def test_walk_given_a_stop_on_a_bars_last_trade_exits_in_that_bar_not_the_next_o
     assert walked.entries.tolist() == [1, 2]
 
 
+def test_backtest_given_stops_on_bars_whose_trades_changed_since_the_build_asks_for_a_build(
+    settings, tmp_path
+):
+    # Arrange: a trade is deleted after the build (by hand, as another program could).
+    _build(settings, tmp_path, _split_order_tape(), "3t")
+    con = duckdb.connect(str(settings.db_path))
+    con.execute("delete from trades where sequence = 5")
+    con.close()
+    params = BacktestParams(frequency="3t", symbol="ESH4", threshold=20, stop_ticks=4)
+    # Act / Assert
+    with pytest.raises(BacktestError, match=r"bars_3t of ESH4 do not cut .* run `vcdwh build`"):
+        run_backtest(settings, params)
+
+
+def test_backtest_given_stops_on_an_instrument_traded_under_two_symbols_names_them(
+    settings, tmp_path
+):
+    # Arrange: instrument 1 is ESH4 in one file and ESZ4 in another, their trades interleaved
+    # in one session: its tape holds both, each symbol's bars one.
+    a = [
+        Trade(OPEN_A + k * SECOND, 5000.0 + 0.25 * (k % 3), 1, "B", sequence=k)
+        for k in range(1, 20, 2)
+    ]
+    b = [
+        Trade(OPEN_A + k * SECOND, 5000.0 + 0.25 * (k % 3), 1, "A", sequence=k)
+        for k in range(2, 20, 2)
+    ]
+    files = [
+        write_pretty_csv(tmp_path / "a.csv", a, {1: "ESH4"}),
+        write_pretty_csv(tmp_path / "b.csv", b, {1: "ESZ4"}),
+    ]
+    build_warehouse(settings, files, ["1min"], event_bars=["3t"])
+    params = BacktestParams(frequency="3t", symbol="ESH4", threshold=0, stop_ticks=4)
+    # Act / Assert
+    with pytest.raises(BacktestError, match=r"instrument 1 carry 2 symbols \(ESH4, ESZ4\)"):
+        run_backtest(settings, params)
+
+
 def test_tape_exits_on_volume_bars_agree_with_an_independent_scan_of_the_trades(sample_week):
     # Every exit is re-derived from the trades table numbered in trade order: the bars of the
     # instrument cut that sequence (their `trades` in bar order), so a close fill's tape starts

@@ -365,11 +365,13 @@ def _bars_mode(
 def _input_bytes(paths: Sequence[Path]) -> int:
     """About the room a build needs beyond the warehouse's copy, for a full disk's estimate:
     the input files' size and a quarter (CSV shrinks in DuckDB but passes through the WAL on
-    the way; a 17.9 MB trades CSV needed between 20 and 24 MB)."""
+    the way; a 17.9 MB trades CSV needed between 20 and 24 MB), and a DBN file's size once more
+    for its records spooled to Parquet (about as many bytes a record as its ``.dbn.zst``)."""
     total = 0
     for path in paths:
         with contextlib.suppress(OSError):
-            total += path.stat().st_size
+            size = path.stat().st_size
+            total += size * 2 if path.name.endswith((".dbn", ".dbn.zst")) else size
     return total * 5 // 4
 
 

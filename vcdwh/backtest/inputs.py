@@ -380,9 +380,8 @@ def with_tape_bounds(con: duckdb.DuckDBPyConnection, bars: Bars) -> Bars:
     if bars.interval_ns or bars.bounds is not None:
         return bars
     sql = render("queries/event_bar_bounds.sql", bars=identifier(bars.relation))
-    data = con.execute(
-        sql, {"series_instrument_id": bars.instrument_id, "series_symbol": bars.symbol}
-    ).fetchnumpy()
+    key = {"series_instrument_id": bars.instrument_id, "series_symbol": bars.symbol}
+    data = con.execute(sql, key).fetchnumpy()
     starts = np.asarray(data["bar_start"]).astype("datetime64[ns]").astype(np.int64)
     rank = np.asarray(data["start_rank"], dtype=np.int64)
     if (
@@ -395,13 +394,30 @@ def with_tape_bounds(con: duckdb.DuckDBPyConnection, bars: Bars) -> Bars:
             np.asarray(data["session_bar_trades"], dtype=np.int64),
         )
     ):
+        symbols = [
+            str(symbol)
+            for (symbol,) in con.execute(
+                "select distinct symbol from trades where instrument_id = $series_instrument_id"
+                " order by 1",
+                {"series_instrument_id": bars.instrument_id},
+            ).fetchall()
+        ]
+        if len(symbols) > 1:
+            raise BacktestError(
+                f"the trades of instrument {bars.instrument_id} carry {len(symbols)} symbols "
+                f"({', '.join(symbols[:5])}): stops, targets and trails on {bars.relation} need "
+                "one symbol per instrument; use time bars such as 1min"
+            )
         raise BacktestError(
             f"{bars.relation} of {bars.symbol} do not cut the trades of instrument "
             f"{bars.instrument_id} as stored: run `vcdwh build` to bring them up to date"
         )
+    # A bar ends where the next one of its session starts; a session's last bar just past its
+    # last trade (the tape between sessions is not read).
     ends = np.asarray(data["bar_end"]).astype("datetime64[ns]").astype(np.int64)
-    end_ns = np.append(starts[1:], ends[-1] + 1)
-    end_rank = np.append(rank[1:], 0)
+    same_session = np.append(bars.session_date[1:] == bars.session_date[:-1], False)
+    end_ns = np.where(same_session, np.append(starts[1:], 0), ends + 1)
+    end_rank = np.where(same_session, np.append(rank[1:], 0), 0)
     return replace(bars, bounds=TapeBounds(rank, end_ns, end_rank))
 
 

@@ -865,11 +865,11 @@ def stage_dbn(
             # statement that DuckDB reads in parallel and writes out row group by row group:
             # statements fed chunk by chunk would hold every added row in memory until commit.
             with _spooled(con, itertools.chain([first], batches)) as spool:
-                con.read_parquet(str(spool)).create_view("dbn_chunk", replace=True)
+                con.register("dbn_chunk", con.read_parquet(str(spool)))
                 con.execute(f"create or replace temp view dbn_rows as {rows}")
                 con.execute(statement, {"file_id": file_id})
                 con.execute("drop view dbn_rows")
-                con.execute("drop view dbn_chunk")
+                con.unregister("dbn_chunk")
         con.execute("drop view if exists dbn_rows")
     finally:
         con.unregister("dbn_chunk")
