@@ -868,8 +868,6 @@ def stage_dbn(
                 con.register("dbn_chunk", con.read_parquet(str(spool)))
                 con.execute(f"create or replace temp view dbn_rows as {rows}")
                 con.execute(statement, {"file_id": file_id})
-                con.execute("drop view dbn_rows")
-                con.unregister("dbn_chunk")
         con.execute("drop view if exists dbn_rows")
     finally:
         con.unregister("dbn_chunk")
