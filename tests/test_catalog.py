@@ -4,6 +4,7 @@ and the storage version of new warehouse files."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import duckdb
 import jinja2
@@ -22,6 +23,8 @@ from vcdwh.warehouse.db import (
     storage_version,
 )
 from vcdwh.warehouse.sqlrender import sql_root
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(name="sample", scope="module")
@@ -86,6 +89,28 @@ def test_catalog_given_bars_table_comment_equals_schema_toml(sample):
     )
     assert comment == [(load_docs()["bars_{interval}"].description,)]
     assert column == [("buy_volume - sell_volume (signed 64-bit).",)]
+
+
+def test_catalog_given_a_changed_comment_the_next_build_restores_every_description(settings, build):
+    day = DATA / "trades_ESH4_2024-03-05_2024-03-06.csv"
+    build([day])
+    con = connect(settings.db_path)
+    try:
+        con.execute("comment on column bars_5min.delta is 'edited by hand'")
+        con.execute("comment on table trades is null")
+    finally:
+        con.close()
+    # nothing new to load: the marts are kept, and the comments are checked all the same
+    build([day])
+    columns = _read(
+        settings,
+        "select table_name, column_name, comment from duckdb_columns() "
+        "where schema_name = 'main' and database_name = current_database() order by all",
+    )
+    assert [f"{t}.{c}" for t, c, comment in columns if not comment] == []
+    assert ("bars_5min", "delta", "buy_volume - sell_volume (signed 64-bit).") in columns
+    trades = _read(settings, "select comment from duckdb_tables() where table_name = 'trades'")
+    assert trades == [(load_docs()["trades"].description,)]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ with their holidays and early closes and needs no network. ``sessions`` and ``se
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import date, time, timedelta
@@ -21,6 +22,7 @@ from vcdwh.warehouse.settings import read_settings, write_settings
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
+    import pandas_market_calendars as mcal
 
 SPAN_MARGIN_DAYS = 7
 """Calendar days the calendar covers at least either side of the data loaded."""
@@ -108,6 +110,22 @@ def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     return lo, hi
 
 
+@functools.cache
+def _exchange(name: str) -> mcal.MarketCalendar:
+    """The ``pandas_market_calendars`` calendar of that name, one instance per process: it keeps
+    the holidays it has computed, so the builds after the first in a process reuse them."""
+    import pandas_market_calendars as mcal
+
+    try:
+        return mcal.get_calendar(name)
+    except (RuntimeError, KeyError, ValueError):
+        raise ConfigError(
+            f"rth_hours names the exchange calendar {name!r}, which pandas_market_calendars does "
+            "not know; set rth_hours.calendar to one of its CME calendars, e.g. "
+            "'CME Globex Equity'"
+        ) from None
+
+
 def calendar_frame(name: str, start: date, end: date) -> pd.DataFrame:
     """The trading days of one ``pandas_market_calendars`` calendar between two dates.
 
@@ -123,16 +141,8 @@ def calendar_frame(name: str, start: date, end: date) -> pd.DataFrame:
         The library has no calendar of that name.
     """
     import pandas as pd
-    import pandas_market_calendars as mcal
 
-    try:
-        exchange = mcal.get_calendar(name)
-    except (RuntimeError, KeyError, ValueError):
-        raise ConfigError(
-            f"rth_hours names the exchange calendar {name!r}, which pandas_market_calendars does "
-            "not know; set rth_hours.calendar to one of its CME calendars, e.g. "
-            "'CME Globex Equity'"
-        ) from None
+    exchange = _exchange(name)
     schedule = exchange.schedule(start.isoformat(), end.isoformat())
     early = exchange.early_closes(schedule).index
     return pd.DataFrame(

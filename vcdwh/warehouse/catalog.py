@@ -129,6 +129,8 @@ def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str,
 def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Write ``COMMENT ON`` for every relation and column that ``sql/schema.toml`` describes.
 
+    Only comments that differ from the stored ones are written, in one batch of statements.
+
     Returns
     -------
     list of str
@@ -136,6 +138,9 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
         (empty when the catalog is complete).
     """
     missing: list[str] = []
+    statements: list[str] = []
+    stored = _relation_comments(con)
+    columns = _column_comments(con)
     for name, kind in relations(con):
         doc = doc_for(name)
         if doc is None or not doc.description:
@@ -143,15 +148,51 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
             if doc is None:
                 continue
         relation = identifier(name)
-        if doc.description:
-            con.execute(f"comment on {kind} {relation} is {_literal(doc.description)}")
-        for column, _type, _comment in columns_of(con, name):
+        if doc.description and stored.get(name) != doc.description:
+            statements.append(f"comment on {kind} {relation} is {_literal(doc.description)}")
+        for column, comment in columns.get(name, []):
             text = doc.columns.get(column)
             if not text:
                 missing.append(f"{name}.{column}")
                 continue
-            con.execute(f"comment on column {relation}.{identifier(column)} is {_literal(text)}")
+            if comment != text:
+                statements.append(
+                    f"comment on column {relation}.{identifier(column)} is {_literal(text)}"
+                )
+    if statements:
+        con.execute(";\n".join(statements))
     return missing
+
+
+def _relation_comments(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """The stored comment of every table and view of the main schema, by name."""
+    return {
+        str(name): comment
+        for name, comment in con.execute(
+            """
+            select table_name, comment from duckdb_tables()
+            where database_name = current_database() and schema_name = 'main' and not temporary
+            union all
+            select view_name, comment from duckdb_views()
+            where database_name = current_database() and schema_name = 'main'
+              and not internal and not temporary
+            """
+        ).fetchall()
+    }
+
+
+def _column_comments(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str | None]]]:
+    """Every column of the main schema with its stored comment, by relation, in column order."""
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    for relation, column, comment in con.execute(
+        """
+        select table_name, column_name, comment from duckdb_columns()
+        where database_name = current_database() and schema_name = 'main'
+        order by table_name, column_index
+        """
+    ).fetchall():
+        found.setdefault(str(relation), []).append((str(column), comment))
+    return found
 
 
 def check_views(con: duckdb.DuckDBPyConnection, views: list[str]) -> None:
