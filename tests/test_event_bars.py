@@ -629,6 +629,36 @@ def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
     assert all(rows[0][0] > 0 for rows, _ in held)
 
 
+@pytest.mark.parametrize(
+    ("flow", "later"),
+    [
+        (FlowOverrides(), "incremental"),
+        # windows over an instrument's whole history: every build is a full one
+        (FlowOverrides(unknown_side="tick-rule", min_size=5), "full"),
+    ],
+    ids=["per-session", "whole-history"],
+)
+def test_time_bars_given_event_bar_sets_equal_those_built_without(tmp_path, flow, later):
+    # Arrange: with bar sets the time grains are aggregated from the numbered flow of those sets.
+    parts = sample_week_parts(tmp_path)
+    with_sets = Settings(tmp_path / "sets", tmp_path / "sets" / "w.duckdb")
+    with_sets.data_dir.mkdir()
+    without = Settings(tmp_path / "none", tmp_path / "none" / "w.duckdb")
+    without.data_dir.mkdir()
+    # Act: a first build, then later ones that refresh the kept sets
+    build_warehouse(with_sets, [parts[0]], ["1min", "5min"], flow=flow, event_bars=["40t", "150v"])
+    modes = [build_warehouse(with_sets, [part]).bars_mode for part in parts[1:]]
+    build_warehouse(without, parts, ["1min", "5min"], flow=flow)
+    # Assert
+    assert modes == [later, later]
+    marts = [
+        f"{kind}_{interval}" for interval in ("1min", "5min") for kind in ("bars", "footprint")
+    ] + ["bars_1min_continuous", "profile_session", "profile_session_summary"]
+    assert mart_differences(with_sets.db_path, without.db_path, marts) == dict.fromkeys(marts, 0)
+    sided = _read(without, "select count(*) from trades where side = 'N'")[0][0][0][0]
+    assert sided > 0  # the tick rule has unknown sides to classify
+
+
 def test_backtest_given_tick_bars_inside_one_timestamp_explains_that_bars_need_distinct_starts(
     settings, tmp_path
 ):

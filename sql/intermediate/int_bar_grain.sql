@@ -11,11 +11,14 @@
 -- million trades), so a build sorts a bounded number of trades at once.
 {% endif %}
 {% set event = event is defined and event %}
+{% set numbered = event or (from_flow is defined and from_flow) %}
 {% if event %}
--- Tick, volume and range bars (`event`): the grain is the bar, and the same quantities come from
--- the session's running delta after each trade (session_running, numbered in trade order by
--- int_event_flow) less its value before the bar's first trade, by plain aggregates: no list of
--- a long bar's trades is built and folded.
+-- Tick, volume and range bars (`event`): the grain is the bar.
+{% endif %}
+{% if numbered %}
+-- From int_event_flow (its trades numbered in trade order, trade_no): the same quantities come
+-- from the session's running delta after each trade (session_running) less its value before the
+-- grain's first trade, by plain aggregates: no list of a grain's trades is built and folded.
 {% endif %}
 {% include 'macros/grain_bucketed.sql' %}
 
@@ -26,7 +29,7 @@ aggregated as (
         grain_ns,
         any_value(session_date) as session_date,
         any_value(session_start_ns) as session_start_ns,
-{% set trade_order = 'trade_no' if event else '(ts_ns, sequence, position)' %}
+{% set trade_order = 'trade_no' if numbered else '(ts_ns, sequence, position)' %}
         arg_min(price, {{ trade_order }}) as open,
         max(price) as high,
         min(price) as low,
@@ -35,7 +38,7 @@ aggregated as (
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
         coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
-{% if event %}
+{% if numbered %}
         {
             'running': sum(signed_size)::bigint,
             'high': max(session_running) - arg_min(session_running - signed_size, trade_no),

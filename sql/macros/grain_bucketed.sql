@@ -1,10 +1,13 @@
 {#- The first two CTEs of int_bar_grain and int_level_grain: the flow's trades (a piece of a
-    session's with session_bounds; int_trade_flow inlined for that piece with one_session), each
-    with its grain, the start of the {{ grain_ns }}-ns bucket of its
-    session that holds its ts_recv. -#}
+    session's with session_bounds; int_trade_flow inlined for that piece with one_session; with
+    from_flow, the trades of int_event_flow, numbered in trade order, which a build with tick,
+    volume or range bars writes anyway), each with its grain, the start of the {{ grain_ns }}-ns
+    bucket of its session that holds its ts_recv. -#}
 with trade_flow as (
 {% if event is defined and event %}
     select * from int_event_trades
+{% elif from_flow is defined and from_flow %}
+    select * from int_event_flow
 {% elif one_session %}
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}

@@ -13,7 +13,7 @@ from vcdwh.marts.continuous import (
     check_expirations,
     check_ratio_prices,
 )
-from vcdwh.marts.eventbars import build_event_bars
+from vcdwh.marts.eventbars import build_event_bars, fill_event_flow
 from vcdwh.marts.exchange_calendar import write_calendar
 from vcdwh.marts.frequency import EventBars, Frequency
 from vcdwh.marts.orderflow import FlowOptions, stored_options
@@ -89,7 +89,11 @@ def build_bars(
             f"create or replace temp table affected as {affected}",
             {"since_file_id": since_file_id},
         )
-    _build_grains(con, ordered, options, partial)
+    if event_bars:
+        # the trades numbered in trade order, which the tick, volume and range bars need: the
+        # time grains are aggregated from them too, without folding each grain's trades
+        fill_event_flow(con, event_bars, options, partial)
+    _build_grains(con, ordered, options, partial, from_flow=bool(event_bars))
     checked: list[tuple[str, str]] = []
     footprint_params = root_ticks() | {
         "imbalance_ratio": options.imbalance_ratio,
@@ -191,19 +195,22 @@ def grain_nanoseconds(frequencies: Iterable[Frequency]) -> int:
 
 def _build_grains(
     con: duckdb.DuckDBPyConnection,
-    frequencies: Sequence[Frequency],
+    frequencies: list[Frequency],
     options: FlowOptions,
     partial: bool,
+    from_flow: bool = False,
 ) -> None:
-    """Fill the temporary ``int_bar_grain`` and ``int_level_grain``, a piece at a time.
+    """Fill the temporary ``int_bar_grain`` and ``int_level_grain``.
 
+    With ``from_flow`` they are aggregated from ``int_event_flow`` (the trades numbered in trade
+    order, written for the tick, volume and range bars), by one statement each. Otherwise
     ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
     needs windows over an instrument's whole history: then it is a temporary table. Either way
     each piece of a session (whole grains, about ``RANGE_ROWS`` trades) is aggregated by its own
     statement, so a build sorts a bounded number of trades at once and its memory does not grow
     with the history loaded.
     """
-    whole_history = options.whole_history
+    whole_history = options.whole_history and not from_flow
     if whole_history:
         flow = render(
             "intermediate/int_trade_flow.sql",
@@ -215,8 +222,9 @@ def _build_grains(
         con.execute(f"create or replace temp table int_trade_flow as {flow}")
     grain = {
         "grain_ns": grain_nanoseconds(frequencies),
-        "session_bounds": True,
-        "one_session": not whole_history,
+        "from_flow": from_flow,
+        "session_bounds": not from_flow,
+        "one_session": not whole_history and not from_flow,
         "tick_rule": False,
         "partial": partial,
     }
@@ -228,6 +236,12 @@ def _build_grains(
         **grain,
     )
     level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
+    if from_flow:
+        con.execute(
+            f"create or replace temp table int_bar_grain as {bar_grain}", options.large_lot_params
+        )
+        con.execute(f"create or replace temp table int_level_grain as {level_grain}")
+        return
     sessions = con.execute(
         render("intermediate/int_session_pieces.sql", partial=partial)
     ).fetchall()

@@ -146,26 +146,20 @@ def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars, flow: _S
         con.unregister("event_bar_numbers_frame")
 
 
-def build_event_bars(
+def fill_event_flow(
     con: duckdb.DuckDBPyConnection,
     sets: Sequence[EventBars],
     options: FlowOptions,
     partial: bool,
-    footprint_params: dict[str, Any],
-) -> list[tuple[str, str]]:
-    """Refresh ``bars_<set>`` and ``footprint_<set>`` of each tick, volume or range bar set.
+) -> None:
+    """Fill the temporary ``int_event_flow``: every trade to aggregate, numbered in trade order
+    within its instrument's session, which the tick, volume and range bars are cut from (and the
+    time grains of the same build aggregated from, ``vcdwh.marts.bars``).
 
     In an incremental build (``partial``, with the ``affected`` table) each affected
-    instrument is recomputed from the open of the session its new trades start in: whole
-    sessions, as these bars restart at every session open.
-
-    Returns
-    -------
-    list of (relation, kind)
-        The relations written, for the caller's contract checks.
+    instrument's trades from the open of the session its new trades start in: whole sessions,
+    as these bars restart at every session open.
     """
-    if not sets:
-        return []
     # As for the time bars: a statement per session, which it places the trades in, unless the
     # tick rule or the large-lot filter needs windows over an instrument's whole history.
     whole_history = options.whole_history
@@ -180,16 +174,35 @@ def build_event_bars(
     )
     if whole_history:
         con.execute(f"create or replace temp table int_event_flow as {flow}")
-    else:
-        sessions = con.execute(
-            render("intermediate/int_session_pieces.sql", partial=partial)
-        ).fetchall()
-        pieces = [
-            {"from_ts": start, "to_ts": end, "session_date": day, "session_start_ns": start_ns}
-            for start, end, day, start_ns in sessions
-        ]
-        placeholders = {"session_date": EPOCH.date(), "session_start_ns": 0}
-        fill_by_ranges(con, "int_event_flow", flow, pieces, placeholders=placeholders)
+        return
+    sessions = con.execute(
+        render("intermediate/int_session_pieces.sql", partial=partial)
+    ).fetchall()
+    pieces = [
+        {"from_ts": start, "to_ts": end, "session_date": day, "session_start_ns": start_ns}
+        for start, end, day, start_ns in sessions
+    ]
+    placeholders = {"session_date": EPOCH.date(), "session_start_ns": 0}
+    fill_by_ranges(con, "int_event_flow", flow, pieces, placeholders=placeholders)
+
+
+def build_event_bars(
+    con: duckdb.DuckDBPyConnection,
+    sets: Sequence[EventBars],
+    options: FlowOptions,
+    partial: bool,
+    footprint_params: dict[str, Any],
+) -> list[tuple[str, str]]:
+    """Refresh ``bars_<set>`` and ``footprint_<set>`` of each tick, volume or range bar set,
+    from the ``int_event_flow`` that :func:`fill_event_flow` filled for the same ``sets``.
+
+    Returns
+    -------
+    list of (relation, kind)
+        The relations written, for the caller's contract checks.
+    """
+    if not sets:
+        return []
     grain: dict[str, Any] = {
         "event": True,
         "grain_ns": 1,
