@@ -630,33 +630,35 @@ def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("flow", "later"),
+    ("flow", "files_per_build"),
     [
-        (FlowOverrides(), "incremental"),
-        # windows over an instrument's whole history: every build is a full one
-        (FlowOverrides(unknown_side="tick-rule", min_size=5), "full"),
+        # a first build, then incremental ones that refresh the kept sets
+        (FlowOverrides(), 1),
+        # windows over an instrument's whole history (every build is a full one)
+        (FlowOverrides(unknown_side="tick-rule", min_size=5), 3),
     ],
-    ids=["per-session", "whole-history"],
+    ids=["incremental", "whole-history"],
 )
-def test_time_bars_given_event_bar_sets_equal_those_built_without(tmp_path, flow, later):
+def test_time_bars_given_event_bar_sets_equal_those_built_without(tmp_path, flow, files_per_build):
     # Arrange: with bar sets the time grains are aggregated from the numbered flow of those sets.
     parts = sample_week_parts(tmp_path)
     with_sets = Settings(tmp_path / "sets", tmp_path / "sets" / "w.duckdb")
     with_sets.data_dir.mkdir()
     without = Settings(tmp_path / "none", tmp_path / "none" / "w.duckdb")
     without.data_dir.mkdir()
-    # Act: a first build, then later ones that refresh the kept sets
-    build_warehouse(with_sets, [parts[0]], ["1min", "5min"], flow=flow, event_bars=["40t", "150v"])
-    modes = [build_warehouse(with_sets, [part]).bars_mode for part in parts[1:]]
+    # Act
+    first, later = parts[:files_per_build], parts[files_per_build:]
+    build_warehouse(with_sets, first, ["1min", "5min"], flow=flow, event_bars=["40t", "150v"])
+    modes = [build_warehouse(with_sets, [part]).bars_mode for part in later]
     build_warehouse(without, parts, ["1min", "5min"], flow=flow)
     # Assert
-    assert modes == [later, later]
+    assert modes == ["incremental"] * len(later)
     marts = [
         f"{kind}_{interval}" for interval in ("1min", "5min") for kind in ("bars", "footprint")
     ] + ["bars_1min_continuous", "profile_session", "profile_session_summary"]
     assert mart_differences(with_sets.db_path, without.db_path, marts) == dict.fromkeys(marts, 0)
-    sided = _read(without, "select count(*) from trades where side = 'N'")[0][0][0][0]
-    assert sided > 0  # the tick rule has unknown sides to classify
+    unknown = _read(without, "select count(*) from trades where side = 'N'")[0][0][0][0]
+    assert unknown > 0  # the tick rule has sides to classify
 
 
 def test_backtest_given_tick_bars_inside_one_timestamp_explains_that_bars_need_distinct_starts(

@@ -2,8 +2,8 @@
 -- instruments from the session their new trades start) with its session, effective side and
 -- signed size (int_trade_flow: a session at a time with one_session, else placed by the as-of
 -- join), numbered in trade order within its instrument's session (trade_no from 1), with the
--- session's running delta after it (session_running) and its price in nano units: what the tick,
--- volume and range bars are cut from. With volume or range bars ($in_order) written in that
+-- session's running delta after it (session_running): what the tick, volume and range bars are
+-- cut from. With volume or range bars ($in_order) written in that
 -- order (instrument, session, trade_no), which their sequential pass reads back by rowid and
 -- int_event_trades pairs with its bar numbers by position; tick bars need no order (an ordered
 -- write costs a sort).
@@ -18,8 +18,7 @@ final as (
         -- trade_no stands for the trade order from here on
         * exclude (ts_recv, sequence, position),
         row_number() over session_order as trade_no,
-        sum(signed_size) over session_order::bigint as session_running,
-        (price::decimal(38, 9) * 1000000000)::bigint as price_nanos
+        sum(signed_size) over session_order::bigint as session_running
     from flow
     window session_order as (
         partition by instrument_id, symbol, session_date

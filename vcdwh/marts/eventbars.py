@@ -106,9 +106,7 @@ class _Sessions:
 def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
     """Read ``int_event_flow`` once for the sequential passes of every volume and range set."""
     # the flow is written session by session in trade order: each session starts at trade_no 1
-    data = con.execute(
-        "select trade_no, size, price_nanos from int_event_flow order by rowid"
-    ).fetchnumpy()
+    data = con.execute(render("queries/event_flow_passes.sql")).fetchnumpy()
     sizes = np.asarray(data["size"], dtype=np.int64)
     symbols = [
         str(symbol)
