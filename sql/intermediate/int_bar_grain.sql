@@ -29,11 +29,20 @@ aggregated as (
         grain_ns,
         any_value(session_date) as session_date,
         any_value(session_start_ns) as session_start_ns,
+{% set listed = analytics and not numbered %}
+{% if listed %}
+        -- the first and last price of the grain's trades in order (trades, below)
+        null::decimal(18, 9) as open,
+        max(price) as high,
+        min(price) as low,
+        null::decimal(18, 9) as close,
+{% else %}
 {% set trade_order = 'trade_no' if numbered else '(ts_ns, sequence, position)' %}
         arg_min(price, {{ trade_order }}) as open,
         max(price) as high,
         min(price) as low,
         arg_max(price, {{ trade_order }}) as close,
+{% endif %}
         sum(size)::bigint as volume,
         coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
         coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
@@ -50,37 +59,9 @@ aggregated as (
                 - arg_min(session_running - signed_size, trade_no)
         } as path,
 {% elif analytics %}
-        -- one pass in trade order: the running delta and its extremes, and the running delta
-        -- just after the trade that first printed the grain's highest / lowest price
-        list_reduce(
-            list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position),
-            lambda path, trade: {
-                'running': path.running + trade.signed,
-                'high': greatest(path.high, path.running + trade.signed),
-                'low': least(path.low, path.running + trade.signed),
-                'top': greatest(path.top, trade.price),
-                'at_top': case
-                    when path.top is null or trade.price > path.top
-                        then path.running + trade.signed
-                    else path.at_top
-                end,
-                'bottom': least(path.bottom, trade.price),
-                'at_bottom': case
-                    when path.bottom is null or trade.price < path.bottom
-                        then path.running + trade.signed
-                    else path.at_bottom
-                end
-            },
-            {
-                'running': 0::bigint,
-                'high': null::bigint,
-                'low': null::bigint,
-                'top': null::decimal(18, 9),
-                'at_top': 0::bigint,
-                'bottom': null::decimal(18, 9),
-                'at_bottom': 0::bigint
-            }
-        ) as path,
+        -- the grain's trades in trade order, walked below
+        list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position)
+            as trades_in_order,
 {% else %}
         list_reduce(
             list(signed_size order by ts_ns, sequence, position),
@@ -111,6 +92,46 @@ aggregated as (
     group by instrument_id, symbol, grain_ns
 ),
 
+{% if listed %}
+walked as (
+    select
+        * exclude (trades_in_order)
+            replace (trades_in_order[1].price as open, trades_in_order[-1].price as close),
+        list_transform(trades_in_order, lambda trade: trade.signed) as signed,
+        list_transform(trades_in_order, lambda trade: trade.price) as prices
+    from aggregated
+),
+
+pathed as (
+    select
+        * exclude (signed, prices),
+        -- the running delta and its extremes, one step per trade
+        list_reduce(
+            signed,
+            lambda path, step: {
+                'running': path.running + step,
+                'high': greatest(path.high, path.running + step),
+                'low': least(path.low, path.running + step)
+            },
+            {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
+        ) as path,
+        -- the running delta just after the trade that first printed the high / low
+        list_sum(list_slice(signed, 1, list_position(prices, high)))::bigint as at_top,
+        list_sum(list_slice(signed, 1, list_position(prices, low)))::bigint as at_bottom
+    from walked
+),
+
+final as (
+    select
+        * exclude (path, at_top, at_bottom),
+        path.high as run_high,
+        path.low as run_low,
+        -- the grain's delta after the trade that first printed its high / low
+        path.running - at_top as since_high,
+        path.running - at_bottom as since_low
+    from pathed
+)
+{% else %}
 final as (
     select
         * exclude (path),
@@ -124,5 +145,6 @@ final as (
 {% endif %}
     from aggregated
 )
+{% endif %}
 
 select * from final
