@@ -10,6 +10,19 @@
 -- Built a piece of a session at a time ($from_ts <= ts_recv < $to_ts, whole grains of about a
 -- million trades), so a build sorts a bounded number of trades at once.
 {% endif %}
+{#- The running delta of a grain's signed sizes in trade order, and its extremes: one step per
+    trade. -#}
+{% macro delta_path(signed_sizes) -%}
+list_reduce(
+            {{ signed_sizes }},
+            lambda path, step: {
+                'running': path.running + step,
+                'high': greatest(path.high, path.running + step),
+                'low': least(path.low, path.running + step)
+            },
+            {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
+        )
+{%- endmacro %}
 {% set event = event is defined and event %}
 {% set numbered = event or (from_flow is defined and from_flow) %}
 {% if event %}
@@ -63,15 +76,7 @@ aggregated as (
         list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position)
             as trades_in_order,
 {% else %}
-        list_reduce(
-            list(signed_size order by ts_ns, sequence, position),
-            lambda path, step: {
-                'running': path.running + step,
-                'high': greatest(path.high, path.running + step),
-                'low': least(path.low, path.running + step)
-            },
-            {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
-        ) as path,
+        {{ delta_path('list(signed_size order by ts_ns, sequence, position)') }} as path,
 {% endif %}
 {% if large_lot %}
         coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
@@ -106,15 +111,7 @@ pathed as (
     select
         * exclude (signed, prices),
         -- the running delta and its extremes, one step per trade
-        list_reduce(
-            signed,
-            lambda path, step: {
-                'running': path.running + step,
-                'high': greatest(path.high, path.running + step),
-                'low': least(path.low, path.running + step)
-            },
-            {'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}
-        ) as path,
+        {{ delta_path('signed') }} as path,
         -- the running delta just after the trade that first printed the high / low
         list_sum(list_slice(signed, 1, list_position(prices, high)))::bigint as at_top,
         list_sum(list_slice(signed, 1, list_position(prices, low)))::bigint as at_bottom
