@@ -634,10 +634,12 @@ def test_incremental_builds_of_event_bars_equal_one_full_build(tmp_path):
     [
         # a first build, then incremental ones that refresh the kept sets
         (FlowOverrides(), 1),
-        # windows over an instrument's whole history (every build is a full one)
+        # the large-lot filter: windows over an instrument's whole history, built incrementally
+        (FlowOverrides(min_size=5), 1),
+        # the tick rule: every build is a full one, so all files go to one
         (FlowOverrides(unknown_side="tick-rule", min_size=5), 3),
     ],
-    ids=["incremental", "whole-history"],
+    ids=["incremental", "large-lot-incremental", "tick-rule"],
 )
 def test_time_bars_given_event_bar_sets_equal_those_built_without(tmp_path, flow, files_per_build):
     # Arrange: with bar sets the time grains are aggregated from the numbered flow of those sets.

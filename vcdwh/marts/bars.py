@@ -203,7 +203,8 @@ def _build_grains(
     """Fill the temporary ``int_bar_grain`` and ``int_level_grain``.
 
     With ``from_flow`` they are aggregated from ``int_event_flow`` (the trades numbered in trade
-    order, written for the tick, volume and range bars), by one statement each. Otherwise
+    order, written for the tick, volume and range bars), by one statement each: plain
+    aggregates, whose state is one row per grain, with nothing to sort. Otherwise
     ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
     needs windows over an instrument's whole history: then it is a temporary table. Either way
     each piece of a session (whole grains, about ``RANGE_ROWS`` trades) is aggregated by its own
