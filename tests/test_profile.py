@@ -115,6 +115,27 @@ def test_value_area_given_pct_100_takes_the_other_side_once_one_is_exhausted(cra
     assert query("select value from build_settings where key = 'value_area_pct'") == [("100",)]
 
 
+@pytest.mark.parametrize("mirrored", [False, True], ids=["poc-low", "poc-high"])
+def test_value_area_given_pct_100_takes_the_longest_walk_to_every_level(
+    settings, tmp_path, query, mirrored
+):
+    # 43 levels 0.25 apart. Volume 1 at each, the POC (100) at the second level, 2 at the far
+    # end. Every pair on the long side (2) beats the single level on the short side (1): 20
+    # steps of two levels, one onto the far end, and only then one onto the near end: 22 steps.
+    volumes = [1, 100] + [1] * 40 + [2]
+    if mirrored:
+        volumes.reverse()
+    trades = [
+        Trade(T0 + (i + 1) * SECOND, 100.00 + 0.25 * i, size, "B") for i, size in enumerate(volumes)
+    ]
+    path = write_pretty_csv(tmp_path / "t.csv", trades, SYMBOLS)
+    build_warehouse(settings, [path], ["1min"], flow=FlowOverrides(value_area_pct=100))
+    poc = "100.25" if not mirrored else "110.25"
+    assert query("select poc, vah, val, value_area_volume from profile_session_summary") == [
+        (_d(poc), _d("110.50"), _d("100.00"), 143)
+    ]
+
+
 def test_value_area_given_small_pct_is_the_poc_alone(crafted, query):
     build_warehouse(crafted, [], flow=FlowOverrides(value_area_pct=30))  # 40 >= 37.5
     assert query(

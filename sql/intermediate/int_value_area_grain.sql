@@ -226,13 +226,13 @@ started as (
 ),
 
 walked as (
-    -- the walk, one step per element of range(levels) (each step that is not the last moves at
-    -- least one end): a state {lo, hi, area} that stays put once the area holds the target or
-    -- covers every level
+    -- the walk: a state {lo, hi, area} that stays put once the area holds the target or covers
+    -- every level. Each step that is not the last moves an end by 2 * step >= 2 levels, or
+    -- onto its first or last level (once per end): levels // 2 + 2 steps cover levels - 1
     select
         *,
         list_reduce(
-            range(levels),
+            range(levels // 2 + 2),
             lambda area, attempt: case
                 when area.volume * 100 >= target or (area.lo = 0 and area.hi = levels - 1)
                     then area
