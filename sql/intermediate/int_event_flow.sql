@@ -3,10 +3,10 @@
 -- signed size (int_trade_flow: a session at a time with one_session, else placed by the as-of
 -- join), numbered in trade order within its instrument's session (trade_no from 1), with the
 -- session's running delta after it (session_running): what the tick, volume and range bars are
--- cut from. With volume or range bars ($in_order) written in that
--- order (instrument, session, trade_no), which their sequential pass reads back by rowid and
--- int_event_trades pairs with its bar numbers by position; tick bars need no order (an ordered
--- write costs a sort).
+-- cut from, and the time grains of the same build aggregated from. With volume or range bars
+-- ($in_order) written in that order (instrument, session, trade_no), which their sequential pass
+-- reads back by rowid (event_flow_passes) and int_event_trades pairs with its bar numbers by
+-- position; tick bars need no order (an ordered write costs a sort).
 with flow as (
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}
