@@ -195,7 +195,7 @@ def grain_nanoseconds(frequencies: Iterable[Frequency]) -> int:
 
 def _build_grains(
     con: duckdb.DuckDBPyConnection,
-    frequencies: list[Frequency],
+    frequencies: Sequence[Frequency],
     options: FlowOptions,
     partial: bool,
     from_flow: bool = False,

@@ -95,14 +95,19 @@ def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Every (name, kind) of the main schema of the open database, tables first, by name."""
+    return [(name, kind) for name, kind, _comment in _described_relations(con)]
+
+
+def _described_relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
+    """Every (name, kind, stored comment) of the main schema, tables first, by name."""
     return [
-        (str(name), str(kind))
-        for name, kind in con.execute(
+        (str(name), str(kind), comment)
+        for name, kind, comment in con.execute(
             """
-            select table_name, 'table' as kind from duckdb_tables()
+            select table_name, 'table' as kind, comment from duckdb_tables()
             where database_name = current_database() and schema_name = 'main' and not temporary
             union all
-            select view_name, 'view' from duckdb_views()
+            select view_name, 'view', comment from duckdb_views()
             where database_name = current_database() and schema_name = 'main'
               and not internal and not temporary
             order by kind, 1
@@ -139,16 +144,15 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
     """
     missing: list[str] = []
     statements: list[str] = []
-    stored = _relation_comments(con)
     columns = _column_comments(con)
-    for name, kind in relations(con):
+    for name, kind, stored in _described_relations(con):
         doc = doc_for(name)
         if doc is None or not doc.description:
             missing.append(name)
             if doc is None:
                 continue
         relation = identifier(name)
-        if doc.description and stored.get(name) != doc.description:
+        if doc.description and stored != doc.description:
             statements.append(f"comment on {kind} {relation} is {_literal(doc.description)}")
         for column, comment in columns.get(name, []):
             text = doc.columns.get(column)
@@ -162,23 +166,6 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
     if statements:
         con.execute(";\n".join(statements))
     return missing
-
-
-def _relation_comments(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
-    """The stored comment of every table and view of the main schema, by name."""
-    return {
-        str(name): comment
-        for name, comment in con.execute(
-            """
-            select table_name, comment from duckdb_tables()
-            where database_name = current_database() and schema_name = 'main' and not temporary
-            union all
-            select view_name, comment from duckdb_views()
-            where database_name = current_database() and schema_name = 'main'
-              and not internal and not temporary
-            """
-        ).fetchall()
-    }
 
 
 def _column_comments(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str | None]]]:
