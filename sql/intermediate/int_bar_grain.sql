@@ -31,8 +31,13 @@ list_reduce(
 {% if numbered %}
 -- From int_event_flow (its trades numbered in trade order, trade_no): the same quantities come
 -- from the session's running delta after each trade (session_running) less its value before the
--- grain's first trade, by plain aggregates: no list of a grain's trades is built and folded.
+-- grain's first trade, by plain aggregates: no list of a grain's trades is built and folded. The
+-- flow keeps neither side nor session_date: the sign of signed_size is the side (sizes are
+-- positive), and a grain's session_date comes from its session's start (dated).
 {% endif %}
+{% set buy = 'signed_size > 0' if numbered else "side = 'B'" %}
+{% set sell = 'signed_size < 0' if numbered else "side = 'A'" %}
+{% set unknown = 'signed_size = 0' if numbered else "side = 'N'" %}
 {% include 'macros/grain_bucketed.sql' %}
 
 aggregated as (
@@ -40,7 +45,11 @@ aggregated as (
         instrument_id,
         symbol,
         grain_ns,
+{% if numbered %}
+        null::date as session_date,
+{% else %}
         any_value(session_date) as session_date,
+{% endif %}
         any_value(session_start_ns) as session_start_ns,
 {% set listed = analytics and not numbered %}
 {% if listed %}
@@ -57,9 +66,9 @@ aggregated as (
         arg_max(price, {{ trade_order }}) as close,
 {% endif %}
         sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
-        coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
-        coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+        coalesce(sum(size) filter (where {{ buy }}), 0)::bigint as buy_volume,
+        coalesce(sum(size) filter (where {{ sell }}), 0)::bigint as sell_volume,
+        coalesce(sum(size) filter (where {{ unknown }}), 0)::bigint as unknown_volume,
 {% if numbered %}
         {
             'running': sum(signed_size)::bigint,
@@ -79,14 +88,14 @@ aggregated as (
         {{ delta_path('list(signed_size order by ts_ns, sequence, position)') }} as path,
 {% endif %}
 {% if large_lot %}
-        coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+        coalesce(sum(size) filter (where {{ buy }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_buy_volume,
-        coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+        coalesce(sum(size) filter (where {{ sell }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
 {% if analytics %}
-        count(*) filter (where side = 'B')::bigint as buy_trades,
-        count(*) filter (where side = 'A')::bigint as sell_trades,
+        count(*) filter (where {{ buy }})::bigint as buy_trades,
+        count(*) filter (where {{ sell }})::bigint as sell_trades,
 {% endif %}
 {% if event %}
         min(ts_ns) as first_ns,
@@ -129,6 +138,14 @@ final as (
     from pathed
 )
 {% else %}
+{% if numbered %}
+dated as (
+    select aggregated.* replace (sessions.session_date as session_date)
+    from aggregated
+    left join sessions on epoch_ns(sessions.session_start) = aggregated.session_start_ns
+),
+
+{% endif %}
 final as (
     select
         * exclude (path),
@@ -140,7 +157,7 @@ final as (
         path.running - path.at_top as since_high,
         path.running - path.at_bottom as since_low
 {% endif %}
-    from aggregated
+    from {{ 'dated' if numbered else 'aggregated' }}
 )
 {% endif %}
 

@@ -15,8 +15,9 @@ with flow as (
 
 final as (
     select
-        -- trade_no stands for the trade order from here on
-        * exclude (ts_recv, sequence, position),
+        -- trade_no stands for the trade order from here on; the sign of signed_size for the
+        -- side, and session_start_ns for the session (its readers take its date from sessions)
+        * exclude (ts_recv, sequence, position, side, session_date),
         row_number() over session_order as trade_no,
         sum(signed_size) over session_order::bigint as session_running
     from flow
@@ -29,5 +30,5 @@ final as (
 
 select * from final
 {% if in_order %}
-order by instrument_id, symbol, session_date, trade_no
+order by instrument_id, symbol, session_start_ns, trade_no
 {% endif %}

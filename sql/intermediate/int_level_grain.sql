@@ -2,20 +2,32 @@
 -- price level, by aggressor side: bid_volume (sell aggressor, side A), ask_volume (buy
 -- aggressor, side B), unknown_volume (side N left unclassified). Every footprint_<interval> is
 -- rolled up from these rows.
+{% set numbered = (event is defined and event) or (from_flow is defined and from_flow) %}
+{% if numbered %}
+-- From int_event_flow, which keeps neither side nor session_date: the sign of signed_size is the
+-- side (sizes are positive), and a grain's session_date comes from its session's start (final).
+{% endif %}
+{% set buy = 'signed_size > 0' if numbered else "side = 'B'" %}
+{% set sell = 'signed_size < 0' if numbered else "side = 'A'" %}
+{% set unknown = 'signed_size = 0' if numbered else "side = 'N'" %}
 {% include 'macros/grain_bucketed.sql' %}
 
-final as (
+{{ 'levels' if numbered else 'final' }} as (
     select
         instrument_id,
         symbol,
         grain_ns,
         price,
+{% if numbered %}
+        null::date as session_date,
+{% else %}
         any_value(session_date) as session_date,
+{% endif %}
         any_value(session_start_ns) as session_start_ns,
         sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where side = 'A'), 0)::bigint as bid_volume,
-        coalesce(sum(size) filter (where side = 'B'), 0)::bigint as ask_volume,
-        coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+        coalesce(sum(size) filter (where {{ sell }}), 0)::bigint as bid_volume,
+        coalesce(sum(size) filter (where {{ buy }}), 0)::bigint as ask_volume,
+        coalesce(sum(size) filter (where {{ unknown }}), 0)::bigint as unknown_volume,
 {% if event is defined and event %}
         min(ts_ns) as first_ns,
 {% endif %}
@@ -23,5 +35,14 @@ final as (
     from bucketed
     group by instrument_id, symbol, grain_ns, price
 )
+{% if numbered %}
+,
+
+final as (
+    select levels.* replace (sessions.session_date as session_date)
+    from levels
+    left join sessions on epoch_ns(sessions.session_start) = levels.session_start_ns
+)
+{% endif %}
 
 select * from final
