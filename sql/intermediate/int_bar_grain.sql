@@ -1,3 +1,4 @@
+{% from 'macros/grain_flow.sql' import dated, side_is %}
 -- int_bar_grain: the finest bars of a build, per instrument and grain ({{ grain_ns }} ns: the
 -- greatest common divisor of the intervals built), bucketed on ts_recv and anchored at the
 -- session open. Every bars_<interval> is rolled up from these rows, because a bar of any built
@@ -35,9 +36,6 @@ list_reduce(
 -- flow keeps neither side nor session_date: the sign of signed_size is the side (sizes are
 -- positive), and a grain's session_date comes from its session's start (dated).
 {% endif %}
-{% set buy = 'signed_size > 0' if numbered else "side = 'B'" %}
-{% set sell = 'signed_size < 0' if numbered else "side = 'A'" %}
-{% set unknown = 'signed_size = 0' if numbered else "side = 'N'" %}
 {% include 'macros/grain_bucketed.sql' %}
 
 aggregated as (
@@ -66,9 +64,9 @@ aggregated as (
         arg_max(price, {{ trade_order }}) as close,
 {% endif %}
         sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where {{ buy }}), 0)::bigint as buy_volume,
-        coalesce(sum(size) filter (where {{ sell }}), 0)::bigint as sell_volume,
-        coalesce(sum(size) filter (where {{ unknown }}), 0)::bigint as unknown_volume,
+        coalesce(sum(size) filter (where {{ side_is('B', numbered) }}), 0)::bigint as buy_volume,
+        coalesce(sum(size) filter (where {{ side_is('A', numbered) }}), 0)::bigint as sell_volume,
+        coalesce(sum(size) filter (where {{ side_is('N', numbered) }}), 0)::bigint as unknown_volume,
 {% if numbered %}
         {
             'running': sum(signed_size)::bigint,
@@ -88,14 +86,14 @@ aggregated as (
         {{ delta_path('list(signed_size order by ts_ns, sequence, position)') }} as path,
 {% endif %}
 {% if large_lot %}
-        coalesce(sum(size) filter (where {{ buy }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+        coalesce(sum(size) filter (where {{ side_is('B', numbered) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_buy_volume,
-        coalesce(sum(size) filter (where {{ sell }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+        coalesce(sum(size) filter (where {{ side_is('A', numbered) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
 {% if analytics %}
-        count(*) filter (where {{ buy }})::bigint as buy_trades,
-        count(*) filter (where {{ sell }})::bigint as sell_trades,
+        count(*) filter (where {{ side_is('B', numbered) }})::bigint as buy_trades,
+        count(*) filter (where {{ side_is('A', numbered) }})::bigint as sell_trades,
 {% endif %}
 {% if event %}
         min(ts_ns) as first_ns,
@@ -140,9 +138,7 @@ final as (
 {% else %}
 {% if numbered %}
 dated as (
-    select aggregated.* replace (sessions.session_date as session_date)
-    from aggregated
-    left join sessions on epoch_ns(sessions.session_start) = aggregated.session_start_ns
+    {{ dated('aggregated') }}
 ),
 
 {% endif %}

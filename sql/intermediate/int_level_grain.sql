@@ -1,3 +1,4 @@
+{% from 'macros/grain_flow.sql' import dated, side_is %}
 -- int_level_grain: volume per instrument, grain ({{ grain_ns }} ns, as int_bar_grain) and exact
 -- price level, by aggressor side: bid_volume (sell aggressor, side A), ask_volume (buy
 -- aggressor, side B), unknown_volume (side N left unclassified). Every footprint_<interval> is
@@ -7,12 +8,9 @@
 -- From int_event_flow, which keeps neither side nor session_date: the sign of signed_size is the
 -- side (sizes are positive), and a grain's session_date comes from its session's start (final).
 {% endif %}
-{% set buy = 'signed_size > 0' if numbered else "side = 'B'" %}
-{% set sell = 'signed_size < 0' if numbered else "side = 'A'" %}
-{% set unknown = 'signed_size = 0' if numbered else "side = 'N'" %}
 {% include 'macros/grain_bucketed.sql' %}
 
-{{ 'levels' if numbered else 'final' }} as (
+levels as (
     select
         instrument_id,
         symbol,
@@ -25,24 +23,23 @@
 {% endif %}
         any_value(session_start_ns) as session_start_ns,
         sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where {{ sell }}), 0)::bigint as bid_volume,
-        coalesce(sum(size) filter (where {{ buy }}), 0)::bigint as ask_volume,
-        coalesce(sum(size) filter (where {{ unknown }}), 0)::bigint as unknown_volume,
+        coalesce(sum(size) filter (where {{ side_is('A', numbered) }}), 0)::bigint as bid_volume,
+        coalesce(sum(size) filter (where {{ side_is('B', numbered) }}), 0)::bigint as ask_volume,
+        coalesce(sum(size) filter (where {{ side_is('N', numbered) }}), 0)::bigint as unknown_volume,
 {% if event is defined and event %}
         min(ts_ns) as first_ns,
 {% endif %}
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns, price
-)
-{% if numbered %}
-,
+),
 
 final as (
-    select levels.* replace (sessions.session_date as session_date)
-    from levels
-    left join sessions on epoch_ns(sessions.session_start) = levels.session_start_ns
-)
+{% if numbered %}
+    {{ dated('levels') }}
+{% else %}
+    select * from levels
 {% endif %}
+)
 
 select * from final

@@ -1,0 +1,12 @@
+{#- What int_bar_grain and int_level_grain read of a trade where int_event_flow (`numbered`) keeps
+    less than the trades: no side column (the sign of signed_size is the side, as sizes are
+    positive) and no session_date (a grain takes its session's, from sessions, by the session's
+    start). -#}
+{% macro side_is(side, numbered) -%}
+{% if numbered %}signed_size {{ {'B': '>', 'A': '<', 'N': '='}[side] }} 0{% else %}side = '{{ side }}'{% endif %}
+{%- endmacro %}
+{% macro dated(relation) -%}
+select {{ relation }}.* replace (sessions.session_date as session_date)
+    from {{ relation }}
+    left join sessions on epoch_ns(sessions.session_start) = {{ relation }}.session_start_ns
+{%- endmacro %}
