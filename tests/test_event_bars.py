@@ -11,8 +11,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers import (
     Trade,
@@ -32,7 +35,7 @@ from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError, ConfigError
-from vcdwh.marts.eventbars import range_bar_starts, volume_bar_starts
+from vcdwh.marts.eventbars import decimal_units, range_bar_starts, volume_bar_starts
 from vcdwh.marts.frequency import EventBars, parse_bar_set, parse_event_bars, parse_frequency
 from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
@@ -673,3 +676,30 @@ def test_backtest_given_tick_bars_inside_one_timestamp_explains_that_bars_need_d
     params = BacktestParams(frequency="2t", symbol="ESH4")
     with pytest.raises(BacktestError, match="bars_2t: 4 bar\\(s\\) of ESH4 start at the same"):
         run_backtest(settings, params)
+
+
+@given(
+    units=st.lists(st.integers(-(10**18) + 1, 10**18 - 1), max_size=40),
+    cut=st.integers(0, 40),
+    skip=st.integers(0, 3),
+)
+def test_decimal_units_given_any_18_digit_prices_reads_their_exact_nano_units(units, cut, skip):
+    # Arrange: DECIMAL(18, 9) prices as DuckDB hands them over, in two chunks, the second a
+    # slice that starts inside its buffer
+    prices = [Decimal(unit).scaleb(-9) for unit in units]
+    kind = pa.decimal128(18, 9)
+    head = pa.array(prices[:cut], type=kind)
+    tail = pa.array([Decimal(0)] * skip + prices[cut:], type=kind).slice(skip)
+    column = pa.chunked_array([head, tail], type=kind)
+    # Act
+    read = decimal_units(column)
+    # Assert
+    assert read.dtype == np.int64
+    assert read.tolist() == units
+
+
+def test_decimal_units_given_a_null_or_a_wider_decimal_refuses_it():
+    with pytest.raises(ValueError, match="non-null decimals of at most 18 digits"):
+        decimal_units(pa.chunked_array([pa.array([Decimal("1.5"), None], pa.decimal128(18, 9))]))
+    with pytest.raises(ValueError, match="non-null decimals of at most 18 digits"):
+        decimal_units(pa.chunked_array([pa.array([Decimal("1.5")], pa.decimal128(38, 9))]))

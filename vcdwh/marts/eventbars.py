@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import SPECS, contract_root
@@ -106,8 +107,8 @@ class _Sessions:
 def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
     """Read ``int_event_flow`` once for the sequential passes of every volume and range set."""
     # the flow is written session by session in trade order: each session starts at trade_no 1
-    data = con.execute(render("queries/event_flow_passes.sql")).fetchnumpy()
-    sizes = np.asarray(data["size"], dtype=np.int64)
+    table = _arrow_table(con.sql(render("queries/event_flow_passes.sql")))
+    trade_no = table.column("trade_no").to_numpy()
     symbols = [
         str(symbol)
         for (symbol,) in con.execute(
@@ -115,11 +116,33 @@ def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
         ).fetchall()
     ]
     return _Sessions(
-        sizes=sizes,
-        prices=np.asarray(data["price_nanos"], dtype=np.int64),
-        edges=[*np.flatnonzero(np.asarray(data["trade_no"]) == 1).tolist(), len(sizes)],
+        sizes=np.asarray(table.column("size").to_numpy(), dtype=np.int64),
+        prices=decimal_units(table.column("price")),
+        edges=[*np.flatnonzero(trade_no == 1).tolist(), len(trade_no)],
         symbols=symbols,
     )
+
+
+def _arrow_table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    """A relation's rows as one Arrow table (DuckDB 2 returns a reader, 1.x a table)."""
+    result = relation.arrow()
+    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+
+
+def decimal_units(column: pa.ChunkedArray) -> np.ndarray:
+    """A non-null Arrow DECIMAL column of at most 18 digits as its unscaled integers (a price of
+    scale 9 in nano units), exactly: the low 64-bit word of each 128-bit value, which holds all
+    of a value of 18 digits in two's complement."""
+    kind = column.type
+    if not (pa.types.is_decimal128(kind) and kind.precision <= 18) or column.null_count:
+        raise ValueError(f"expected non-null decimals of at most 18 digits, got {kind}")
+    parts = [
+        np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
+            2 * chunk.offset : 2 * (chunk.offset + len(chunk)) : 2
+        ]
+        for chunk in column.chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars, flow: _Sessions) -> None:
