@@ -107,7 +107,8 @@ class _Sessions:
 def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
     """Read ``int_event_flow`` once for the sequential passes of every volume and range set."""
     # the flow is written session by session in trade order: each session starts at trade_no 1
-    table = _arrow_table(con.sql(render("queries/event_flow_passes.sql")))
+    # a relation's Arrow reader, read whole (con.execute would copy the rows first)
+    table = con.sql(render("queries/event_flow_passes.sql")).arrow().read_all()
     trade_no = table.column("trade_no").to_numpy()
     symbols = [
         str(symbol)
@@ -121,12 +122,6 @@ def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
         edges=[*np.flatnonzero(trade_no == 1).tolist(), len(trade_no)],
         symbols=symbols,
     )
-
-
-def _arrow_table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
-    """A relation's rows as one Arrow table (DuckDB 2 returns a reader, 1.x a table)."""
-    result = relation.arrow()
-    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
 
 
 def decimal_units(column: pa.ChunkedArray) -> np.ndarray:
