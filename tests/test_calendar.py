@@ -7,7 +7,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -204,22 +203,3 @@ def test_calendar_given_later_builds_within_its_dates_is_kept_and_past_them_is_r
     [(last,)] = query("select max(session_date) from calendar")
     assert last >= date(2024, 10, 14)
     assert _hours(query, "ES", "2024-09-10")[0] is False
-
-
-def test_calendar_frame_given_the_same_dates_twice_returns_a_fresh_copy_of_the_same_days():
-    # Arrange: one frame, then changed in place as a caller might.
-    first = exchange_calendar.calendar_frame(
-        "CME Globex Equity", date(2024, 7, 1), date(2024, 7, 12)
-    )
-    expected = first.copy()
-    first.loc[:, "early_close"] = True
-    # Act
-    second = exchange_calendar.calendar_frame(
-        "CME Globex Equity", date(2024, 7, 1), date(2024, 7, 12)
-    )
-    # Assert: the same trading days as computed, not the changed frame: July 3rd and 4th
-    # close early, the week after does not
-    pd.testing.assert_frame_equal(second, expected)
-    assert second is not first
-    early = second.loc[second["early_close"], "session_date"].tolist()
-    assert early == [date(2024, 7, 3), date(2024, 7, 4)]

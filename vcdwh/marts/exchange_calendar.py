@@ -140,14 +140,6 @@ def calendar_frame(name: str, start: date, end: date) -> pd.DataFrame:
     ConfigError
         The library has no calendar of that name.
     """
-    # a copy: the frame kept for the next build in this process stays as computed
-    return _schedule_frame(name, start, end).copy()
-
-
-@functools.lru_cache(maxsize=32)
-def _schedule_frame(name: str, start: date, end: date) -> pd.DataFrame:
-    """:func:`calendar_frame`, computed once per process for the same calendar and dates (the
-    schedule takes about a tenth of a second per calendar; a process may build many times)."""
     import pandas as pd
 
     exchange = _exchange(name)
