@@ -692,14 +692,33 @@ def test_decimal_units_given_any_18_digit_prices_reads_their_exact_nano_units(un
     tail = pa.array([Decimal(0)] * skip + prices[cut:], type=kind).slice(skip)
     column = pa.chunked_array([head, tail], type=kind)
     # Act
-    read = decimal_units(column)
+    read = decimal_units(column, scale=9)
     # Assert
     assert read.dtype == np.int64
     assert read.tolist() == units
 
 
-def test_decimal_units_given_a_null_or_a_wider_decimal_refuses_it():
-    with pytest.raises(ValueError, match="non-null decimals of at most 18 digits"):
-        decimal_units(pa.chunked_array([pa.array([Decimal("1.5"), None], pa.decimal128(18, 9))]))
-    with pytest.raises(ValueError, match="non-null decimals of at most 18 digits"):
-        decimal_units(pa.chunked_array([pa.array([Decimal("1.5")], pa.decimal128(38, 9))]))
+def test_decimal_units_given_a_null_a_wider_decimal_or_another_scale_refuses_it():
+    refused = [
+        pa.array([Decimal("1.5"), None], pa.decimal128(18, 9)),
+        pa.array([Decimal("1.5")], pa.decimal128(38, 9)),
+        pa.array([Decimal("1.5")], pa.decimal128(18, 2)),
+    ]
+    for values in refused:
+        with pytest.raises(ValueError, match=r"expected non-null DECIMAL\(18, 9\) values"):
+            decimal_units(pa.chunked_array([values]), scale=9)
+
+
+def test_decimal_units_given_decimal64_or_empty_chunks_reads_the_same_units():
+    # Arrow's 64-bit decimals (DuckDB hands them over with arrow_output_version 1.5), and a
+    # column whose chunks include empty ones
+    prices = [Decimal("5123.250000000"), Decimal("-0.000000001"), Decimal("999999999.999999999")]
+    narrow = pa.chunked_array(
+        [pa.array([], pa.decimal64(18, 9)), pa.array(prices, pa.decimal64(18, 9))]
+    )
+    wide = pa.chunked_array(
+        [pa.array(prices, pa.decimal128(18, 9)), pa.array([], pa.decimal128(18, 9))]
+    )
+    expected = [5123250000000, -1, 999999999999999999]
+    assert decimal_units(narrow, scale=9).tolist() == expected
+    assert decimal_units(wide, scale=9).tolist() == expected

@@ -1,12 +1,13 @@
 -- int_event_flow: every trade of the build (in an incremental build, of the affected
--- instruments from the session their new trades start) with its session, effective side and
--- signed size (int_trade_flow: a session at a time with one_session, else placed by the as-of
--- join), numbered in trade order within its instrument's session (trade_no from 1), with the
--- session's running delta after it (session_running): what the tick, volume and range bars are
--- cut from, and the time grains of the same build aggregated from. With volume or range bars
--- ($in_order) written in that order (instrument, session, trade_no), which their sequential pass
--- reads back by rowid (event_flow_passes) and int_event_trades pairs with its bar numbers by
--- position; tick bars need no order (an ordered write costs a sort).
+-- instruments from the session their new trades start) with its session's start and its signed
+-- size, whose sign is its effective side (int_trade_flow: a session at a time with one_session,
+-- else placed by the as-of join), numbered in trade order within its instrument's session
+-- (trade_no from 1), with the session's running delta after it (session_running): what the
+-- tick, volume and range bars are cut from, and the time grains of the same build aggregated
+-- from. With volume or range bars ($in_order) written in that order (instrument, session,
+-- trade_no), which their sequential pass reads back in insertion order (event_flow_passes) and
+-- int_event_trades pairs with its bar numbers by position; tick bars need no order (an ordered
+-- write costs a sort).
 with flow as (
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}

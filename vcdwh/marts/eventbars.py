@@ -13,6 +13,7 @@ grain per bar.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -107,8 +108,8 @@ class _Sessions:
 def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
     """Read ``int_event_flow`` once for the sequential passes of every volume and range set."""
     # the flow is written session by session in trade order: each session starts at trade_no 1
-    # a relation's Arrow reader, read whole (con.execute would copy the rows first)
-    table = con.sql(render("queries/event_flow_passes.sql")).arrow().read_all()
+    # from a relation (con.execute would copy the rows first)
+    table = con.sql(render("queries/event_flow_passes.sql")).to_arrow_table()
     trade_no = table.column("trade_no").to_numpy()
     symbols = [
         str(symbol)
@@ -118,24 +119,32 @@ def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
     ]
     return _Sessions(
         sizes=np.asarray(table.column("size").to_numpy(), dtype=np.int64),
-        prices=decimal_units(table.column("price")),
+        prices=decimal_units(table.column("price"), scale=9),
         edges=[*np.flatnonzero(trade_no == 1).tolist(), len(trade_no)],
         symbols=symbols,
     )
 
 
-def decimal_units(column: pa.ChunkedArray) -> np.ndarray:
-    """A non-null Arrow DECIMAL column of at most 18 digits as its unscaled integers (a price of
-    scale 9 in nano units), exactly: the low 64-bit word of each 128-bit value, which holds all
-    of a value of 18 digits in two's complement."""
+def decimal_units(column: pa.ChunkedArray, scale: int) -> np.ndarray:
+    """A non-null Arrow DECIMAL column of at most 18 digits and that ``scale`` as its unscaled
+    integers (a price of scale 9 in nano units), exactly: each value's 64-bit word, or of a
+    128-bit value the low word, which holds all of a value of 18 digits in two's complement."""
     kind = column.type
-    if not (pa.types.is_decimal128(kind) and kind.precision <= 18) or column.null_count:
-        raise ValueError(f"expected non-null decimals of at most 18 digits, got {kind}")
+    # decimal128, or the decimal64 of newer pyarrow (DuckDB with arrow_output_version 1.5)
+    width = kind.byte_width if pa.types.is_decimal(kind) else 0
+    wide = width == 16
+    if not (
+        width in (8, 16) and kind.precision <= 18 and kind.scale == scale and not column.null_count
+    ):
+        raise ValueError(f"expected non-null DECIMAL(18, {scale}) values, got {kind}")
+    # the words of a 128-bit value are in the machine's byte order: the low one first on x86
+    step, low = (2, 0 if sys.byteorder == "little" else 1) if wide else (1, 0)
     parts = [
         np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
-            2 * chunk.offset : 2 * (chunk.offset + len(chunk)) : 2
+            step * chunk.offset + low : step * (chunk.offset + len(chunk)) : step
         ]
         for chunk in column.chunks
+        if len(chunk)
     ]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
