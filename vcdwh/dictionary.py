@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from vcdwh.errors import ConfigError
 from vcdwh.query import QueryResult, format_result
-from vcdwh.warehouse.catalog import columns_of, doc_for, relations
+from vcdwh.warehouse.catalog import columns_by_relation, described_relations, doc_for
 from vcdwh.warehouse.db import connect_read_only
 
 if TYPE_CHECKING:
@@ -43,25 +43,15 @@ class RelationEntry:
 
 def read_dictionary(con: duckdb.DuckDBPyConnection) -> list[RelationEntry]:
     """The data dictionary of an open warehouse: every relation and column with its comment."""
-    comments = dict(
-        con.execute(
-            """
-            select table_name, comment from duckdb_tables()
-            where database_name = current_database() and schema_name = 'main'
-            union all
-            select view_name, comment from duckdb_views()
-            where database_name = current_database() and schema_name = 'main' and not internal
-            """
-        ).fetchall()
-    )
+    columns = columns_by_relation(con)
     return [
         RelationEntry(
             name,
             kind,
-            comments.get(name) or "",
-            tuple(ColumnEntry(c, t, d or "") for c, t, d in columns_of(con, name)),
+            comment or "",
+            tuple(ColumnEntry(c, t, d or "") for c, t, d in columns.get(name, [])),
         )
-        for name, kind in relations(con)
+        for name, kind, comment in described_relations(con)
     ]
 
 

@@ -95,10 +95,10 @@ def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Every (name, kind) of the main schema of the open database, tables first, by name."""
-    return [(name, kind) for name, kind, _comment in _described_relations(con)]
+    return [(name, kind) for name, kind, _comment in described_relations(con)]
 
 
-def _described_relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
+def described_relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
     """Every (name, kind, stored comment) of the main schema, tables first, by name."""
     return [
         (str(name), str(kind), comment)
@@ -116,19 +116,21 @@ def _described_relations(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str,
     ]
 
 
-def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str, str | None]]:
-    return [
-        (str(name), str(data_type), comment)
-        for name, data_type, comment in con.execute(
-            """
-            select column_name, data_type, comment from duckdb_columns()
-            where database_name = current_database() and schema_name = 'main'
-              and table_name = $relation
-            order by column_index
-            """,
-            {"relation": relation},
-        ).fetchall()
-    ]
+def columns_by_relation(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, list[tuple[str, str, str | None]]]:
+    """Every column of the main schema as (name, type, stored comment), by relation, in column
+    order: one query for the whole catalog."""
+    found: dict[str, list[tuple[str, str, str | None]]] = {}
+    for relation, column, data_type, comment in con.execute(
+        """
+        select table_name, column_name, data_type, comment from duckdb_columns()
+        where database_name = current_database() and schema_name = 'main'
+        order by table_name, column_index
+        """
+    ).fetchall():
+        found.setdefault(str(relation), []).append((str(column), str(data_type), comment))
+    return found
 
 
 def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -144,8 +146,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
     """
     missing: list[str] = []
     statements: list[str] = []
-    columns = _column_comments(con)
-    for name, kind, stored in _described_relations(con):
+    columns = columns_by_relation(con)
+    for name, kind, stored in described_relations(con):
         doc = doc_for(name)
         if doc is None or not doc.description:
             missing.append(name)
@@ -154,7 +156,7 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
         relation = identifier(name)
         if doc.description and stored != doc.description:
             statements.append(f"comment on {kind} {relation} is {_literal(doc.description)}")
-        for column, comment in columns.get(name, []):
+        for column, _type, comment in columns.get(name, []):
             text = doc.columns.get(column)
             if not text:
                 missing.append(f"{name}.{column}")
@@ -166,20 +168,6 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> list[str]:
     if statements:
         con.execute(";\n".join(statements))
     return missing
-
-
-def _column_comments(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str | None]]]:
-    """Every column of the main schema with its stored comment, by relation, in column order."""
-    found: dict[str, list[tuple[str, str | None]]] = {}
-    for relation, column, comment in con.execute(
-        """
-        select table_name, column_name, comment from duckdb_columns()
-        where database_name = current_database() and schema_name = 'main'
-        order by table_name, column_index
-        """
-    ).fetchall():
-        found.setdefault(str(relation), []).append((str(column), comment))
-    return found
 
 
 def check_views(con: duckdb.DuckDBPyConnection, views: list[str]) -> None:
