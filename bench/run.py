@@ -10,6 +10,12 @@ trades; ``polars_streamed``/``polars_eager`` write the trades to zstd Parquet an
 5min bars with buy/sell volume, delta and cumulative delta of every instrument from it; ``pandas``
 is the seed's pipeline. The pandas and polars bars are checked against ``bars_1min``.
 
+Three more floors bound what the equal-work targets can reach: ``floor_work`` is the polars
+script's work done by DuckDB (the trades stored as a table, the same 1min and 5min bars, checked
+against ``bars_1min`` too); ``floor_work_dbn`` is that work from the DBN file as vcdwh decodes it;
+``floor_store_capped`` and ``floor_store_unordered`` store the trades under a 128 MB memory limit,
+in file order and in any order, the least memory DuckDB needs to store them.
+
     python bench/run.py                       # 1M and 10M trades, 3 rounds
     python bench/run.py --trades 30000000 --repeat 1
     python bench/run.py --trades 20000 --repeat 1 --quick   # smoke run (used by the tests)
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -42,6 +49,7 @@ FRONT = "ESH4"
 SESSION = "2024-03-05"
 WARM_REPEATS = 20
 WALK_BARS = 1_000_000
+CAPPED_MEMORY = "128MB"
 # In RESULTS.md everything from this marker on was measured by hand; --write keeps it.
 KEPT_MARKER = "<!-- measured by hand: kept by bench/run.py --write -->"
 
@@ -49,11 +57,14 @@ KEPT_MARKER = "<!-- measured by hand: kept by bench/run.py --write -->"
 
 
 def _typed_read(path: Path) -> str:
+    """The CSV read with every column typed, timestamps parsed (``TIMESTAMP_NS``)."""
     sys.path.insert(0, str(REPO))
     from vcdwh.load.stage import detect_layout
 
     layout = detect_layout(path)
-    cols = ", ".join(f"'{n}': '{t}'" for n, t in layout.column_types())
+    types = dict(layout.column_types())
+    types.update({name: "TIMESTAMP_NS" for name in ("ts_recv", "ts_event")})
+    cols = ", ".join(f"'{n}': '{t}'" for n, t in types.items())
     return (
         f"read_csv('{path}', header = true, auto_detect = false, delim = ',', columns = {{{cols}}})"
     )
@@ -98,6 +109,114 @@ def step_floor_store(work: Path) -> dict[str, Any]:
     rows = con.execute("select count(*) from trades").fetchall()[0][0]
     con.close()
     return {"rows": rows}
+
+
+# The polars script's work done by DuckDB itself: store the trades, then 1min and 5min bars of
+# every instrument (close, volume, buy/sell volume, delta, cumulative delta), then checkpoint.
+# It is the floor of any DuckDB build that does at least the polars script's work; a build that
+# must store the trades cannot beat it, so it bounds what the equal-work targets can reach.
+_FLOOR_BARS = """
+create table bars_{every} as
+with bars as (
+    select
+        {key} as key,
+        time_bucket(interval '{interval}', {ts}) as bar_start,
+        arg_max(price, rowid) as close,
+        sum(size) as volume,
+        coalesce(sum(size) filter (where side = {buy}), 0) as buy_volume,
+        coalesce(sum(size) filter (where side = {sell}), 0) as sell_volume
+    from trades
+    group by all
+),
+
+final as (
+    select
+        *,
+        buy_volume - sell_volume as delta,
+        sum(buy_volume - sell_volume) over (partition by key order by bar_start)
+            as cumulative_delta
+    from bars
+)
+
+select * from final
+"""
+
+
+def _floor_bars(con: Any, *, key: str, ts: str, buy: str, sell: str) -> int:
+    bars = 0
+    for every, interval in (("1m", "1 minute"), ("5m", "5 minutes")):
+        con.execute(
+            _FLOOR_BARS.format(every=every, interval=interval, key=key, ts=ts, buy=buy, sell=sell)
+        )
+        bars += con.execute(f"select count(*) from bars_{every}").fetchone()[0]
+    return bars
+
+
+def step_floor_work(work: Path) -> dict[str, Any]:
+    """The polars script's work done by DuckDB: the typed CSV stored as a table, 1min and 5min
+    bars of every instrument from it, checkpoint."""
+    import duckdb
+
+    source = _typed_read(work / "data" / WEEK_CSV)
+    con = duckdb.connect(str(_fresh_db(work, "floor_work")))
+    con.execute(f"create table trades as select * from {source}")
+    bars = _floor_bars(con, key="symbol", ts="ts_recv", buy="'B'", sell="'A'")
+    con.execute("checkpoint")
+    con.close()
+    return {"bars": bars}
+
+
+def step_floor_work_dbn(work: Path) -> dict[str, Any]:
+    """The same from the ``.dbn.zst``: the records as vcdwh decodes them (Arrow batches) stored
+    as a table, the same bars by instrument, checkpoint."""
+    import duckdb
+    import pyarrow as pa
+
+    sys.path.insert(0, str(REPO))
+    from vcdwh.datafiles import TRADES_COLUMNS
+    from vcdwh.load.stage import dbn_batches, open_dbn
+
+    path = next((work / "dbn").glob("*.dbn.zst"))
+    batches = dbn_batches(open_dbn(path), path, TRADES_COLUMNS)
+    first = next(batches)
+    records = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+    con = duckdb.connect(str(_fresh_db(work, "floor_work_dbn")))
+    con.register("records", records)
+    con.execute("create table trades as select * from records")
+    bars = _floor_bars(
+        con,
+        key="instrument_id",
+        ts="make_timestamp_ns(ts_recv::bigint)",
+        buy=str(ord("B")),
+        sell=str(ord("A")),
+    )
+    con.execute("checkpoint")
+    con.close()
+    return {"bars": bars}
+
+
+def _floor_store_capped(work: Path, name: str, *, keep_order: bool) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect(str(_fresh_db(work, name)))
+    con.execute(f"set memory_limit = '{CAPPED_MEMORY}'")
+    con.execute(f"set preserve_insertion_order = {str(keep_order).lower()}")
+    con.execute(f"create table trades as select * from {_typed_read(work / 'data' / WEEK_CSV)}")
+    con.execute("checkpoint")
+    rows = con.execute("select count(*) from trades").fetchall()[0][0]
+    con.close()
+    return {"rows": rows}
+
+
+def step_floor_store_capped(work: Path) -> dict[str, Any]:
+    """``floor_store`` under a 128 MB DuckDB memory limit, rows kept in file order."""
+    return _floor_store_capped(work, "floor_store_capped", keep_order=True)
+
+
+def step_floor_store_unordered(work: Path) -> dict[str, Any]:
+    """``floor_store`` under a 128 MB DuckDB memory limit, rows in any order
+    (``preserve_insertion_order = false``): the least memory storing the trades takes."""
+    return _floor_store_capped(work, "floor_store_unordered", keep_order=False)
 
 
 def _vcdwh(*args: str) -> None:
@@ -366,6 +485,10 @@ STEPS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "floor_count": step_floor_count,
     "floor_parse": step_floor_parse,
     "floor_store": step_floor_store,
+    "floor_store_capped": step_floor_store_capped,
+    "floor_store_unordered": step_floor_store_unordered,
+    "floor_work": step_floor_work,
+    "floor_work_dbn": step_floor_work_dbn,
     "build_csv": step_build_csv,
     "build_dbn": step_build_dbn,
     "dbn_decode": step_dbn_decode,
@@ -436,7 +559,7 @@ def prepare(work: Path, trades: int) -> None:
 
 
 def check_bars_match(work: Path) -> str:
-    """Compare pandas and polars bars with bars_1min of the front contract."""
+    """Compare the pandas, polars and DuckDB-floor bars with bars_1min of the front contract."""
     import duckdb
 
     con = duckdb.connect(str(work / "dbs" / "week.duckdb"), read_only=True)
@@ -445,17 +568,23 @@ def check_bars_match(work: Path) -> str:
         " buy_volume, sell_volume, delta, cumulative_delta from bars_1min"
         f" where symbol = '{FRONT}'"
     )
+    floor_db = work / "dbs" / "floor_work.duckdb"
+    sources = {
+        name: f"read_parquet('{work / f'{name}_bars.parquet'}')"
+        for name in ("pandas", "polars")
+        if (work / f"{name}_bars.parquet").exists()
+    }
+    if floor_db.exists():
+        con.execute(f"attach '{floor_db}' as floor_work (read_only)")
+        sources["floor_work"] = f"(select * from floor_work.bars_1m where key = '{FRONT}')"
     verdicts = []
-    for name in ("pandas", "polars"):
-        path = work / f"{name}_bars.parquet"
-        if not path.exists():
-            continue
+    for name, source in sources.items():
         diff = con.execute(
             f"select count(*) from ((select * from ({ours})) except all"
             f" (select bar_start::timestamp_ns, close::double, volume, buy_volume, sell_volume,"
-            f" delta, cumulative_delta from read_parquet('{path}')))"
+            f" delta, cumulative_delta from {source}))"
         ).fetchone()[0]
-        total = con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+        total = con.execute(f"select count(*) from {source}").fetchone()[0]
         verdicts.append(f"{name}: {'match' if diff == 0 else f'{diff} bars differ'} ({total} bars)")
         if diff:
             raise SystemExit(f"{name} bars differ from bars_1min in {diff} rows")
@@ -581,6 +710,18 @@ def render(
             f"build is {med('build_csv') / med('polars_streamed'):.2f} x its time (target ≤ 1.0), "
             f"{rss('build_csv') / rss('polars_streamed'):.2f} x its memory (keep ≤ 0.4)"
         )
+    if "polars_streamed" in results and "floor_work" in results:
+        ratios["floor_work"] = (
+            f"{med('floor_work') / med('polars_streamed'):.2f} x polars_streamed's time, "
+            f"{rss('floor_work') / rss('polars_streamed'):.2f} x its memory"
+        )
+    ratios["floor_work_dbn"] = f"{med('floor_work_dbn') / store:.2f} x store floor"
+    for capped in ("floor_store_capped", "floor_store_unordered"):
+        ratios[capped] = f"{med(capped) / store:.2f} x store floor's time"
+        if "polars_streamed" in results:
+            ratios[capped] += f", {rss(capped) / rss('polars_streamed'):.2f} x polars' memory"
+    if "pandas" in results:
+        ratios["floor_store"] += f"; pandas takes {med('pandas') / store:.1f}x it"
     if "polars_eager" in results:
         ratios["polars_eager"] = (
             f"build is {med('build_csv') / med('polars_eager'):.2f} x its time, "

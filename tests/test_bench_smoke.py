@@ -13,7 +13,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
+def test_benchmark_smoke_run_matches_pandas_polars_and_duckdb_floor_bars(tmp_path):
     result = subprocess.run(
         [
             sys.executable,
@@ -32,9 +32,14 @@ def test_benchmark_smoke_run_matches_pandas_and_polars_bars(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pandas: match" in result.stdout
+    assert "floor_work: match" in result.stdout
     for step in (
         "floor_parse",
         "floor_store",
+        "floor_store_capped",
+        "floor_store_unordered",
+        "floor_work",
+        "floor_work_dbn",
         "build_csv",
         "build_dbn",
         "dbn_decode",
