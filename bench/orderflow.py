@@ -13,6 +13,14 @@ the same way (so editing the checkout meanwhile changes nothing), with the build
     python bench/orderflow.py --base-ref 6413aa1                       # 10M trades, 3 rounds
     python bench/orderflow.py --base-ref 6413aa1 --trades-per-day 200000 --repeat 1
     python bench/orderflow.py --base-ref 6413aa1 --config "4 ticks a level=--ticks-per-level 4"
+    python bench/orderflow.py --base-ref HEAD --floor-ticks 1000
+
+``--floor-ticks N`` also times, after each round's ``--ref`` build, the least SQL any N-tick bar
+set needs on that warehouse, in its own process: number every trade in trade order within its
+instrument and session (a cheaper session key than the calendar's: the UTC day of ts_recv + 1
+hour), then store the bars (open, high, low, close, volume, buy and sell volume, trades) and
+their footprint (buy and sell volume per price) and checkpoint, with none of the other columns
+a set carries. Its ratio to the ``--ref`` build is the least a set can add.
 """
 
 from __future__ import annotations
@@ -60,6 +68,81 @@ def _build(code: Path, data: Path, args: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
+# The least an N-tick set needs: the trade order within each instrument's session, then bars
+# and a footprint cut from it (the flow is read twice, so it is kept as a temporary table).
+_FLOOR_TICKS = (
+    """
+    create temp table floor_flow as
+    select
+        instrument_id,
+        date_trunc('day', ts_recv + interval 1 hour) as session_key,
+        price,
+        size,
+        side,
+        row_number() over (
+            partition by instrument_id, session_key order by ts_recv, sequence, position
+        ) as trade_no
+    from trades
+    """,
+    """
+    create or replace table floor_bars as
+    select
+        instrument_id,
+        session_key,
+        (trade_no - 1) // {n} + 1 as bar_index,
+        arg_min(price, trade_no) as open,
+        max(price) as high,
+        min(price) as low,
+        arg_max(price, trade_no) as close,
+        sum(size) as volume,
+        coalesce(sum(size) filter (where side = 'B'), 0) as buy_volume,
+        coalesce(sum(size) filter (where side = 'A'), 0) as sell_volume,
+        count(*) as trades
+    from floor_flow
+    group by all
+    """,
+    """
+    create or replace table floor_footprint as
+    select
+        instrument_id,
+        session_key,
+        (trade_no - 1) // {n} + 1 as bar_index,
+        price,
+        coalesce(sum(size) filter (where side = 'B'), 0) as buy_volume,
+        coalesce(sum(size) filter (where side = 'A'), 0) as sell_volume
+    from floor_flow
+    group by all
+    """,
+    "checkpoint",
+)
+
+
+def _floor_ticks(db: Path, n: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    con.execute("set memory_limit = '1GB'")
+    for statement in _FLOOR_TICKS:
+        con.execute(statement.format(n=n))
+    con.close()
+
+
+def _time_floor(data: Path, n: int) -> tuple[float, float]:
+    """Wall and CPU seconds of the least N-tick set on the last build, in its own process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            *(sys.executable, __file__, "--floor-step", str(n)),
+            *("--base-ref", "-", "--work", str(data.parent)),
+        ],
+        check=True,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-ref", required=True, help="commit without the analytics")
@@ -74,7 +157,14 @@ def main() -> None:
         metavar="LABEL=ARGS",
         help="extra configuration of this checkout: a label and its build options",
     )
+    parser.add_argument(
+        "--floor-ticks", type=int, metavar="N", help="also time the least an N-tick set needs"
+    )
+    parser.add_argument("--floor-step", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.floor_step:
+        _floor_ticks(options.work / "data" / "bench.duckdb", options.floor_step)
+        return
     work = options.work or Path(tempfile.mkdtemp(prefix="vcdwh-orderflow-"))
     data = work / "data"
     if not any(data.glob("trades_*.csv")):
@@ -98,11 +188,16 @@ def main() -> None:
         label, _, args = item.partition("=")
         configs.append((f"{options.ref}: {label}", head, args.split()))
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in configs}
+    floor = f"least SQL of a {options.floor_ticks}-tick set, after {options.ref}'s build"
+    floors: list[tuple[float, float]] = []
     for _ in range(options.repeat):
-        for label, code, args in configs:
+        for i, (label, code, args) in enumerate(configs):
             times[label].append(_build(code, data, args))
             wall, cpu = times[label][-1]
             print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr, flush=True)
+            if i == 1 and options.floor_ticks:
+                floors.append(_time_floor(data, options.floor_ticks))
+                print(f"{floor}: {floors[-1][0]:.2f} s wall", file=sys.stderr, flush=True)
     trades = sum(1 for _ in next(data.glob("trades_*.csv")).open()) - 1
     print(f"{trades:,} trades, {options.repeat} round(s), medians\n")
     # ratios to the base build, and (for the --config rows) to --ref's build without options
@@ -121,6 +216,13 @@ def main() -> None:
         print(
             f"| {label} | {wall:.2f} | {cpu:.2f} | {wall / base_wall:.2f}x | "
             f"{cpu / base_cpu:.2f}x | {versus} |"
+        )
+    if floors:
+        wall = statistics.median(w for w, _ in floors)
+        cpu = statistics.median(c for _, c in floors)
+        print(
+            f"| {floor} | {wall:.2f} | {cpu:.2f} | | | "
+            f"+{wall / ref_wall:.0%} | +{cpu / ref_cpu:.0%} |"
         )
     if options.work is None:
         shutil.rmtree(work)
