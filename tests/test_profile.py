@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -13,6 +14,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers import Trade, ns, profile_tick, reference_value_area, write_pretty_csv
 from vcdwh.build import build_warehouse
@@ -449,3 +452,61 @@ def test_bar_imbalance_counts_given_sample_equal_the_footprint_levels(sample):
     )
     assert {(symbol, start): tuple(rest) for symbol, start, *rest in rows} == expected
     assert any(stacked >= 2 for *_, stacked, _ in expected.values())
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@given(
+    cells=st.lists(st.integers(min_value=0, max_value=300), max_size=30),
+    budget=st.integers(min_value=0, max_value=600),
+)
+def test_value_area_pieces_given_any_opens_hold_each_once_in_order_within_the_budget(cells, budget):
+    from vcdwh.marts.barsets import value_area_pieces
+    from vcdwh.warehouse.pieces import EPOCH
+
+    opens = [(i + 1) * 3_600 * SECOND for i in range(len(cells))]
+    pieces = value_area_pieces(list(zip(opens, cells, strict=True)), budget)
+    at = [EPOCH + timedelta(microseconds=start // 1000) for start in opens]
+    holders = [[p for p in pieces if p["from_ts"] <= t < p["to_ts"]] for t in at]
+    assert all(len(h) == 1 for h in holders)
+    assert all(a["to_ts"] <= b["from_ts"] for a, b in itertools.pairwise(pieces))
+    for piece in pieces:
+        inside = [
+            c for t, c in zip(at, cells, strict=True) if piece["from_ts"] <= t < piece["to_ts"]
+        ]
+        assert len(inside) == 1 or sum(inside) <= budget
+
+
+def test_value_area_given_sessions_packed_into_one_statement_equals_a_statement_each(
+    tmp_path, monkeypatch
+):
+    # Arrange: three small sample sessions, once with every session in a statement of its own
+    # (no cells allowed to share), once packed (the default).
+    from vcdwh.marts import barsets
+
+    generate_sample(tmp_path / "data", days=3, start=date(2024, 3, 3), seed=5, trades_per_day=200)
+    pieces: list[int] = []
+    packing = barsets.value_area_pieces
+    monkeypatch.setattr(
+        barsets, "value_area_pieces", lambda *a: pieces.append(len(r := packing(*a))) or r
+    )
+    monkeypatch.setattr(barsets, "VALUE_AREA_CELLS", 0)
+    alone = Settings(tmp_path / "data", tmp_path / "alone.duckdb")
+    build_warehouse(alone)
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        barsets, "value_area_pieces", lambda *a: pieces.append(len(r := packing(*a))) or r
+    )
+    packed = Settings(tmp_path / "data", tmp_path / "packed.duckdb")
+    # Act
+    build_warehouse(packed)
+    # Assert: a statement per session open, then one for all; the same levels either way.
+    assert pieces == [3, 1]
+    for sql in (
+        "select * from profile_session_summary order by all",
+        "select symbol, bar_start, session_poc, session_vah, session_val from bars_1min"
+        " order by all",
+    ):
+        rows = _query(alone.db_path, sql)
+        assert len(rows) > 3 and rows == _query(packed.db_path, sql)

@@ -20,22 +20,44 @@ def root_ticks() -> dict[str, list[str]]:
     return {"roots": roots, "tick_sizes": [str(SPECS[root].tick_size) for root in roots]}
 
 
+# The most (grain, level) cells of the developing value area one statement holds: sessions
+# are packed into a statement up to this, and a larger session has one of its own.
+VALUE_AREA_CELLS = 100_000
+
+
+def value_area_pieces(rows: list[tuple[int, int]], budget: int) -> list[dict[str, Any]]:
+    """The statements' ``$from_ts``/``$to_ts`` ranges of session opens, from each open's cells
+    (``(session_start_ns, cells)`` in open order): consecutive opens share a statement while
+    their cells add up to at most ``budget``."""
+    groups: list[list[int]] = []
+    total = 0
+    for start_ns, cells in rows:
+        if groups and total + cells <= budget:
+            groups[-1].append(start_ns)
+            total += cells
+        else:
+            groups.append([start_ns])
+            total = cells
+    return [
+        {
+            "from_ts": EPOCH + timedelta(microseconds=int(group[0]) // 1000),
+            "to_ts": EPOCH + timedelta(microseconds=int(group[-1]) // 1000 + 1),
+        }
+        for group in groups
+    ]
+
+
 def developing_value_area(con: duckdb.DuckDBPyConnection, value_area_pct: float) -> None:
-    """Fill the temporary ``int_value_area_grain`` from the current ``int_level_grain``, a
-    session open at a time (its profile so far at every grain is a list per grain and level
-    range, so one statement over every session would sort them all at once)."""
-    opens = con.execute(
-        "select distinct session_start_ns from int_level_grain order by 1"
-    ).fetchall()
-    pieces = []
-    for (start_ns,) in opens:
-        start = EPOCH + timedelta(microseconds=int(start_ns) // 1000)
-        pieces.append({"from_ts": start, "to_ts": start + timedelta(microseconds=1)})
+    """Fill the temporary ``int_value_area_grain`` from the current ``int_level_grain``, a few
+    session opens at a time (a session's profile so far at every grain is a list per grain and
+    level range, so one statement over every session would sort them all at once; small
+    sessions share a statement, up to ``VALUE_AREA_CELLS`` cells)."""
+    rows = con.execute(render("queries/value_area_session_cells.sql")).fetchall()
     fill_by_ranges(
         con,
         "int_value_area_grain",
         render("intermediate/int_value_area_grain.sql"),
-        pieces,
+        value_area_pieces(rows, VALUE_AREA_CELLS),
         root_ticks() | {"value_area_pct": value_area_pct},
     )
 

@@ -67,13 +67,14 @@ def fill_by_ranges(
     """Create the temporary ``table`` from ``sql`` one piece at a time.
 
     A piece is the parameters of one statement: ``$from_ts <= ts_recv < $to_ts`` and any
-    others of its own (``placeholders`` gives them values for an empty range). The table is
-    created empty, so it exists when there are no pieces, then each piece is inserted by its
-    own statement, so no statement holds more than one piece's rows.
+    others of its own (``placeholders`` gives them values for an empty range). The first piece
+    creates the table (an empty range does when there are no pieces), then each other piece is
+    inserted by its own statement, so no statement holds more than one piece's rows.
     """
     params = params or {}
     name = identifier(table)
     nothing = (placeholders or {}) | {"from_ts": EPOCH, "to_ts": EPOCH}
-    con.execute(f"create or replace temp table {name} as {sql}", nothing | params)
-    for piece in pieces:
+    first, *rest = pieces or [nothing]
+    con.execute(f"create or replace temp table {name} as {sql}", first | params)
+    for piece in rest:
         con.execute(f"insert into {name} {sql}", piece | params)
