@@ -6,6 +6,9 @@ quarter as DBN too, then runs each step in its own process and prints wall secon
 
 - the 10M week build, and the quarter's CSV and DBN builds, with the time ratio to the week
   (target ≤ 11x for 10x the trades, peak RSS ≤ 1.5 GiB) and the warehouse bytes per trade;
+- the quarter's first tenth (its first 9 days, generated the same way: about 10M trades with
+  the quarter's trades per session and price ranges), to compare the quarter with data of its
+  own shape (the week packs more trades into fewer bars and price levels);
 - a day built alone and the same day appended to the quarter (target ≤ 1.5x the day alone);
 - a one-session 1min query on the quarter, warm (median of 20; target ≤ 50 ms);
 - a backtest and a 200-run sweep on the quarter, and the cost of storing a run there (the write
@@ -13,6 +16,7 @@ quarter as DBN too, then runs each step in its own process and prints wall secon
 
     python bench/quarter.py --workdir /tmp/q100m                   # about 100M trades
     python bench/quarter.py --workdir /tmp/qsmall --trades-per-day 20000   # a smoke run
+    python bench/quarter.py --workdir /tmp/q100m --csv-only --steps week,tenth,quarter_csv
 
 The workdir keeps the generated files between runs (the slowest part); warehouses are rebuilt.
 """
@@ -33,6 +37,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 QUARTER_START = date(2024, 1, 2)
 QUARTER_DAYS = 89  # to 31 March
+TENTH_DAYS = 9  # the quarter's first tenth: 7 sessions of its 64
 APPENDED_DAY = date(2024, 4, 2)
 ROOTS = ("ES.FUT", "NQ.FUT")
 WARM_REPEATS = 20
@@ -69,6 +74,10 @@ def step_week(work: Path) -> dict[str, Any]:
 
 def step_quarter_csv(work: Path) -> dict[str, Any]:
     return _build(work / "quarter", _fresh(work, "quarter"))
+
+
+def step_tenth(work: Path) -> dict[str, Any]:
+    return _build(work / "tenth", _fresh(work, "tenth"))
 
 
 def step_quarter_dbn(work: Path) -> dict[str, Any]:
@@ -135,13 +144,15 @@ def step_sweep(work: Path) -> dict[str, Any]:
 
 
 def step_prepare(work: Path) -> dict[str, Any]:
-    prepare(work, int((work / "per_day.txt").read_text()))
+    per_day, dbn = (work / "per_day.txt").read_text().split()
+    prepare(work, int(per_day), dbn=dbn == "dbn")
     return {}
 
 
 STEPS = {
     "prepare": step_prepare,
     "week": step_week,
+    "tenth": step_tenth,
     "quarter_csv": step_quarter_csv,
     "quarter_dbn": step_quarter_dbn,
     "day_alone": step_day_alone,
@@ -160,8 +171,9 @@ def run_step(name: str, work: Path) -> tuple[float, float, dict[str, Any]]:
     return run_script_step(name, work, BENCH / "quarter.py")
 
 
-def prepare(work: Path, per_day: int) -> None:
-    """Generate the week, the quarter (CSV and DBN) and the appended day, unless present."""
+def prepare(work: Path, per_day: int, *, dbn: bool = True) -> None:
+    """Generate the week, the quarter (CSV, and DBN unless ``dbn`` is false), its first tenth
+    and the appended day, unless present."""
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(BENCH))
     from dbnfile import csv_to_dbn
@@ -169,9 +181,10 @@ def prepare(work: Path, per_day: int) -> None:
     from vcdwh.sample import generate_sample
 
     marker = work / "prepared.txt"
-    if marker.exists() and marker.read_text() == str(per_day):
+    wanted = f"{per_day} {'dbn' if dbn else 'csv'}"
+    if marker.exists() and marker.read_text() in (wanted, f"{per_day} dbn"):
         return
-    for folder in ("week", "quarter", "quarter_dbn", "day"):
+    for folder in ("week", "quarter", "quarter_dbn", "tenth", "day"):
         shutil.rmtree(work / folder, ignore_errors=True)
     generate_sample(work / "week", trades_per_day=2_000_000 * per_day // 780_000)
     for seed, root in enumerate(ROOTS):
@@ -183,8 +196,17 @@ def prepare(work: Path, per_day: int) -> None:
             seed=seed,
             trades_per_day=per_day,
         )
-        (work / "quarter_dbn").mkdir(exist_ok=True)
-        csv_to_dbn(report.trades_path, work / "quarter_dbn" / f"trades_{root}.dbn.zst")
+        if dbn:
+            (work / "quarter_dbn").mkdir(exist_ok=True)
+            csv_to_dbn(report.trades_path, work / "quarter_dbn" / f"trades_{root}.dbn.zst")
+        generate_sample(
+            work / "tenth",
+            symbol=root,
+            start=QUARTER_START,
+            days=TENTH_DAYS,
+            seed=seed,
+            trades_per_day=per_day,
+        )
         day = generate_sample(
             work / "day",
             symbol=root,
@@ -194,7 +216,7 @@ def prepare(work: Path, per_day: int) -> None:
             trades_per_day=per_day,
         )
         day.ohlcv_path.unlink()
-    marker.write_text(str(per_day))
+    marker.write_text(wanted)
 
 
 def main() -> None:
@@ -208,6 +230,9 @@ def main() -> None:
     parser.add_argument(
         "--steps", help="comma-separated steps to run (default all), on what the workdir holds"
     )
+    parser.add_argument(
+        "--csv-only", action="store_true", help="write no DBN copy (no quarter_dbn step)"
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work: Path = args.workdir
@@ -215,19 +240,29 @@ def main() -> None:
         print(json.dumps(STEPS[args.step](work)))
         return
     chosen = args.steps.split(",") if args.steps else [n for n in STEPS if n != "prepare"]
+    if args.csv_only and "quarter_dbn" in chosen:
+        if args.steps:
+            parser.error("--csv-only writes no DBN copy for the quarter_dbn step")
+        chosen.remove("quarter_dbn")
     unknown = sorted(set(chosen) - set(STEPS) | ({"prepare"} & set(chosen)))
     if unknown:
         parser.error(f"unknown step(s): {', '.join(unknown)}")
     work.mkdir(parents=True, exist_ok=True)
     # Prepared in a child process: the parent stays small, so each child's peak RSS (which on
     # Linux starts from its parent's size at fork) is its own.
-    (work / "per_day.txt").write_text(str(args.trades_per_day))
+    (work / "per_day.txt").write_text(f"{args.trades_per_day} {'csv' if args.csv_only else 'dbn'}")
     print(f"prepared in {run_step('prepare', work)[0]:.0f} s", flush=True)
     results = {}
     for name in chosen:
         results[name] = run_step(name, work)
         seconds, rss, out = results[name]
         print(f"| {name} | {seconds:.2f} | {rss:,.0f} | {json.dumps(out)} |", flush=True)
+    if {"tenth", "quarter_csv"} <= set(results):
+        tenth, quarter = results["tenth"], results["quarter_csv"]
+        print(
+            f"\nquarter: {quarter[2]['trades'] / tenth[2]['trades']:.2f}x the trades of its first "
+            f"tenth, built in {quarter[0] / tenth[0]:.2f}x its time"
+        )
     if not {"week", "quarter_csv", "quarter_dbn", "day_alone", "append_day"} <= set(results):
         return
     week, quarter = results["week"], results["quarter_csv"]
