@@ -40,6 +40,12 @@ QUARTER_DAYS = 89  # to 31 March
 TENTH_DAYS = 9  # the quarter's first tenth: 7 sessions of its 64
 APPENDED_DAY = date(2024, 4, 2)
 ROOTS = ("ES.FUT", "NQ.FUT")
+# What prepare generates of each root: (folder, first day, days)
+ROOT_SAMPLES = (
+    ("quarter", QUARTER_START, QUARTER_DAYS),
+    ("tenth", QUARTER_START, TENTH_DAYS),
+    ("day", APPENDED_DAY, 1),
+)
 WARM_REPEATS = 20
 
 
@@ -188,34 +194,23 @@ def prepare(work: Path, per_day: int, *, dbn: bool = True) -> None:
         shutil.rmtree(work / folder, ignore_errors=True)
     generate_sample(work / "week", trades_per_day=2_000_000 * per_day // 780_000)
     for seed, root in enumerate(ROOTS):
-        report = generate_sample(
-            work / "quarter",
-            symbol=root,
-            start=QUARTER_START,
-            days=QUARTER_DAYS,
-            seed=seed,
-            trades_per_day=per_day,
-        )
+        samples = {
+            folder: generate_sample(
+                work / folder,
+                symbol=root,
+                start=start,
+                days=days,
+                seed=seed,
+                trades_per_day=per_day,
+            )
+            for folder, start, days in ROOT_SAMPLES
+        }
         if dbn:
             (work / "quarter_dbn").mkdir(exist_ok=True)
-            csv_to_dbn(report.trades_path, work / "quarter_dbn" / f"trades_{root}.dbn.zst")
-        generate_sample(
-            work / "tenth",
-            symbol=root,
-            start=QUARTER_START,
-            days=TENTH_DAYS,
-            seed=seed,
-            trades_per_day=per_day,
-        )
-        day = generate_sample(
-            work / "day",
-            symbol=root,
-            start=APPENDED_DAY,
-            days=1,
-            seed=seed,
-            trades_per_day=per_day,
-        )
-        day.ohlcv_path.unlink()
+            csv_to_dbn(
+                samples["quarter"].trades_path, work / "quarter_dbn" / f"trades_{root}.dbn.zst"
+            )
+        samples["day"].ohlcv_path.unlink()
     marker.write_text(wanted)
 
 

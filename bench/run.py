@@ -97,18 +97,25 @@ def step_floor_parse(work: Path) -> dict[str, Any]:
     return {"rows": row[0]}
 
 
-def step_floor_store(work: Path) -> dict[str, Any]:
-    """The floor of any build that stores the trades: DuckDB's own ``create table as`` of the
-    typed CSV into a new file, then ``checkpoint``."""
+def _store_trades(work: Path, name: str, *settings: str) -> dict[str, Any]:
+    """DuckDB's own ``create table as`` of the typed CSV into a new file ``name``, then
+    ``checkpoint``, after the ``set`` statements ``settings``."""
     import duckdb
 
-    db = _fresh_db(work, "floor_store")
-    con = duckdb.connect(str(db))
+    con = duckdb.connect(str(_fresh_db(work, name)))
+    for setting in settings:
+        con.execute(f"set {setting}")
     con.execute(f"create table trades as select * from {_typed_read(work / 'data' / WEEK_CSV)}")
     con.execute("checkpoint")
     rows = con.execute("select count(*) from trades").fetchall()[0][0]
     con.close()
     return {"rows": rows}
+
+
+def step_floor_store(work: Path) -> dict[str, Any]:
+    """The floor of any build that stores the trades: DuckDB's own ``create table as`` of the
+    typed CSV into a new file, then ``checkpoint``."""
+    return _store_trades(work, "floor_store")
 
 
 # The polars script's work done by DuckDB itself: store the trades, then 1min and 5min bars of
@@ -196,16 +203,12 @@ def step_floor_work_dbn(work: Path) -> dict[str, Any]:
 
 
 def _floor_store_capped(work: Path, name: str, *, keep_order: bool) -> dict[str, Any]:
-    import duckdb
-
-    con = duckdb.connect(str(_fresh_db(work, name)))
-    con.execute(f"set memory_limit = '{CAPPED_MEMORY}'")
-    con.execute(f"set preserve_insertion_order = {str(keep_order).lower()}")
-    con.execute(f"create table trades as select * from {_typed_read(work / 'data' / WEEK_CSV)}")
-    con.execute("checkpoint")
-    rows = con.execute("select count(*) from trades").fetchall()[0][0]
-    con.close()
-    return {"rows": rows}
+    return _store_trades(
+        work,
+        name,
+        f"memory_limit = '{CAPPED_MEMORY}'",
+        f"preserve_insertion_order = {str(keep_order).lower()}",
+    )
 
 
 def step_floor_store_capped(work: Path) -> dict[str, Any]:
