@@ -130,7 +130,7 @@ def _time_floor(data: Path, n: int) -> tuple[float, float]:
     out = subprocess.run(
         [
             *(sys.executable, __file__, "--floor-step", str(n)),
-            *("--base-ref", "-", "--work", str(data.parent)),
+            *("--work", str(data.parent)),
         ],
         check=True,
         capture_output=True,
@@ -141,7 +141,7 @@ def _time_floor(data: Path, n: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-ref", required=True, help="commit without the analytics")
+    parser.add_argument("--base-ref", help="commit without the analytics (required)")
     parser.add_argument("--ref", default="HEAD", help="commit with the analytics")
     parser.add_argument("--trades-per-day", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -161,6 +161,8 @@ def main() -> None:
     if options.floor_step:
         print(*_floor_ticks(options.work / "data" / "bench.duckdb", options.floor_step))
         return
+    if not options.base_ref:
+        parser.error("the following arguments are required: --base-ref")
     work = options.work or Path(tempfile.mkdtemp(prefix="vcdwh-orderflow-"))
     data = work / "data"
     if not any(data.glob("trades_*.csv")):
