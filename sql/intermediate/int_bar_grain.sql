@@ -1,4 +1,3 @@
-{% from 'macros/grain_flow.sql' import dated, side_is %}
 -- int_bar_grain: the finest bars of a build, per instrument and grain ({{ grain_ns }} ns: the
 -- greatest common divisor of the intervals built), bucketed on ts_recv and anchored at the
 -- session open. Every bars_<interval> is rolled up from these rows, because a bar of any built
@@ -30,12 +29,66 @@ list_reduce(
 -- Tick, volume and range bars (`event`): the grain is the bar.
 {% endif %}
 {% if numbered %}
--- From int_event_flow (its trades numbered in trade order, trade_no): the same quantities come
--- from the session's running delta after each trade (session_running) less its value before the
--- grain's first trade, by plain aggregates: no list of a grain's trades is built and folded. The
--- flow keeps neither side nor session_date: the sign of signed_size is the side (sizes are
--- positive), and a grain's session_date comes from its session's start (dated).
+-- From int_event_flow (its trades numbered in trade order, trade_no), by way of int_level_grain,
+-- which holds per grain and price what these quantities need: its first and last trade_no, the
+-- session's running delta (session_running) after its first trade and that trade's signed size,
+-- the extremes of session_running. A grain rolls those cells up, with nothing to sort: open and
+-- close at its first and last trade_no; run_high/run_low the extremes less the running delta
+-- before its first trade; the first trade at its high / low is the first of that price's cell.
+with cells as (
+    select * from int_level_grain
+),
+
+aggregated as (
+    select
+        instrument_id,
+        symbol,
+        grain_ns,
+        any_value(session_date) as session_date,
+        any_value(session_start_ns) as session_start_ns,
+        arg_min(price, first_no) as open,
+        max(price) as high,
+        min(price) as low,
+        arg_max(price, last_no) as close,
+        sum(volume)::bigint as volume,
+        sum(ask_volume)::bigint as buy_volume,
+        sum(bid_volume)::bigint as sell_volume,
+        sum(unknown_volume)::bigint as unknown_volume,
+        -- the session's running delta before the grain's first trade
+        arg_min(running_at_first - first_signed, first_no) as running_before,
+        max(running_high) as running_high,
+        min(running_low) as running_low,
+        -- after the first trade at the highest / lowest price (one cell per price)
+        arg_max(running_at_first, price) as running_at_top,
+        arg_min(running_at_first, price) as running_at_bottom,
+{% if large_lot %}
+        sum(large_buy_volume)::bigint as large_buy_volume,
+        sum(large_sell_volume)::bigint as large_sell_volume,
 {% endif %}
+        sum(buy_trades)::bigint as buy_trades,
+        sum(sell_trades)::bigint as sell_trades,
+{% if event %}
+        min(first_ns) as first_ns,
+        max(last_ns) as last_ns,
+{% endif %}
+        sum(trades)::bigint as trades
+    from cells
+    group by instrument_id, symbol, grain_ns
+),
+
+final as (
+    select
+        * exclude (
+            running_before, running_high, running_low, running_at_top, running_at_bottom
+        ),
+        running_high - running_before as run_high,
+        running_low - running_before as run_low,
+        -- the grain's delta after the trade that first printed its high / low
+        buy_volume - sell_volume - (running_at_top - running_before) as since_high,
+        buy_volume - sell_volume - (running_at_bottom - running_before) as since_low
+    from aggregated
+)
+{% else %}
 {% include 'macros/grain_bucketed.sql' %}
 
 aggregated as (
@@ -43,42 +96,25 @@ aggregated as (
         instrument_id,
         symbol,
         grain_ns,
-{% if numbered %}
-        null::date as session_date,
-{% else %}
         any_value(session_date) as session_date,
-{% endif %}
         any_value(session_start_ns) as session_start_ns,
-{% set listed = analytics and not numbered %}
-{% if listed %}
+{% if analytics %}
         -- the first and last price of the grain's trades in order (trades, below)
         null::decimal(18, 9) as open,
         max(price) as high,
         min(price) as low,
         null::decimal(18, 9) as close,
 {% else %}
-{% set trade_order = 'trade_no' if numbered else '(ts_ns, sequence, position)' %}
-        arg_min(price, {{ trade_order }}) as open,
+        arg_min(price, (ts_ns, sequence, position)) as open,
         max(price) as high,
         min(price) as low,
-        arg_max(price, {{ trade_order }}) as close,
+        arg_max(price, (ts_ns, sequence, position)) as close,
 {% endif %}
         sum(size)::bigint as volume,
-        coalesce(sum(size) filter (where {{ side_is('B', numbered) }}), 0)::bigint as buy_volume,
-        coalesce(sum(size) filter (where {{ side_is('A', numbered) }}), 0)::bigint as sell_volume,
-        coalesce(sum(size) filter (where {{ side_is('N', numbered) }}), 0)::bigint as unknown_volume,
-{% if numbered %}
-        {
-            'running': sum(signed_size)::bigint,
-            'high': max(session_running) - arg_min(session_running - signed_size, trade_no),
-            'low': min(session_running) - arg_min(session_running - signed_size, trade_no),
-            -- the first trade at the highest price: the greatest (price, -trade_no)
-            'at_top': arg_max(session_running, (price, -trade_no))
-                - arg_min(session_running - signed_size, trade_no),
-            'at_bottom': arg_min(session_running, (price, trade_no))
-                - arg_min(session_running - signed_size, trade_no)
-        } as path,
-{% elif analytics %}
+        coalesce(sum(size) filter (where side = 'B'), 0)::bigint as buy_volume,
+        coalesce(sum(size) filter (where side = 'A'), 0)::bigint as sell_volume,
+        coalesce(sum(size) filter (where side = 'N'), 0)::bigint as unknown_volume,
+{% if analytics %}
         -- the grain's trades in trade order, walked below
         list({'price': price, 'signed': signed_size} order by ts_ns, sequence, position)
             as trades_in_order,
@@ -86,25 +122,21 @@ aggregated as (
         {{ delta_path('list(signed_size order by ts_ns, sequence, position)') }} as path,
 {% endif %}
 {% if large_lot %}
-        coalesce(sum(size) filter (where {{ side_is('B', numbered) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+        coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_buy_volume,
-        coalesce(sum(size) filter (where {{ side_is('A', numbered) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+        coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
             as large_sell_volume,
 {% endif %}
 {% if analytics %}
-        count(*) filter (where {{ side_is('B', numbered) }})::bigint as buy_trades,
-        count(*) filter (where {{ side_is('A', numbered) }})::bigint as sell_trades,
-{% endif %}
-{% if event %}
-        min(ts_ns) as first_ns,
-        max(ts_ns) as last_ns,
+        count(*) filter (where side = 'B')::bigint as buy_trades,
+        count(*) filter (where side = 'A')::bigint as sell_trades,
 {% endif %}
         count(*)::bigint as trades
     from bucketed
     group by instrument_id, symbol, grain_ns
 ),
 
-{% if listed %}
+{% if analytics %}
 walked as (
     select
         * exclude (trades_in_order)
@@ -136,25 +168,14 @@ final as (
     from pathed
 )
 {% else %}
-{% if numbered %}
-dated as (
-    {{ dated('aggregated') }}
-),
-
-{% endif %}
 final as (
     select
         * exclude (path),
         path.high as run_high,
         path.low as run_low
-{% if analytics %}
-        ,
-        -- the grain's delta after the trade that first printed its high / low
-        path.running - path.at_top as since_high,
-        path.running - path.at_bottom as since_low
-{% endif %}
-    from {{ 'dated' if numbered else 'aggregated' }}
+    from aggregated
 )
+{% endif %}
 {% endif %}
 
 select * from final

@@ -7,6 +7,10 @@
 {% if numbered %}
 -- From int_event_flow, which keeps neither side nor session_date: the sign of signed_size is the
 -- side (sizes are positive), and a grain's session_date comes from its session's start (final).
+-- Each row also carries what int_bar_grain rolls its trade-order quantities up from: the first
+-- and last trade_no at the price in the grain, the session's running delta after the first of
+-- them (running_at_first) and its signed size, the extremes of the running delta after each of
+-- them, the buy and sell records{% if large_lot %}, and the large-lot buy and sell volume{% endif %}.
 {% endif %}
 {% include 'macros/grain_bucketed.sql' %}
 
@@ -26,8 +30,25 @@ levels as (
         coalesce(sum(size) filter (where {{ side_is('A', numbered) }}), 0)::bigint as bid_volume,
         coalesce(sum(size) filter (where {{ side_is('B', numbered) }}), 0)::bigint as ask_volume,
         coalesce(sum(size) filter (where {{ side_is('N', numbered) }}), 0)::bigint as unknown_volume,
+{% if numbered %}
+        min(trade_no) as first_no,
+        max(trade_no) as last_no,
+        arg_min(session_running, trade_no) as running_at_first,
+        arg_min(signed_size, trade_no) as first_signed,
+        max(session_running) as running_high,
+        min(session_running) as running_low,
+        count(*) filter (where {{ side_is('B', true) }})::bigint as buy_trades,
+        count(*) filter (where {{ side_is('A', true) }})::bigint as sell_trades,
+{% if large_lot %}
+        coalesce(sum(size) filter (where {{ side_is('B', true) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+            as large_buy_volume,
+        coalesce(sum(size) filter (where {{ side_is('A', true) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
+            as large_sell_volume,
+{% endif %}
+{% endif %}
 {% if event is defined and event %}
         min(ts_ns) as first_ns,
+        max(ts_ns) as last_ns,
 {% endif %}
         count(*)::bigint as trades
     from bucketed

@@ -202,9 +202,10 @@ def _build_grains(
 ) -> None:
     """Fill the temporary ``int_bar_grain`` and ``int_level_grain``.
 
-    With ``from_flow`` they are aggregated from ``int_event_flow`` (the trades numbered in trade
-    order, written for the tick, volume and range bars), by one statement each: plain
-    aggregates, whose state is one row per grain, with nothing to sort. Otherwise
+    With ``from_flow`` the level grains are aggregated from ``int_event_flow`` (the trades
+    numbered in trade order, written for the tick, volume and range bars) by one statement of
+    plain aggregates, whose state is one row per grain and price, with nothing to sort; the bar
+    grains are rolled up from them. Otherwise
     ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
     needs windows over an instrument's whole history: then it is a temporary table. Either way
     each piece of a session (whole grains, about ``RANGE_ROWS`` trades) is aggregated by its own
@@ -236,12 +237,19 @@ def _build_grains(
         analytics=True,
         **grain,
     )
-    level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
+    level_grain = render(
+        "intermediate/int_level_grain.sql",
+        large_lot=options.large_lot,
+        has_max_size=options.max_size is not None,
+        **grain,
+    )
     if from_flow:
+        # the bar grains are rolled up from the level grains (int_bar_grain)
         con.execute(
-            f"create or replace temp table int_bar_grain as {bar_grain}", options.large_lot_params
+            f"create or replace temp table int_level_grain as {level_grain}",
+            options.large_lot_params,
         )
-        con.execute(f"create or replace temp table int_level_grain as {level_grain}")
+        con.execute(f"create or replace temp table int_bar_grain as {bar_grain}")
         return
     sessions = con.execute(
         render("intermediate/int_session_pieces.sql", partial=partial)

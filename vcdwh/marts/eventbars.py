@@ -245,18 +245,21 @@ def build_event_bars(
         trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
         # a view: read once by each grain below, never written out
         con.execute(f"create or replace temp view int_event_trades as {trades}")
-        bar_grain = render(
-            "intermediate/int_bar_grain.sql",
+        level_grain = render(
+            "intermediate/int_level_grain.sql",
             large_lot=options.large_lot,
             has_max_size=options.max_size is not None,
-            analytics=True,
             **grain,
         )
         con.execute(
-            f"create or replace temp table int_bar_grain as {bar_grain}", options.large_lot_params
+            f"create or replace temp table int_level_grain as {level_grain}",
+            options.large_lot_params,
         )
-        level_grain = render("intermediate/int_level_grain.sql", large_lot=False, **grain)
-        con.execute(f"create or replace temp table int_level_grain as {level_grain}")
+        # rolled up from the level grains
+        bar_grain = render(
+            "intermediate/int_bar_grain.sql", large_lot=options.large_lot, analytics=True, **grain
+        )
+        con.execute(f"create or replace temp table int_bar_grain as {bar_grain}")
         # the developing value area as of each bar's last trade: the bars are the grains
         developing_value_area(con, options.value_area_pct)
         relation = identifier(bars.bars_relation)
