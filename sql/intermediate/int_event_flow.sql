@@ -1,13 +1,12 @@
--- int_event_flow: every trade of the build (in an incremental build, of the affected
--- instruments from the session their new trades start) with its session's start and its signed
--- size, whose sign is its effective side (int_trade_flow: a session at a time with one_session,
--- else placed by the as-of join), numbered in trade order within its instrument's session
--- (trade_no from 1), with the session's running delta after it (session_running): what the
--- tick, volume and range bars are cut from, and the time grains of the same build aggregated
--- from. With volume or range bars ($in_order) written in that order (instrument, session,
--- trade_no), which their sequential pass reads back in insertion order (event_flow_passes) and
--- int_event_trades pairs with its bar numbers by position; tick bars need no order (an ordered
--- write costs a sort).
+-- int_event_flow: the trades of one session of the build (in an incremental build, of the
+-- affected instruments from the session their new trades start), or with whole_history of every
+-- session at once, each with its session's start and its signed size, whose sign is its
+-- effective side (int_trade_flow: a session at a time with one_session, else placed by the as-of
+-- join), numbered in trade order within its instrument's session (trade_no from 1), with the
+-- session's running delta after it (session_running): what the tick, volume and range bars are
+-- cut from, and the time grains of the same build aggregated from. With volume or range bars
+-- ($in_order) in that order (instrument, session, trade_no), which their sequential pass reads;
+-- tick bars need no order (ordering costs a sort).
 with flow as (
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}

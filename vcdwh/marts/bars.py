@@ -13,7 +13,7 @@ from vcdwh.marts.continuous import (
     check_expirations,
     check_ratio_prices,
 )
-from vcdwh.marts.eventbars import build_event_bars, fill_event_flow
+from vcdwh.marts.eventbars import build_event_bars, fill_flow_grains
 from vcdwh.marts.exchange_calendar import write_calendar
 from vcdwh.marts.frequency import EventBars, Frequency
 from vcdwh.marts.orderflow import FlowOptions, stored_options
@@ -89,11 +89,7 @@ def build_bars(
             f"create or replace temp table affected as {affected}",
             {"since_file_id": since_file_id},
         )
-    if event_bars:
-        # the trades numbered in trade order, which the tick, volume and range bars need: the
-        # time grains are aggregated from them too, without folding each grain's trades
-        fill_event_flow(con, event_bars, options, partial)
-    _build_grains(con, ordered, options, partial, from_flow=bool(event_bars))
+    _build_grains(con, ordered, options, partial, event_bars)
     checked: list[tuple[str, str]] = []
     footprint_params = root_ticks() | {
         "imbalance_ratio": options.imbalance_ratio,
@@ -198,20 +194,21 @@ def _build_grains(
     frequencies: Sequence[Frequency],
     options: FlowOptions,
     partial: bool,
-    from_flow: bool = False,
+    event_bars: Sequence[EventBars] = (),
 ) -> None:
     """Fill the temporary ``int_bar_grain`` and ``int_level_grain``.
 
-    With ``from_flow`` the level grains are aggregated from ``int_event_flow`` (the trades
-    numbered in trade order, written for the tick, volume and range bars) by one statement of
-    plain aggregates, whose state is one row per grain and price, with nothing to sort; the bar
-    grains are rolled up from them. Otherwise
-    ``int_trade_flow`` is a view over the trades, unless the tick rule or the large-lot filter
-    needs windows over an instrument's whole history: then it is a temporary table. Either way
-    each piece of a session (whole grains, about ``RANGE_ROWS`` trades) is aggregated by its own
-    statement, so a build sorts a bounded number of trades at once and its memory does not grow
-    with the history loaded.
+    With ``event_bars`` (tick, volume or range bar sets), whose trades are numbered in trade
+    order a session at a time (``int_event_flow``), the level grains are aggregated from those
+    numbered trades by plain aggregates, whose state is one row per grain and price, with
+    nothing to sort, together with each set's (:func:`fill_flow_grains`); the bar grains are
+    rolled up from them. Otherwise ``int_trade_flow`` is a view over the trades, unless the
+    tick rule or the large-lot filter needs windows over an instrument's whole history: then
+    it is a temporary table. Each piece of a session (whole grains, about ``RANGE_ROWS``
+    trades) is aggregated by its own statement, so a build sorts a bounded number of trades at
+    once and its memory does not grow with the history loaded.
     """
+    from_flow = bool(event_bars)
     whole_history = options.whole_history and not from_flow
     if whole_history:
         flow = render(
@@ -244,11 +241,9 @@ def _build_grains(
         **grain,
     )
     if from_flow:
-        # the bar grains are rolled up from the level grains (int_bar_grain)
-        con.execute(
-            f"create or replace temp table int_level_grain as {level_grain}",
-            options.large_lot_params,
-        )
+        # the level grains of the time bars and of every set, a session at a time; the bar
+        # grains are rolled up from the level grains (int_bar_grain)
+        fill_flow_grains(con, event_bars, options, partial, level_grain)
         con.execute(f"create or replace temp table int_bar_grain as {bar_grain}")
         return
     sessions = con.execute(

@@ -4,7 +4,7 @@ Tick bars are cut in SQL (every N trade records of an instrument's session in tr
 Volume and range bars need a sequential pass over each session's trades: a bar's end depends
 on where the previous one ended. That pass is numpy here (:func:`volume_bar_starts`,
 :func:`range_bar_starts`: one vectorised search per bar, not a Python step per trade); it
-writes each trade's bar number back (``event_bar_numbers``, in the flow's order), and SQL does
+appends each trade's bar number to the session's flow (``event_flow_numbered``), and SQL does
 the rest: ``int_event_trades`` numbers every trade's bar, then the same ``int_bar_grain``,
 ``int_level_grain``, ``bars.sql`` and ``footprint.sql`` as the time bars aggregate them, one
 grain per bar.
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from vcdwh.errors import ConfigError
@@ -28,7 +27,7 @@ from vcdwh.instruments import SPECS, contract_root
 from vcdwh.marts.barsets import developing_value_area, write_bar_set
 from vcdwh.marts.frequency import EventBars, parse_event_bars
 from vcdwh.marts.orderflow import FlowOptions
-from vcdwh.warehouse.pieces import EPOCH, fill_by_ranges
+from vcdwh.warehouse.pieces import EPOCH
 from vcdwh.warehouse.settings import read_settings, write_settings
 from vcdwh.warehouse.sqlrender import identifier, render
 
@@ -96,8 +95,9 @@ def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class _Sessions:
-    """Every session of ``int_event_flow`` as numpy arrays, in the flow's order: the sizes and
-    nano-unit prices of its trades between ``edges[i]`` and ``edges[i + 1]``, its symbol."""
+    """The instruments' sessions of one flow (``int_event_flow``, in trade order) as numpy
+    arrays: the sizes and nano-unit prices of each one's trades between ``edges[i]`` and
+    ``edges[i + 1]``, its symbol."""
 
     sizes: np.ndarray
     prices: np.ndarray
@@ -105,23 +105,17 @@ class _Sessions:
     symbols: list[str]
 
 
-def _read_sessions(con: duckdb.DuckDBPyConnection) -> _Sessions:
-    """Read ``int_event_flow`` once for the sequential passes of every volume and range set."""
-    # the flow is written session by session in trade order: each session starts at trade_no 1
-    # from a relation (con.execute would copy the rows first)
-    table = con.sql(render("queries/event_flow_passes.sql")).to_arrow_table()
-    trade_no = table.column("trade_no").to_numpy()
-    symbols = [
-        str(symbol)
-        for (symbol,) in con.execute(
-            "select symbol from int_event_flow where trade_no = 1 order by rowid"
-        ).fetchall()
-    ]
+def _read_sessions(flow: pa.Table) -> _Sessions:
+    """The instruments' sessions of a flow in trade order (the columns of
+    ``int_event_flow``), for the sequential passes of every volume and range set."""
+    # in trade order within each instrument's session, each starting at trade_no 1
+    trade_no = flow.column("trade_no").to_numpy()
+    edges = [*np.flatnonzero(trade_no == 1).tolist(), len(trade_no)]
     return _Sessions(
-        sizes=np.asarray(table.column("size").to_numpy(), dtype=np.int64),
-        prices=decimal_units(table.column("price"), scale=9),
-        edges=[*np.flatnonzero(trade_no == 1).tolist(), len(trade_no)],
-        symbols=symbols,
+        sizes=np.asarray(flow.column("size").to_numpy(), dtype=np.int64),
+        prices=decimal_units(flow.column("price"), scale=9),
+        edges=edges,
+        symbols=[str(symbol) for symbol in flow.column("symbol").take(edges[:-1]).to_pylist()],
     )
 
 
@@ -149,9 +143,9 @@ def decimal_units(column: pa.ChunkedArray, scale: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
-def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars, flow: _Sessions) -> None:
-    """Run the sequential pass of every session: each trade's bar number in its session,
-    written to ``event_bar_numbers`` one row per trade in the flow's order."""
+def _bar_numbers(bars: EventBars, flow: _Sessions) -> np.ndarray:
+    """Run the sequential pass of every session: each trade's bar number in its session
+    (from 1), one per trade in the flow's order."""
     numbers = np.empty(len(flow.sizes), dtype=np.int64)
     for session, (lo, hi) in enumerate(itertools.pairwise(flow.edges)):
         if bars.kind == "v":
@@ -160,33 +154,52 @@ def _write_bar_numbers(con: duckdb.DuckDBPyConnection, bars: EventBars, flow: _S
             tick = _tick_nanos(flow.symbols[session], flow.prices[lo:hi])
             starts = range_bar_starts(flow.prices[lo:hi], bars.size * tick)
         numbers[lo:hi] = np.searchsorted(starts, np.arange(hi - lo), side="right")
-    frame = pd.DataFrame({"bar_index": numbers})
-    con.register("event_bar_numbers_frame", frame)
-    try:
-        con.execute(
-            "create or replace temp table event_bar_numbers as "
-            "select bar_index from event_bar_numbers_frame"
-        )
-    finally:
-        con.unregister("event_bar_numbers_frame")
+    return numbers
 
 
-def fill_event_flow(
+def _event_grain(options: FlowOptions, partial: bool) -> dict[str, Any]:
+    """What ``int_level_grain.sql`` and ``int_bar_grain.sql`` are rendered with for a set: the
+    grain is the bar."""
+    return {
+        "event": True,
+        "grain_ns": 1,
+        "session_bounds": False,
+        "one_session": False,
+        "tick_rule": False,
+        "partial": partial,
+        "large_lot": options.large_lot,
+        "has_max_size": options.max_size is not None,
+    }
+
+
+def _level_table(bars: EventBars) -> str:
+    """The temporary table of a set's level grains until its bars are built."""
+    return identifier(f"int_level_grain_{bars.name}")
+
+
+def fill_flow_grains(
     con: duckdb.DuckDBPyConnection,
     sets: Sequence[EventBars],
     options: FlowOptions,
     partial: bool,
+    time_levels: str,
 ) -> None:
-    """Fill the temporary ``int_event_flow``: every trade to aggregate, numbered in trade order
-    within its instrument's session, which the tick, volume and range bars are cut from (and the
-    time grains of the same build aggregated from, ``vcdwh.marts.bars``).
+    """Fill the temporary level grains of the time bars (``int_level_grain``, from
+    ``time_levels``: ``int_level_grain.sql`` rendered ``from_flow``) and of each tick, volume or
+    range bar set (``int_level_grain_<set>``) from the trades numbered in trade order within
+    their instrument's session (``int_event_flow``).
 
-    In an incremental build (``partial``, with the ``affected`` table) each affected
-    instrument's trades from the open of the session its new trades start in: whole sessions,
-    as these bars restart at every session open.
+    A session at a time: its trades are numbered, read into Arrow, and aggregated into the
+    time grains and every set's (after the sequential pass of the volume and range sets, which
+    appends each trade's bar number, ``event_flow_numbered``), then let go, so a build holds
+    one session's numbered trades, not the whole history's. When the tick rule or the
+    large-lot filter needs windows over an instrument's whole history, the flow of every
+    session is written at once (``event_flow_history``) and read a session at a time. In an
+    incremental build (``partial``, with the ``affected`` table) each affected instrument's
+    trades from the open of the session its new trades start in: whole sessions, as these bars
+    restart at every open.
     """
-    # As for the time bars: a statement per session, which it places the trades in, unless the
-    # tick rule or the large-lot filter needs windows over an instrument's whole history.
+    ordered = sorted(set(sets))
     whole_history = options.whole_history
     flow = render(
         "intermediate/int_event_flow.sql",
@@ -195,20 +208,64 @@ def fill_event_flow(
         partial=partial,
         one_session=not whole_history,
         # only the sequential pass of volume and range bars reads the flow back in order
-        in_order=any(bars.kind != "t" for bars in sets),
+        in_order=any(bars.kind != "t" for bars in ordered),
     )
+    set_levels = render("intermediate/int_level_grain.sql", **_event_grain(options, partial))
+    targets: list[tuple[str, str, EventBars | None]] = [("int_level_grain", time_levels, None)]
+    targets += [(_level_table(bars), set_levels, bars) for bars in ordered]
     if whole_history:
-        con.execute(f"create or replace temp table int_event_flow as {flow}")
-        return
+        con.execute(f"create or replace temp table event_flow_history as {flow}")
+        flow = render("queries/event_flow_session.sql")
     sessions = con.execute(
         render("intermediate/int_session_pieces.sql", partial=partial)
     ).fetchall()
-    pieces = [
-        {"from_ts": start, "to_ts": end, "session_date": day, "session_start_ns": start_ns}
-        for start, end, day, start_ns in sessions
-    ]
-    placeholders = {"session_date": EPOCH.date(), "session_start_ns": 0}
-    fill_by_ranges(con, "int_event_flow", flow, pieces, placeholders=placeholders)
+    # an empty range when there is nothing to aggregate: the tables exist, empty
+    nothing = [(EPOCH, EPOCH, EPOCH.date(), 0)]
+    registered: set[str] = set()
+    for i, (start, end, day, start_ns) in enumerate(sessions or nothing):
+        piece = {"session_start_ns": start_ns}
+        if not whole_history:
+            piece |= {"from_ts": start, "to_ts": end, "session_date": day}
+        session = con.sql(flow, params=piece).to_arrow_table()
+        passes: _Sessions | None = None
+        for target, levels, bars in targets:
+            if bars is None or bars.kind == "t":
+                name, table = "int_event_flow", session
+            else:
+                passes = passes or _read_sessions(session)
+                numbers = pa.array(_bar_numbers(bars, passes))
+                name, table = "event_flow_numbered", session.append_column("bar_index", numbers)
+            _register_once(con, name, table)
+            registered.add(name)
+            if bars is not None:
+                trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
+                # a view, read once by the level grains (made once its tables are registered:
+                # DuckDB resolves a view's names when it is created, and again when it is read)
+                con.execute(f"create or replace temp view int_event_trades as {trades}")
+            if i == 0:
+                con.execute(
+                    f"create or replace temp table {target} as {levels}", options.large_lot_params
+                )
+            else:
+                con.execute(f"insert into {target} {levels}", options.large_lot_params)
+    con.execute("drop view if exists int_event_trades")
+    for name in registered:
+        con.unregister(name)
+    con.execute("drop table if exists event_flow_history")
+
+
+def _register_once(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Make ``table`` readable as ``name`` by one scan, which lets go of each batch as it reads
+    it. A session's numbered trades are Arrow outside the build's transaction, so each is freed
+    once aggregated: a temporary table, or a registered view that holds them, is kept by the
+    transaction until the commit (every session's at once)."""
+    batches = table.to_batches()
+
+    def handed_over() -> Iterator[pa.RecordBatch]:
+        while batches:
+            yield batches.pop(0)
+
+    con.register(name, pa.RecordBatchReader.from_batches(table.schema, handed_over()))
 
 
 def build_event_bars(
@@ -219,45 +276,22 @@ def build_event_bars(
     footprint_params: dict[str, Any],
 ) -> list[tuple[str, str]]:
     """Refresh ``bars_<set>`` and ``footprint_<set>`` of each tick, volume or range bar set,
-    from the ``int_event_flow`` that :func:`fill_event_flow` filled for the same ``sets``.
+    from the level grains that :func:`fill_flow_grains` filled for the same ``sets`` (once
+    the time bars, which read ``int_level_grain`` before, are built).
 
     Returns
     -------
     list of (relation, kind)
         The relations written, for the caller's contract checks.
     """
-    if not sets:
-        return []
-    grain: dict[str, Any] = {
-        "event": True,
-        "grain_ns": 1,
-        "session_bounds": False,
-        "one_session": False,
-        "tick_rule": False,
-        "partial": partial,
-    }
     checked: list[tuple[str, str]] = []
-    flow_sessions: _Sessions | None = None
     for bars in sorted(set(sets)):
-        if bars.kind != "t":
-            flow_sessions = flow_sessions or _read_sessions(con)
-            _write_bar_numbers(con, bars, flow_sessions)
-        trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
-        # a view: read once by each grain below, never written out
-        con.execute(f"create or replace temp view int_event_trades as {trades}")
-        level_grain = render(
-            "intermediate/int_level_grain.sql",
-            large_lot=options.large_lot,
-            has_max_size=options.max_size is not None,
-            **grain,
-        )
-        con.execute(
-            f"create or replace temp table int_level_grain as {level_grain}",
-            options.large_lot_params,
-        )
-        # rolled up from the level grains
+        # the set's level grains become int_level_grain, which the SQL below reads
+        con.execute("drop table if exists int_level_grain")
+        con.execute(f"alter table {_level_table(bars)} rename to int_level_grain")
+        # the bar grains, rolled up from the level grains
         bar_grain = render(
-            "intermediate/int_bar_grain.sql", large_lot=options.large_lot, analytics=True, **grain
+            "intermediate/int_bar_grain.sql", analytics=True, **_event_grain(options, partial)
         )
         con.execute(f"create or replace temp table int_bar_grain as {bar_grain}")
         # the developing value area as of each bar's last trade: the bars are the grains
@@ -281,9 +315,6 @@ def build_event_bars(
         )
         write_bar_set(con, relation, footprint, bars_sql, footprint_sql, footprint_params, partial)
         checked += [(relation, "bars"), (footprint, "footprint")]
-    con.execute("drop view if exists int_event_trades")
-    for temporary in ("int_event_flow", "event_bar_numbers"):
-        con.execute(f"drop table if exists {temporary}")
     return checked
 
 
