@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import replace
 from datetime import date
@@ -35,7 +36,13 @@ from vcdwh.build import build_warehouse
 from vcdwh.cli import cli
 from vcdwh.config import Settings
 from vcdwh.errors import BacktestError, ConfigError
-from vcdwh.marts.eventbars import decimal_units, range_bar_starts, volume_bar_starts
+from vcdwh.marts.eventbars import (
+    bar_numbers,
+    decimal_units,
+    flow_sessions,
+    range_bar_starts,
+    volume_bar_starts,
+)
 from vcdwh.marts.frequency import EventBars, parse_bar_set, parse_event_bars, parse_frequency
 from vcdwh.marts.orderflow import FlowOverrides
 from vcdwh.sample import generate_sample
@@ -170,6 +177,69 @@ def test_event_bar_passes_given_arrays_cut_where_the_rules_say():
     assert range_bar_starts(np.array([0, 1, 2, 3, 2, 1, 0]), 2).tolist() == [0, 3, 6]
     long_walk = np.arange(1000)
     assert range_bar_starts(long_walk, 500).tolist() == [0, 501]
+
+
+def _walked_bar_numbers(trades: list[tuple[int, Decimal]], kind: str, size: int) -> list[int]:
+    """Each trade's bar number, one trade at a time: the rules as docs/order-flow.md words them
+    (an ES tick is 0.25)."""
+    numbers, bar, volume, high, low = [], 1, 0, None, None
+    for trade_size, price in trades:
+        if kind == "v":
+            numbers.append(bar)
+            volume += trade_size
+            if volume >= size:
+                bar, volume = bar + 1, 0
+        else:
+            if high is not None and max(high, price) - min(low, price) > size * Decimal("0.25"):
+                bar, high, low = bar + 1, None, None
+            high = price if high is None else max(high, price)
+            low = price if low is None else min(low, price)
+            numbers.append(bar)
+    return numbers
+
+
+@given(
+    trades=st.lists(
+        st.tuples(
+            # two instruments sharing an id under different symbols are two sessions
+            st.sampled_from([(1, "ESH4"), (2, "ESM4"), (2, "ESU4")]),
+            st.integers(1, 40),
+            st.integers(-12, 12),
+        ),
+        max_size=80,
+    ),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_bar_numbers_given_a_flow_in_any_row_order_follow_each_instruments_trade_order(
+    trades, shuffle
+):
+    # Arrange: the trades of one session in trade order, numbered per instrument
+    rows, counts = [], collections.Counter()
+    for (instrument_id, symbol), trade_size, ticks in trades:
+        counts[instrument_id, symbol] += 1
+        price = Decimal("5000") + ticks * Decimal("0.25")
+        rows.append((instrument_id, symbol, counts[instrument_id, symbol], trade_size, price))
+    shuffled = shuffle.sample(rows, len(rows))
+    flow = pa.table(
+        {
+            "instrument_id": pa.array([r[0] for r in shuffled], pa.uint32()),
+            "symbol": pa.array([r[1] for r in shuffled], pa.string()),
+            "trade_no": pa.array([r[2] for r in shuffled], pa.int64()),
+            "size": pa.array([r[3] for r in shuffled], pa.int64()),
+            "price": pa.array([r[4] for r in shuffled], pa.decimal128(18, 9)),
+        }
+    )
+    for kind, size in (("v", 60), ("r", 4)):
+        # Act
+        numbers = bar_numbers(EventBars(kind, size), flow_sessions(flow))
+        # Assert
+        expected = {}
+        for key in counts:
+            in_order = [r for r in rows if (r[0], r[1]) == key]
+            walked = _walked_bar_numbers([(r[3], r[4]) for r in in_order], kind, size)
+            expected |= {(key, r[2]): n for r, n in zip(in_order, walked, strict=True)}
+        got = {((r[0], r[1]), r[2]): int(n) for r, n in zip(shuffled, numbers, strict=True)}
+        assert got == expected
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@
 -- effective side (int_trade_flow: a session at a time with one_session, else placed by the as-of
 -- join), numbered in trade order within its instrument's session (trade_no from 1), with the
 -- session's running delta after it (session_running): what the tick, volume and range bars are
--- cut from, and the time grains of the same build aggregated from. With volume or range bars
--- ($in_order) in that order (instrument, session, trade_no), which their sequential pass reads;
--- tick bars need no order (ordering costs a sort).
+-- cut from, and the time grains of the same build aggregated from. Its rows are in no particular
+-- order (ordering them would cost a sort): the sequential pass of volume and range bars places
+-- each instrument's by trade_no.
 with flow as (
 {% filter indent(4, first=True) %}
 {% include 'intermediate/int_trade_flow.sql' %}
@@ -29,6 +29,3 @@ final as (
 )
 
 select * from final
-{% if in_order %}
-order by instrument_id, symbol, session_start_ns, trade_no
-{% endif %}

@@ -1,8 +1,6 @@
 -- event_flow_session: one session's trades of event_flow_history, the temporary table of
 -- int_event_flow over every session at once that a build with the tick rule or the large-lot
--- filter writes (their windows run over an instrument's whole history), in the order written (a
--- plain scan keeps the insertion order): in trade order with volume or range bars, whose
--- sequential pass reads it so.
+-- filter writes (their windows run over an instrument's whole history).
 with final as (
     select *
     from event_flow_history

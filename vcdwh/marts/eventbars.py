@@ -20,7 +20,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vcdwh.errors import ConfigError
 from vcdwh.instruments import SPECS, contract_root
@@ -94,28 +96,42 @@ def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
-class _Sessions:
-    """The instruments' sessions of one flow (``int_event_flow``, in trade order) as numpy
-    arrays: the sizes and nano-unit prices of each one's trades between ``edges[i]`` and
-    ``edges[i + 1]``, its symbol."""
+class FlowSessions:
+    """The instruments' sessions of one flow (``int_event_flow``, whose rows are in no
+    particular order) in trade order, as numpy arrays: ``order`` lists the flow's rows
+    instrument by instrument, each in trade order; the sizes and nano-unit prices of those
+    rows, in that order; each instrument's trades run from ``edges[i]`` to ``edges[i + 1]``,
+    under ``symbols[i]``."""
 
+    order: np.ndarray
     sizes: np.ndarray
     prices: np.ndarray
     edges: list[int]
     symbols: list[str]
 
 
-def _read_sessions(flow: pa.Table) -> _Sessions:
-    """The instruments' sessions of a flow in trade order (the columns of
-    ``int_event_flow``), for the sequential passes of every volume and range set."""
-    # in trade order within each instrument's session, each starting at trade_no 1
-    trade_no = flow.column("trade_no").to_numpy()
-    edges = [*np.flatnonzero(trade_no == 1).tolist(), len(trade_no)]
-    return _Sessions(
-        sizes=np.asarray(flow.column("size").to_numpy(), dtype=np.int64),
-        prices=decimal_units(flow.column("price"), scale=9),
-        edges=edges,
-        symbols=[str(symbol) for symbol in flow.column("symbol").take(edges[:-1]).to_pylist()],
+def flow_sessions(flow: pa.Table) -> FlowSessions:
+    """The instruments' sessions of a flow of one session (the columns of ``int_event_flow``)
+    in trade order, for the sequential passes of every volume and range set.
+
+    Each instrument's trades are numbered 1..n in trade order (``trade_no``), so placing every
+    row at its instrument's offset + trade_no - 1 orders them without a sort.
+    """
+    symbols = pc.dictionary_encode(flow.column("symbol")).combine_chunks()
+    instrument = flow.column("instrument_id").to_numpy().astype(np.int64)
+    key = instrument * (len(symbols.dictionary) + 1) + symbols.indices.to_numpy()
+    # an instrument's rows share a number, in the order the instruments first appear
+    group, _ = pd.factorize(key)
+    counts = np.bincount(group)
+    starts = np.cumsum(counts) - counts
+    order = np.empty(len(group), dtype=np.int64)
+    order[starts[group] + flow.column("trade_no").to_numpy() - 1] = np.arange(len(group))
+    return FlowSessions(
+        order=order,
+        sizes=np.asarray(flow.column("size").to_numpy(), dtype=np.int64)[order],
+        prices=decimal_units(flow.column("price"), scale=9)[order],
+        edges=[*starts.tolist(), len(group)],
+        symbols=[str(symbol) for symbol in flow.column("symbol").take(order[starts]).to_pylist()],
     )
 
 
@@ -143,9 +159,9 @@ def decimal_units(column: pa.ChunkedArray, scale: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
-def _bar_numbers(bars: EventBars, flow: _Sessions) -> np.ndarray:
-    """Run the sequential pass of every session: each trade's bar number in its session
-    (from 1), one per trade in the flow's order."""
+def bar_numbers(bars: EventBars, flow: FlowSessions) -> np.ndarray:
+    """Run the sequential pass of every instrument's session: each trade's bar number in its
+    session (from 1), one per row of the flow, in the flow's row order."""
     numbers = np.empty(len(flow.sizes), dtype=np.int64)
     for session, (lo, hi) in enumerate(itertools.pairwise(flow.edges)):
         if bars.kind == "v":
@@ -154,7 +170,9 @@ def _bar_numbers(bars: EventBars, flow: _Sessions) -> np.ndarray:
             tick = _tick_nanos(flow.symbols[session], flow.prices[lo:hi])
             starts = range_bar_starts(flow.prices[lo:hi], bars.size * tick)
         numbers[lo:hi] = np.searchsorted(starts, np.arange(hi - lo), side="right")
-    return numbers
+    in_rows = np.empty_like(numbers)
+    in_rows[flow.order] = numbers
+    return in_rows
 
 
 def _event_grain(options: FlowOptions, partial: bool) -> dict[str, Any]:
@@ -207,8 +225,6 @@ def fill_flow_grains(
         large_lot=options.large_lot,
         partial=partial,
         one_session=not whole_history,
-        # only the sequential pass of volume and range bars reads the flow back in order
-        in_order=any(bars.kind != "t" for bars in ordered),
     )
     set_levels = render("intermediate/int_level_grain.sql", **_event_grain(options, partial))
     targets: list[tuple[str, str, EventBars | None]] = [("int_level_grain", time_levels, None)]
@@ -227,13 +243,13 @@ def fill_flow_grains(
         if not whole_history:
             piece |= {"from_ts": start, "to_ts": end, "session_date": day}
         session = con.sql(flow, params=piece).to_arrow_table()
-        passes: _Sessions | None = None
+        passes: FlowSessions | None = None
         for target, levels, bars in targets:
             if bars is None or bars.kind == "t":
                 name, table = "int_event_flow", session
             else:
-                passes = passes or _read_sessions(session)
-                numbers = pa.array(_bar_numbers(bars, passes))
+                passes = passes or flow_sessions(session)
+                numbers = pa.array(bar_numbers(bars, passes))
                 name, table = "event_flow_numbered", session.append_column("bar_index", numbers)
             _register_once(con, name, table)
             registered.add(name)
