@@ -22,7 +22,12 @@ final as (
         sum(signed_size) over session_order::bigint as session_running
     from flow
     window session_order as (
+{% if one_session %}
+        -- one session's trades: its date is the same for all (a key that costs time to sort by)
+        partition by instrument_id, symbol
+{% else %}
         partition by instrument_id, symbol, session_date
+{% endif %}
         order by ts_ns, sequence, position
         rows between unbounded preceding and current row
     )
