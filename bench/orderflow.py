@@ -3,7 +3,9 @@
 Generates a synthetic ES week once (``vcdwh sample --trades-per-day N``), then times a fresh
 ``vcdwh build`` of it for each configuration, each in its own process, alternating the
 configurations over ``--repeat`` rounds, and prints a markdown table of medians (wall seconds and
-the child's CPU seconds, user + system) with ratios to the first configuration.
+the child's CPU seconds, user + system) with ratios to the first configuration, and for the others
+to the second (``--ref`` without options): of the medians, and paired, the median over rounds of
+each round's ratio.
 
 The first configuration is the build without the analytics: ``--base-ref REF`` exports that
 commit's package (``git archive``) and runs it; the others run ``--ref`` (default HEAD), exported
@@ -198,9 +200,14 @@ def main() -> None:
                 print(f"{floor}: {floors[-1][0]:.2f} s wall", file=sys.stderr, flush=True)
     trades = sum(1 for _ in next(data.glob("trades_*.csv")).open()) - 1
     print(f"{trades:,} trades, {options.repeat} round(s), medians\n")
-    # ratios to the base build, and (for the --config rows) to --ref's build without options
-    print("| build | wall s | CPU s | wall ratio | CPU ratio | wall vs ref | CPU vs ref |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    # ratios to the base build, and (for the --config rows) to --ref's build without options:
+    # of the medians, and paired (the median over rounds of each round's own ratio, which
+    # cancels the machine's slower and faster spells that outlast a round)
+    print(
+        "| build | wall s | CPU s | wall ratio | CPU ratio | wall vs ref | CPU vs ref "
+        "| paired wall vs ref | paired CPU vs ref |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     medians = [
         (
             statistics.median(w for w, _ in times[label]),
@@ -209,8 +216,17 @@ def main() -> None:
         for label, _, _ in configs
     ]
     (base_wall, base_cpu), (ref_wall, ref_cpu) = medians[0], medians[1]
+    ref_times = times[configs[1][0]]
     for i, ((label, _, _), (wall, cpu)) in enumerate(zip(configs, medians, strict=True)):
-        versus = f"{wall / ref_wall:.2f}x | {cpu / ref_cpu:.2f}x" if i >= 1 else " | "
+        versus = " | | | "
+        if i >= 1:
+            pairs = list(zip(times[label], ref_times, strict=True))
+            paired_wall = statistics.median(w / rw for (w, _), (rw, _) in pairs)
+            paired_cpu = statistics.median(c / rc for (_, c), (_, rc) in pairs)
+            versus = (
+                f"{wall / ref_wall:.2f}x | {cpu / ref_cpu:.2f}x | "
+                f"{paired_wall:.2f}x | {paired_cpu:.2f}x"
+            )
         print(
             f"| {label} | {wall:.2f} | {cpu:.2f} | {wall / base_wall:.2f}x | "
             f"{cpu / base_cpu:.2f}x | {versus} |"
@@ -218,9 +234,12 @@ def main() -> None:
     if floors:
         wall = statistics.median(w for w, _ in floors)
         cpu = statistics.median(c for _, c in floors)
+        paired = statistics.median(
+            f / rw for (f, _), (rw, _) in zip(floors, ref_times, strict=True)
+        )
         print(
             f"| {floor} | {wall:.2f} | {cpu:.2f} | | | "
-            f"+{wall / ref_wall:.0%} | +{cpu / ref_cpu:.0%} |"
+            f"+{wall / ref_wall:.0%} | +{cpu / ref_cpu:.0%} | +{paired:.0%} | |"
         )
     if options.work is None:
         shutil.rmtree(work)
