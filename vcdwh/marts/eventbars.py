@@ -29,7 +29,7 @@ from vcdwh.instruments import SPECS, contract_root
 from vcdwh.marts.barsets import developing_value_area, write_bar_set
 from vcdwh.marts.frequency import EventBars, parse_event_bars
 from vcdwh.marts.orderflow import FlowOptions
-from vcdwh.warehouse.pieces import EPOCH
+from vcdwh.warehouse.pieces import EPOCH, write_piece
 from vcdwh.warehouse.settings import read_settings, write_settings
 from vcdwh.warehouse.sqlrender import identifier, render
 
@@ -248,7 +248,8 @@ def fill_flow_grains(
             if bars is None or bars.kind == "t":
                 name, table = "int_event_flow", session
             else:
-                passes = passes or flow_sessions(session)
+                if passes is None:
+                    passes = flow_sessions(session)
                 numbers = pa.array(bar_numbers(bars, passes))
                 name, table = "event_flow_numbered", session.append_column("bar_index", numbers)
             _register_once(con, name, table)
@@ -258,12 +259,7 @@ def fill_flow_grains(
                 # a view, read once by the level grains (made once its tables are registered:
                 # DuckDB resolves a view's names when it is created, and again when it is read)
                 con.execute(f"create or replace temp view int_event_trades as {trades}")
-            if i == 0:
-                con.execute(
-                    f"create or replace temp table {target} as {levels}", options.large_lot_params
-                )
-            else:
-                con.execute(f"insert into {target} {levels}", options.large_lot_params)
+            write_piece(con, target, levels, options.large_lot_params, first=i == 0)
     con.execute("drop view if exists int_event_trades")
     for name in registered:
         con.unregister(name)

@@ -72,9 +72,18 @@ def fill_by_ranges(
     inserted by its own statement, so no statement holds more than one piece's rows.
     """
     params = params or {}
-    name = identifier(table)
     nothing = (placeholders or {}) | {"from_ts": EPOCH, "to_ts": EPOCH}
-    first, *rest = pieces or [nothing]
-    con.execute(f"create or replace temp table {name} as {sql}", first | params)
-    for piece in rest:
-        con.execute(f"insert into {name} {sql}", piece | params)
+    for i, piece in enumerate(pieces or [nothing]):
+        write_piece(con, table, sql, piece | params, first=i == 0)
+
+
+def write_piece(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, params: dict[str, Any], first: bool
+) -> None:
+    """One piece of a temporary ``table`` filled a piece at a time: the ``first`` creates it
+    from ``sql``, each other one adds its rows."""
+    name = identifier(table)
+    if first:
+        con.execute(f"create or replace temp table {name} as {sql}", params)
+    else:
+        con.execute(f"insert into {name} {sql}", params)
