@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -40,7 +41,9 @@ from vcdwh.marts.eventbars import (
     bar_numbers,
     decimal_units,
     flow_sessions,
+    numbered_flow,
     range_bar_starts,
+    trade_order,
     volume_bar_starts,
 )
 from vcdwh.marts.frequency import EventBars, parse_bar_set, parse_event_bars, parse_frequency
@@ -179,6 +182,20 @@ def test_event_bar_passes_given_arrays_cut_where_the_rules_say():
     assert range_bar_starts(long_walk, 500).tolist() == [0, 501]
 
 
+def _session_flows(*fields: st.SearchStrategy[int], most: int) -> dict[str, Any]:
+    """Hypothesis strategies for a session's flow: ``trades``, each an instrument and ``fields``;
+    whether its rows come shuffled (``shuffle``, ``shuffled_rows``) or in trade order, as DuckDB
+    usually reads them from a table; and where its two chunks meet (``cut``)."""
+    # two instruments sharing an id under different symbols are two sessions
+    instruments = st.sampled_from([(1, "ESH4"), (2, "ESM4"), (2, "ESU4")])
+    return {
+        "trades": st.lists(st.tuples(instruments, *fields), max_size=most),
+        "shuffle": st.randoms(use_true_random=False),
+        "shuffled_rows": st.booleans(),
+        "cut": st.integers(0, most),
+    }
+
+
 def _walked_bar_numbers(trades: list[tuple[int, Decimal]], kind: str, size: int) -> list[int]:
     """Each trade's bar number, one trade at a time: the rules as docs/order-flow.md words them
     (an ES tick is 0.25)."""
@@ -198,34 +215,28 @@ def _walked_bar_numbers(trades: list[tuple[int, Decimal]], kind: str, size: int)
     return numbers
 
 
-@given(
-    trades=st.lists(
-        st.tuples(
-            # two instruments sharing an id under different symbols are two sessions
-            st.sampled_from([(1, "ESH4"), (2, "ESM4"), (2, "ESU4")]),
-            st.integers(1, 40),
-            st.integers(-12, 12),
-        ),
-        max_size=80,
-    ),
-    shuffle=st.randoms(use_true_random=False),
-    cut=st.integers(0, 80),
-)
+@given(**_session_flows(st.integers(1, 40), st.integers(-12, 12), most=80))
 def test_bar_numbers_given_a_flow_in_any_row_order_follow_each_instruments_trade_order(
-    trades, shuffle, cut
+    trades, shuffle, shuffled_rows, cut
 ):
-    # Arrange: the trades of one session in trade order, numbered per instrument
+    # Arrange: the trades of one session in trade order, numbered per instrument; the trade
+    # order is (ts_ns, sequence, position), with ties on the first two
     rows, counts = [], collections.Counter()
-    for (instrument_id, symbol), trade_size, ticks in trades:
+    for i, ((instrument_id, symbol), trade_size, ticks) in enumerate(trades):
         counts[instrument_id, symbol] += 1
         price = Decimal("5000") + ticks * Decimal("0.25")
-        rows.append((instrument_id, symbol, counts[instrument_id, symbol], trade_size, price))
-    shuffled = shuffle.sample(rows, len(rows))
+        order = (i // 7, i // 3, i)
+        rows.append(
+            (instrument_id, symbol, counts[instrument_id, symbol], trade_size, price, order)
+        )
+    shuffled = shuffle.sample(rows, len(rows)) if shuffled_rows else rows
     flow = pa.table(
         {
             "instrument_id": pa.array([r[0] for r in shuffled], pa.uint32()),
             "symbol": pa.array([r[1] for r in shuffled], pa.string()),
-            "trade_no": pa.array([r[2] for r in shuffled], pa.int64()),
+            "ts_ns": pa.array([r[5][0] for r in shuffled], pa.int64()),
+            "sequence": pa.array([r[5][1] for r in shuffled], pa.uint32()),
+            "position": pa.array([r[5][2] for r in shuffled], pa.int64()),
             "size": pa.array([r[3] for r in shuffled], pa.int64()),
             "price": pa.array([r[4] for r in shuffled], pa.decimal128(18, 9)),
         }
@@ -234,7 +245,7 @@ def test_bar_numbers_given_a_flow_in_any_row_order_follow_each_instruments_trade
     flow = pa.concat_tables([flow.slice(0, cut), flow.slice(cut)])
     for kind, size in (("v", 60), ("r", 4)):
         # Act
-        numbers = bar_numbers(EventBars(kind, size), flow_sessions(flow))
+        numbers = bar_numbers(EventBars(kind, size), flow_sessions(flow, trade_order(flow)))
         # Assert
         expected = {}
         for key in counts:
@@ -243,6 +254,47 @@ def test_bar_numbers_given_a_flow_in_any_row_order_follow_each_instruments_trade
             expected |= {(key, r[2]): n for r, n in zip(in_order, walked, strict=True)}
         got = {((r[0], r[1]), r[2]): int(n) for r, n in zip(shuffled, numbers, strict=True)}
         assert got == expected
+
+
+# the trade order: (ts_ns, sequence), ties broken by position (the list's order)
+@given(**_session_flows(st.integers(0, 5), st.integers(0, 2), st.integers(-30, 30), most=60))
+def test_numbered_flow_given_rows_in_any_order_numbers_each_instruments_trades_in_trade_order(
+    trades, shuffle, shuffled_rows, cut
+):
+    # Arrange: a session's flow in file order, then shuffled or sorted on the trade order
+    rows = [
+        (instrument_id, symbol, ts_ns, sequence, position, signed)
+        for position, ((instrument_id, symbol), ts_ns, sequence, signed) in enumerate(trades)
+    ]
+    if shuffled_rows:
+        rows = shuffle.sample(rows, len(rows))
+    else:
+        rows = sorted(rows, key=lambda r: r[2:5])
+    columns = ["instrument_id", "symbol", "ts_ns", "sequence", "position", "signed_size"]
+    types = [pa.uint32(), pa.string(), pa.int64(), pa.uint32(), pa.int64(), pa.int64()]
+    flow = pa.table(
+        {
+            name: pa.array([r[i] for r in rows], kind)
+            for i, (name, kind) in enumerate(zip(columns, types, strict=True))
+        }
+    )
+    flow = pa.concat_tables([flow.slice(0, cut), flow.slice(cut)])
+    # Act
+    numbered = numbered_flow(flow, trade_order(flow))
+    # Assert: each instrument's trades walked in trade order, one by one
+    expected = {}
+    for key in {(r[0], r[1]) for r in rows}:
+        running = 0
+        in_order = sorted((r for r in rows if (r[0], r[1]) == key), key=lambda r: r[2:5])
+        for number, r in enumerate(in_order, start=1):
+            running += r[5]
+            expected[r[4]] = (number, running)
+    got = numbered.to_pydict()
+    assert "sequence" not in got and "position" not in got
+    assert {
+        r[4]: (no, run)
+        for r, no, run in zip(rows, got["trade_no"], got["session_running"], strict=True)
+    } == expected
 
 
 @pytest.mark.parametrize(

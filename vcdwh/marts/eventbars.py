@@ -96,12 +96,82 @@ def _tick_nanos(symbol: str, prices: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
+class TradeOrder:
+    """The trade order of one session's flow (``int_event_flow``), whose rows come in no
+    promised order: ``order`` lists the flow's rows instrument by instrument, each in trade order
+    (``ts_ns``, ``sequence``, ``position``); each instrument's trades run from ``edges[i]`` to
+    ``edges[i + 1]`` of it."""
+
+    order: np.ndarray
+    edges: list[int]
+
+
+def trade_order(flow: pa.Table) -> TradeOrder:
+    """The trade order of a flow of one session. An instrument here is an ``instrument_id``
+    under one ``symbol``; instruments come in the order they first appear.
+
+    A flow read from ``trades`` in stored order is usually in trade order already: grouping its
+    rows by instrument (a stable sort of small integers) and checking costs a fraction of a
+    sort on the trade order, which runs only when the check fails.
+    """
+    symbols = pc.dictionary_encode(flow.column("symbol")).combine_chunks()
+    instrument = flow.column("instrument_id").to_numpy().astype(np.int64)
+    key = instrument * (len(symbols.dictionary) + 1) + symbols.indices.to_numpy()
+    codes, uniques = pd.factorize(key)
+    # numpy sorts 16-bit integers stably by radix, in linear time
+    group = codes.astype(np.int16) if len(uniques) <= np.iinfo(np.int16).max else codes
+    order = np.argsort(group, kind="stable")
+    ts_ns, sequence, position = (
+        np.asarray(flow.column(name).to_numpy(), dtype=np.int64)
+        for name in ("ts_ns", "sequence", "position")
+    )
+    if not _ascending(group[order], ts_ns[order], sequence[order], position[order]):
+        order = np.lexsort((position, sequence, ts_ns, group))
+    counts = np.bincount(codes, minlength=len(uniques))
+    return TradeOrder(order=order, edges=[0, *np.cumsum(counts).tolist()])
+
+
+def _ascending(group: np.ndarray, *keys: np.ndarray) -> bool:
+    """Whether each group's rows are in ascending order of ``keys`` (compared in turn)."""
+    if len(group) < 2:
+        return True
+    later = np.zeros(len(group) - 1, dtype=bool)
+    tied = np.ones(len(group) - 1, dtype=bool)
+    for key in keys:
+        later |= tied & (key[1:] > key[:-1])
+        tied &= key[1:] == key[:-1]
+    return bool(np.all(later | tied | (group[1:] != group[:-1])))
+
+
+def numbered_flow(flow: pa.Table, trades: TradeOrder) -> pa.Table:
+    """The flow with each trade's number in trade order within its instrument's session
+    (``trade_no``, from 1) and the session's running delta after it (``session_running``), in
+    place of the ``sequence`` and ``position`` that gave the order (``ts_ns`` stays: the time
+    grains bucket it)."""
+    count = len(trades.order)
+    edges = np.asarray(trades.edges, dtype=np.int64)
+    starts, counts = edges[:-1], edges[1:] - edges[:-1]
+    numbers = np.empty(count, dtype=np.int64)
+    numbers[trades.order] = np.arange(1, count + 1) - np.repeat(starts, counts)
+    running = np.cumsum(
+        np.asarray(flow.column("signed_size").to_numpy(), dtype=np.int64)[trades.order]
+    )
+    # each instrument's running delta starts again from its first trade
+    before = np.concatenate((np.zeros(1, dtype=np.int64), running))[starts]
+    in_rows = np.empty(count, dtype=np.int64)
+    in_rows[trades.order] = running - np.repeat(before, counts)
+    return (
+        flow.drop_columns(["sequence", "position"])
+        .append_column("trade_no", pa.array(numbers))
+        .append_column("session_running", pa.array(in_rows))
+    )
+
+
+@dataclass(frozen=True)
 class FlowSessions:
-    """The instruments' sessions of one flow (``int_event_flow``, whose rows are in no
-    particular order) in trade order, as numpy arrays: ``order`` lists the flow's rows
-    instrument by instrument, each in trade order; the sizes and nano-unit prices of those
-    rows, in that order; each instrument's trades run from ``edges[i]`` to ``edges[i + 1]``,
-    under ``symbols[i]``."""
+    """What the sequential passes read of one session's flow: the sizes and nano-unit prices of
+    its rows in :class:`TradeOrder` (``order``), each instrument's from ``edges[i]`` to
+    ``edges[i + 1]``, under ``symbols[i]``."""
 
     order: np.ndarray
     sizes: np.ndarray
@@ -110,28 +180,17 @@ class FlowSessions:
     symbols: list[str]
 
 
-def flow_sessions(flow: pa.Table) -> FlowSessions:
-    """The instruments' sessions of a flow of one session (the columns of ``int_event_flow``)
-    in trade order, for the sequential passes of every volume and range set.
-
-    Each instrument's trades are numbered 1..n in trade order (``trade_no``), so placing every
-    row at its instrument's offset + trade_no - 1 orders them without a sort.
-    """
-    symbols = pc.dictionary_encode(flow.column("symbol")).combine_chunks()
-    instrument = flow.column("instrument_id").to_numpy().astype(np.int64)
-    key = instrument * (len(symbols.dictionary) + 1) + symbols.indices.to_numpy()
-    # an instrument's rows share a number, in the order the instruments first appear
-    group, _ = pd.factorize(key)
-    counts = np.bincount(group)
-    starts = np.cumsum(counts) - counts
-    order = np.empty(len(group), dtype=np.int64)
-    order[starts[group] + flow.column("trade_no").to_numpy() - 1] = np.arange(len(group))
+def flow_sessions(flow: pa.Table, trades: TradeOrder) -> FlowSessions:
+    """The instruments' sessions of a flow of one session in trade order, for the sequential
+    passes of every volume and range set."""
+    order = trades.order
+    firsts = order[np.asarray(trades.edges[:-1], dtype=np.int64)]
     return FlowSessions(
         order=order,
         sizes=np.asarray(flow.column("size").to_numpy(), dtype=np.int64)[order],
         prices=decimal_units(flow.column("price"), scale=9)[order],
-        edges=[*starts.tolist(), len(group)],
-        symbols=[str(symbol) for symbol in flow.column("symbol").take(order[starts]).to_pylist()],
+        edges=trades.edges,
+        symbols=[str(symbol) for symbol in flow.column("symbol").take(firsts).to_pylist()],
     )
 
 
@@ -205,9 +264,9 @@ def fill_flow_grains(
     """Fill the temporary level grains of the time bars (``int_level_grain``, from
     ``time_levels``: ``int_level_grain.sql`` rendered ``from_flow``) and of each tick, volume or
     range bar set (``int_level_grain_<set>``) from the trades numbered in trade order within
-    their instrument's session (``int_event_flow``).
+    their instrument's session (``int_event_flow`` and :func:`numbered_flow`).
 
-    A session at a time: its trades are numbered, read into Arrow, and aggregated into the
+    A session at a time: its trades are read into Arrow, numbered, and aggregated into the
     time grains and every set's (after the sequential pass of the volume and range sets, which
     appends each trade's bar number, ``event_flow_numbered``), then let go, so a build holds
     one session's numbered trades, not the whole history's. When the tick rule or the
@@ -218,6 +277,7 @@ def fill_flow_grains(
     restart at every open.
     """
     ordered = sorted(set(sets))
+    sequential = any(bars.kind != "t" for bars in ordered)
     whole_history = options.whole_history
     flow = render(
         "intermediate/int_event_flow.sql",
@@ -242,14 +302,16 @@ def fill_flow_grains(
         piece = {"session_start_ns": start_ns}
         if not whole_history:
             piece |= {"from_ts": start, "to_ts": end, "session_date": day}
-        session = con.sql(flow, params=piece).to_arrow_table()
-        passes: FlowSessions | None = None
+        read = con.sql(flow, params=piece).to_arrow_table()
+        order = trade_order(read)
+        passes = flow_sessions(read, order) if sequential else None
+        session = numbered_flow(read, order)
+        del read
         for target, levels, bars in targets:
             if bars is None or bars.kind == "t":
                 name, table = "int_event_flow", session
             else:
-                if passes is None:
-                    passes = flow_sessions(session)
+                assert passes is not None
                 numbers = pa.array(bar_numbers(bars, passes))
                 name, table = "event_flow_numbered", session.append_column("bar_index", numbers)
             _register_once(con, name, table)
