@@ -297,6 +297,24 @@ def test_numbered_flow_given_rows_in_any_order_numbers_each_instruments_trades_i
     } == expected
 
 
+def test_numbered_flow_given_sequences_past_the_signed_range_orders_them_unsigned():
+    flow = pa.table(
+        {
+            "instrument_id": pa.array([1, 1, 1], pa.uint32()),
+            "symbol": ["ESH4", "ESH4", "ESH4"],
+            "ts_ns": pa.array([5, 5, 5], pa.int64()),
+            "sequence": pa.array([2**63 + 1, 7, 2**64 - 1], pa.uint64()),
+            "position": pa.array([0, 1, 2], pa.int64()),
+            "signed_size": pa.array([1, 2, -4], pa.int64()),
+        }
+    )
+
+    numbered = numbered_flow(flow, trade_order(flow)).to_pydict()
+
+    assert numbered["trade_no"] == [2, 1, 3]
+    assert numbered["session_running"] == [3, 2, -1]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("1000t", EventBars("t", 1000)), ("500V", EventBars("v", 500)), (" 8r ", EventBars("r", 8))],

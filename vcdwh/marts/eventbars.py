@@ -121,9 +121,9 @@ def trade_order(flow: pa.Table) -> TradeOrder:
     # numpy sorts 16-bit integers stably by radix, in linear time
     group = codes.astype(np.int16) if len(uniques) <= np.iinfo(np.int16).max else codes
     order = np.argsort(group, kind="stable")
+    # in their own types: a sequence is unsigned 64-bit
     ts_ns, sequence, position = (
-        np.asarray(flow.column(name).to_numpy(), dtype=np.int64)
-        for name in ("ts_ns", "sequence", "position")
+        flow.column(name).to_numpy() for name in ("ts_ns", "sequence", "position")
     )
     if not _ascending(group[order], ts_ns[order], sequence[order], position[order]):
         order = np.lexsort((position, sequence, ts_ns, group))
