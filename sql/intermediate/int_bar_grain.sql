@@ -1,3 +1,4 @@
+{% from 'macros/grain_flow.sql' import large_lot_volume %}
 -- int_bar_grain: the finest bars of a build, per instrument and grain ({{ grain_ns }} ns: the
 -- greatest common divisor of the intervals built), bucketed on ts_recv and anchored at the
 -- session open. Every bars_<interval> is rolled up from these rows, because a bar of any built
@@ -122,10 +123,8 @@ aggregated as (
         {{ delta_path('list(signed_size order by ts_ns, sequence, position)') }} as path,
 {% endif %}
 {% if large_lot %}
-        coalesce(sum(size) filter (where side = 'B' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
-            as large_buy_volume,
-        coalesce(sum(size) filter (where side = 'A' and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
-            as large_sell_volume,
+        {{ large_lot_volume('B', false, has_max_size) }} as large_buy_volume,
+        {{ large_lot_volume('A', false, has_max_size) }} as large_sell_volume,
 {% endif %}
 {% if analytics %}
         count(*) filter (where side = 'B')::bigint as buy_trades,

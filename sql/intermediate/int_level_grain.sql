@@ -1,4 +1,4 @@
-{% from 'macros/grain_flow.sql' import dated, side_is %}
+{% from 'macros/grain_flow.sql' import dated, large_lot_volume, side_is %}
 -- int_level_grain: volume per instrument, grain ({{ grain_ns }} ns, as int_bar_grain) and exact
 -- price level, by aggressor side: bid_volume (sell aggressor, side A), ask_volume (buy
 -- aggressor, side B), unknown_volume (side N left unclassified). Every footprint_<interval> is
@@ -40,10 +40,8 @@ levels as (
         count(*) filter (where {{ side_is('B', true) }})::bigint as buy_trades,
         count(*) filter (where {{ side_is('A', true) }})::bigint as sell_trades,
 {% if large_lot %}
-        coalesce(sum(size) filter (where {{ side_is('B', true) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
-            as large_buy_volume,
-        coalesce(sum(size) filter (where {{ side_is('A', true) }} and event_size >= $min_size{% if has_max_size %} and event_size <= $max_size{% endif %}), 0)::bigint
-            as large_sell_volume,
+        {{ large_lot_volume('B', true, has_max_size) }} as large_buy_volume,
+        {{ large_lot_volume('A', true, has_max_size) }} as large_sell_volume,
 {% endif %}
 {% endif %}
 {% if event is defined and event %}
