@@ -287,8 +287,19 @@ def fill_flow_grains(
         one_session=not whole_history,
     )
     set_levels = render("intermediate/int_level_grain.sql", **_event_grain(options, partial))
-    targets: list[tuple[str, str, EventBars | None]] = [("int_level_grain", time_levels, None)]
-    targets += [(_level_table(bars), set_levels, bars) for bars in ordered]
+    # each target's level grains, and for a set the trades with their bar numbers they read
+    targets: list[tuple[str, str, EventBars | None, str]] = [
+        ("int_level_grain", time_levels, None, "")
+    ]
+    targets += [
+        (
+            _level_table(bars),
+            set_levels,
+            bars,
+            render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size),
+        )
+        for bars in ordered
+    ]
     if whole_history:
         con.execute(f"create or replace temp table event_flow_history as {flow}")
         flow = render("queries/event_flow_session.sql")
@@ -307,7 +318,7 @@ def fill_flow_grains(
         passes = flow_sessions(read, order) if sequential else None
         session = numbered_flow(read, order)
         del read
-        for target, levels, bars in targets:
+        for target, levels, bars, trades in targets:
             if bars is None or bars.kind == "t":
                 name, table = "int_event_flow", session
             else:
@@ -317,7 +328,6 @@ def fill_flow_grains(
             _register_once(con, name, table)
             registered.add(name)
             if bars is not None:
-                trades = render("intermediate/int_event_trades.sql", kind=bars.kind, size=bars.size)
                 # a view, read once by the level grains (made once its tables are registered:
                 # DuckDB resolves a view's names when it is created, and again when it is read)
                 con.execute(f"create or replace temp view int_event_trades as {trades}")
