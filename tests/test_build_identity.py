@@ -142,3 +142,45 @@ def test_build_records_each_trade_position_in_file_order_across_row_groups(setti
         " (order by ts_recv, sequence, position) - 1 as expected from trades)"
         " where position <> expected"
     ) == [(0,)]
+
+
+def test_build_given_a_dbn_file_in_many_chunks_adds_what_its_csv_adds(tmp_path, monkeypatch):
+    # The DBN records stream into `trades` a chunk at a time (here 700 records, the last one
+    # shorter): the trades, their order and every bar equal a build of the same CSV.
+    from bench.dbnfile import csv_to_dbn
+    from tests.helpers import mart_differences
+    from tests.procs import sample_day
+    from vcdwh.build import build_warehouse
+    from vcdwh.config import Settings
+    from vcdwh.load import stage
+
+    day = sample_day(tmp_path / "csv", 5, 3_000)
+    dbn = tmp_path / "dbn" / "day5.dbn.zst"
+    dbn.parent.mkdir()
+    csv_to_dbn(day, dbn)
+    monkeypatch.setattr(stage, "DBN_CHUNK_ROWS", 700)
+    from_csv = Settings(day.parent, tmp_path / "csv.duckdb")
+    from_dbn = Settings(dbn.parent, tmp_path / "dbn.duckdb")
+    assert build_warehouse(from_csv).trades == build_warehouse(from_dbn).trades > 2 * 700
+    marts = ["trades", "bars_1min", "footprint_1min", "sessions", "profile_session"]
+    assert mart_differences(from_csv.db_path, from_dbn.db_path, marts) == dict.fromkeys(marts, 0)
+
+
+def test_stage_dbn_given_disabled_optimizers_leaves_them_as_they_were(tmp_path):
+    # The insert keeps the records on the probe side of the symbol join for its own statement.
+    import duckdb
+
+    from bench.dbnfile import csv_to_dbn
+    from tests.procs import sample_day
+    from vcdwh.datafiles import SourceFile
+    from vcdwh.load.stage import open_dbn, stage_dbn
+
+    dbn = tmp_path / "day5.dbn.zst"
+    csv_to_dbn(sample_day(tmp_path / "csv", 5, 500), dbn)
+    source = SourceFile(dbn, "", dbn.stat().st_size, "trades", "dbn", None)
+    con = duckdb.connect()
+    con.execute("set disabled_optimizers = 'join_order'")
+    stage_dbn(con, source, open_dbn(dbn))
+    assert con.execute("select count(*) from stg_trades").fetchone() == (500,)
+    setting = con.execute("select current_setting('disabled_optimizers')").fetchone()
+    assert setting == ("join_order",)

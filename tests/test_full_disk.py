@@ -135,20 +135,32 @@ def test_build_given_a_full_disk_prints_one_line_and_keeps_the_warehouse(
 
 
 @pytest.mark.parametrize("mode", ["copy", "auto"])
-def test_build_given_a_full_disk_while_spooling_a_dbn_file_prints_one_line_and_keeps_the_warehouse(
+def test_build_given_a_full_disk_while_a_dbn_file_streams_in_prints_one_line_and_keeps_the_warehouse(
     small, tmp_path, monkeypatch, mode
 ):
-    # Arrange: a DBN day to add, whose records fill the disk as they are spooled for the insert.
-    import pyarrow.parquet as pq
+    # Arrange: a DBN day to add, in several chunks; the disk fills while its second chunk is
+    # decoded, inside the one statement that streams the records into `trades`.
+    from vcdwh.load import stage
 
     before = snapshot(small.db_path)
     day = tmp_path / "day5.dbn.zst"
     csv_to_dbn(sample_day(tmp_path / "csv", 5, 2_000), day)
     monkeypatch.setenv("VCDWH_WRITE_MODE", mode)
-    monkeypatch.setattr(pq.ParquetWriter, "write_batch", enospc)
+    monkeypatch.setattr(stage, "DBN_CHUNK_ROWS", 500)
+    decoded = stage._arrow_chunk
+    calls = []
+
+    def full_on_the_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            enospc()
+        return decoded(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "_arrow_chunk", full_on_the_second_chunk)
     # Act
     result = CliRunner().invoke(cli, ["--data-dir", str(small.data_dir), "build", str(day)])
     # Assert
+    assert len(calls) == 2  # the error is the decoder's: the file is not staged again
     assert result.exit_code == 1
     assert NO_SPACE.match(result.output.splitlines()[-1] + "\n"), result.output
     assert snapshot(small.db_path) == before

@@ -89,9 +89,8 @@ _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 _READ_CHUNK = 8 * 1024 * 1024
 BAD_ROW_POLICIES = ("error", "skip")
 _REJECTED = "stg_rejected"
-_DBN_SLICE_ROWS = 122_880
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-DBN_CHUNK_ROWS = 1_000_000
+DBN_CHUNK_ROWS = 250_000
 
 
 # --------------------------------------------------------------------------- CSV
@@ -806,6 +805,7 @@ def stage_dbn(
     ``file_id`` (trades only) the records go straight into ``trades`` instead
     (``sql/staging/file_trades.sql``).
     """
+    import duckdb
     import pandas as pd
 
     schema = source.schema
@@ -853,50 +853,64 @@ def stage_dbn(
         raise DataError(
             f"{source.path}: the DBN file holds no records; the market may have been closed"
         )
+    failure: list[BaseException] = []
+    stream = _kept_failure(itertools.chain([first], batches), failure)
+    con.register("dbn_chunk", pa.RecordBatchReader.from_batches(first.schema, stream))
     try:
-        if file_id is None:
-            # One statement reads the whole stream, a chunk at a time.
-            stream = itertools.chain([first], batches)
-            con.register("dbn_chunk", pa.RecordBatchReader.from_batches(first.schema, stream))
-            con.execute(f"create or replace temp view dbn_rows as {rows}")
-            con.execute(statement)
-        else:
-            # The records are spooled to a Parquet file in the spill folder, then added in one
-            # statement that DuckDB reads in parallel and writes out row group by row group:
-            # statements fed chunk by chunk would hold every added row in memory until commit.
-            with _spooled(con, itertools.chain([first], batches)) as spool:
-                con.register("dbn_chunk", con.read_parquet(str(spool)))
-                con.execute(f"create or replace temp view dbn_rows as {rows}")
-                con.execute(statement, {"file_id": file_id})
+        # One statement reads the whole stream, a chunk at a time.
+        con.execute(f"create or replace temp view dbn_rows as {rows}")
+        with _stream_probes(con):
+            con.execute(statement, {} if file_id is None else {"file_id": file_id})
         con.execute("drop view if exists dbn_rows")
-    finally:
-        con.unregister("dbn_chunk")
-        con.unregister("dbn_symbols")
+    except Exception as exc:
+        # The statement's transaction may be aborted, which refuses the clean-up too.
+        with contextlib.suppress(duckdb.Error):
+            _unregister_dbn(con)
+        # An error raised while decoding reaches DuckDB as text: raise the error itself.
+        if failure:
+            raise failure[0] from exc
+        raise
+    _unregister_dbn(con)
+
+
+def _unregister_dbn(con: duckdb.DuckDBPyConnection) -> None:
+    con.unregister("dbn_chunk")
+    con.unregister("dbn_symbols")
+
+
+def _kept_failure(batches: Iterator[Any], failure: list[BaseException]) -> Iterator[Any]:
+    """The batches, keeping in ``failure`` the exception that ends them early, if any."""
+    try:
+        yield from batches
+    except BaseException as exc:
+        failure.append(exc)
+        raise
 
 
 @contextlib.contextmanager
-def _spooled(con: duckdb.DuckDBPyConnection, batches: Iterator[Any]) -> Iterator[Path]:
-    """The record batches written to a private Parquet file in the connection's spill folder."""
-    import pyarrow.parquet as pq
+def _stream_probes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep the decoded records on the probe side of the symbol join.
 
-    [(folder,)] = con.execute("select current_setting('temp_directory')").fetchall()
-    spill = Path(folder)
-    spill.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="vcdwh-dbn-", dir=spill) as private:
-        spool = Path(private) / "records.parquet"
-        writer = None
-        try:
-            for batch in batches:
-                if writer is None:
-                    # zstd without dictionaries: about 11 bytes a record, written fastest.
-                    writer = pq.ParquetWriter(
-                        spool, batch.schema, compression="zstd", use_dictionary=False
-                    )
-                writer.write_batch(batch, row_group_size=_DBN_SLICE_ROWS)
-        finally:
-            if writer is not None:
-                writer.close()
-        yield spool
+    DuckDB cannot count the rows of a stream, so it guesses one row and would build the join's
+    hash table from the records (all of them in memory) instead of from the few symbol
+    mappings. The optimizer that swaps the sides is left out for the statement.
+    """
+    import duckdb
+
+    [(disabled,)] = con.execute("select current_setting('disabled_optimizers')").fetchall()
+    kept = [name for name in str(disabled or "").split(",") if name.strip()]
+    con.execute(
+        "set disabled_optimizers = $names",
+        {"names": ",".join([*kept, "build_side_probe_side"])},
+    )
+    reset = "set disabled_optimizers = $names"
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # refused when the statement aborted
+            con.execute(reset, {"names": ",".join(kept)})
+        raise
+    con.execute(reset, {"names": ",".join(kept)})
 
 
 def dbn_batches(store: Any, path: Path, columns: tuple[str, ...]) -> Iterator[Any]:
