@@ -335,6 +335,70 @@ def test_build_given_a_dbn_zst_cut_in_half_refuses_the_file_and_says_to_download
     assert snapshot(settings.db_path) == before
 
 
+def test_build_given_a_dbn_zst_of_whole_frames_whose_last_record_is_cut_short_refuses_it(
+    tmp_path, settings
+):
+    # Arrange: every zstd frame is whole, but the records inside stop 20 bytes into the last one.
+    import zstandard
+
+    metadata, records = _dbn_trades()
+    path = tmp_path / "glbx-mdp3_ESU4_trades.dbn.zst"
+    compressor = zstandard.ZstdCompressor()
+    path.write_bytes(compressor.compress(metadata) + compressor.compress(b"".join(records)[:-20]))
+    # Act
+    result = invoke(settings, "build", str(path))
+    # Assert
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {path}: the DBN file is truncated (its last record is cut short); "
+        "delete it and download it again (vcdwh fetch --refresh)\n"
+    )
+    assert not settings.db_path.exists()
+
+
+@pytest.mark.parametrize(
+    "compressor_options",
+    [
+        {},
+        {"write_checksum": True, "write_content_size": False},
+        {"write_checksum": True, "write_dict_id": False, "level": 19},
+    ],
+)
+def test_check_dbn_complete_given_a_dbn_zst_cut_anywhere_refuses_it_unless_at_a_frame_end(
+    tmp_path, compressor_options
+):
+    # Arrange: metadata, a skippable frame and three frames of records; every cut inside a
+    # frame (its header, a block's header or contents, its checksum) leaves it cut short.
+    from types import SimpleNamespace
+
+    import zstandard
+
+    from vcdwh.errors import DataError
+    from vcdwh.load.stage import check_dbn_complete
+
+    metadata, records = _dbn_trades()
+    compressor = zstandard.ZstdCompressor(**compressor_options)
+    skippable = (0x184D2A53).to_bytes(4, "little") + (5).to_bytes(4, "little") + b"notes"
+    frames = [compressor.compress(metadata), skippable] + [
+        compressor.compress(b"".join(records[i : i + 40])) for i in range(0, len(records), 40)
+    ]
+    whole = b"".join(frames)
+    ends = {sum(len(frame) for frame in frames[: k + 1]) for k in range(len(frames))}
+    path = tmp_path / "cut.dbn.zst"
+    store = SimpleNamespace(schema="trades")
+    refused = []
+    # Act: from 4 bytes on, what starts a zstd frame (shorter files are not zstd at all)
+    for cut in range(4, len(whole) + 1):
+        path.write_bytes(whole[:cut])
+        try:
+            check_dbn_complete(path, store)
+        except DataError as error:
+            assert "the DBN file is truncated (its last zstd frame is cut short)" in str(error)
+            refused.append(cut)
+    # Assert
+    assert set(refused) == set(range(4, len(whole) + 1)) - ends
+
+
 def test_build_given_an_uncompressed_dbn_cut_inside_a_record_refuses_the_file(tmp_path, settings):
     metadata, records = _dbn_trades()
     path = tmp_path / "glbx-mdp3_ESU4_trades.dbn"

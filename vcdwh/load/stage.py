@@ -663,9 +663,11 @@ def check_dbn_complete(path: Path, store: Any) -> None:
     """Refuse a DBN file that was cut short or damaged.
 
     The ``databento`` library decodes the records of a truncated file up to the cut without a
-    word, so the file is checked here: every zstd frame of a ``.dbn.zst`` must be complete, and
-    the records after the metadata must fill whole records (when the file has one schema). This
-    decompresses the file once more, without keeping what it decompresses.
+    word, so the file is checked here: every zstd frame of a ``.dbn.zst`` must be whole (read
+    from the frames' and blocks' headers, without decompressing), and the records after the
+    metadata of an uncompressed ``.dbn`` must fill whole records (when the file has one
+    schema). A ``.dbn.zst`` whose last record is cut short is refused while it is decoded
+    (:func:`dbn_batches`).
 
     Raises
     ------
@@ -674,66 +676,84 @@ def check_dbn_complete(path: Path, store: Any) -> None:
     """
     problem = _dbn_damage(path, fixed_size=store.schema is not None)
     if problem:
-        raise DataError(
-            f"{path}: the DBN file is {problem}; delete it and download it again "
-            "(vcdwh fetch --refresh)"
-        )
+        raise _damaged(path, problem)
+
+
+def _damaged(path: Path, problem: str) -> DataError:
+    return DataError(
+        f"{path}: the DBN file is {problem}; delete it and download it again "
+        "(vcdwh fetch --refresh)"
+    )
 
 
 def _dbn_damage(path: Path, fixed_size: bool) -> str | None:
     """Why a DBN file is incomplete (``truncated …``/``corrupt …``), or None."""
-    import zstandard
-
-    # The decompressed bytes up to the first record's length byte, and how many there are.
-    head = bytearray()
-    total = 0
-
-    def wanted() -> int:
-        if len(head) < 8:
-            return 8
-        return 8 + int.from_bytes(head[4:8], "little") + 1
-
-    def take(data: bytes) -> None:
-        nonlocal total
-        total += len(data)
-        while data and len(head) < wanted():
-            missing = wanted() - len(head)
-            head.extend(data[:missing])
-            data = data[missing:]
-
-    with path.open("rb") as handle:
-        compressed = handle.read(4) == _ZSTD_MAGIC
+    size = path.stat().st_size
+    with path.open("rb", buffering=0) as handle:
+        if handle.read(4) == _ZSTD_MAGIC:
+            return _zstd_damage(handle, size)
         handle.seek(0)
-        if compressed:
-            context = zstandard.ZstdDecompressor()
-            frame = context.decompressobj()
-            open_frame = False
-            try:
-                while chunk := handle.read(_READ_CHUNK):
-                    while chunk:
-                        take(frame.decompress(chunk))
-                        open_frame = True
-                        if not frame.eof:
-                            break
-                        chunk = frame.unused_data
-                        frame = context.decompressobj()
-                        open_frame = False
-            except zstandard.ZstdError as exc:
-                return f"corrupt ({error_line(exc)})"
-            if open_frame:
-                return "truncated (its last zstd frame is cut short)"
-        else:
-            while chunk := handle.read(_READ_CHUNK):
-                take(chunk)
-    if not fixed_size or len(head) < 8 or head[:3] != b"DBN":
-        return None
-    start = 8 + int.from_bytes(head[4:8], "little")
-    if len(head) <= start:
-        return None
-    record = head[start] * 4
-    if record and (total - start) % record:
-        return f"truncated (its last record is cut short after {(total - start) % record} bytes)"
+        head = handle.read(8)
+        if not fixed_size or len(head) < 8 or head[:3] != b"DBN":
+            return None
+        start = 8 + int.from_bytes(head[4:8], "little")
+        handle.seek(start)
+        first = handle.read(1)
+    record = first[0] * 4 if first else 0
+    if record and (size - start) % record:
+        return f"truncated (its last record is cut short after {(size - start) % record} bytes)"
     return None
+
+
+_FRAME_CUT = "truncated (its last zstd frame is cut short)"
+_SKIPPABLE_MAGIC = range(0x184D2A50, 0x184D2A60)
+_DICTIONARY_ID_BYTES = (0, 1, 2, 4)
+_CONTENT_SIZE_BYTES = (0, 2, 4, 8)  # by Frame_Content_Size_flag; 1 byte for a single segment
+
+
+def _zstd_damage(handle: Any, size: int) -> str | None:
+    """Whether the zstd frames of a file of ``size`` bytes are whole, from their headers.
+
+    Each frame's header says how long it is and each block's 3-byte header how many bytes its
+    contents take (RFC 8878), so the walk reads a few bytes a block and skips the rest. A frame
+    or block that runs past the end of the file is a file cut short. What a block holds is
+    checked when it is decompressed.
+    """
+    offset = 0
+    while offset < size:
+        handle.seek(offset)
+        magic = handle.read(4)
+        if len(magic) < 4:
+            return _FRAME_CUT
+        if int.from_bytes(magic, "little") in _SKIPPABLE_MAGIC:
+            length = handle.read(4)
+            if len(length) < 4:
+                return _FRAME_CUT
+            offset += 8 + int.from_bytes(length, "little")
+            continue
+        if magic != _ZSTD_MAGIC:
+            return "corrupt (something other than a zstd frame follows a frame)"
+        descriptor = handle.read(1)
+        if not descriptor:
+            return _FRAME_CUT
+        flags = descriptor[0]
+        single_segment = bool(flags & 0x20)
+        content_size = _CONTENT_SIZE_BYTES[flags >> 6] or int(single_segment)
+        header = 1 + (not single_segment) + _DICTIONARY_ID_BYTES[flags & 3] + content_size
+        offset += 4 + header
+        last = False
+        while not last:
+            handle.seek(offset)
+            block = handle.read(3)
+            if len(block) < 3:
+                return _FRAME_CUT
+            value = int.from_bytes(block, "little")
+            last, kind, length = bool(value & 1), (value >> 1) & 3, value >> 3
+            if kind == 3:
+                return "corrupt (a zstd block of the reserved type)"
+            offset += 3 + (1 if kind == 1 else length)
+        offset += 4 if flags & 0x04 else 0  # the frame's content checksum
+    return _FRAME_CUT if offset > size else None
 
 
 def dbn_schema(store: Any) -> str:
@@ -768,14 +788,29 @@ def dbn_symbol_map(store: Any) -> list[tuple[int, str, Any, Any]]:
 
 
 def _dbn_chunks(store: Any, path: Path) -> Iterator[Any]:
-    """The file's records as numpy structured arrays, a chunk at a time."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            yield from store.to_ndarray(count=DBN_CHUNK_ROWS)
-        except Exception as exc:
-            detail = error_line(exc)
-            raise DataError(f"{path}: cannot decode the DBN records ({detail})") from exc
+    """The file's records as numpy structured arrays, a chunk at a time.
+
+    Raises
+    ------
+    DataError
+        The records do not decode, or the last one is cut short (which ``databento`` only
+        warns of, dropping it).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = store.to_ndarray(count=DBN_CHUNK_ROWS)
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except Exception as exc:
+                detail = error_line(exc)
+                raise DataError(f"{path}: cannot decode the DBN records ({detail})") from exc
+            if any("incomplete record" in str(warning.message) for warning in caught):
+                raise _damaged(path, "truncated (its last record is cut short)")
+            if chunk is None:
+                return
+            caught.clear()
+            yield chunk
 
 
 def _arrow_chunk(records: Any, columns: tuple[str, ...], offset: int) -> Any:
