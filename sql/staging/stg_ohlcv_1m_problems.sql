@@ -1,3 +1,4 @@
+{% from 'macros/text_checks.sql' import holds_control %}
 -- stg_ohlcv_1m_problems: the staged bars that break a rule (the first one, or
 -- all of them when all_rows is set), with their positions and why.
 with staged as (
@@ -21,7 +22,9 @@ checked as (
             when ts_event < timestamp '1990-01-01' or ts_event > timestamp '2200-01-01'
                 then 'ts_event ' || ts_event::varchar
                     || ' is out of range (1990-01-01 to 2200-01-01)'
-            when regexp_matches(symbol, '[[:cntrl:]]') then 'symbol holds control characters'
+{% if not (clean_symbols is defined and clean_symbols) %}
+            when {{ holds_control('symbol') }} then 'symbol holds control characters'
+{% endif %}
         end as problem
     from staged
 ),

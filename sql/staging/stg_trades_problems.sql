@@ -1,3 +1,4 @@
+{% from 'macros/text_checks.sql' import holds_control %}
 -- stg_trades_problems: the staged records that break a rule (the first one, or
 -- all of them when all_rows is set), with their positions and why. The timestamp range is the
 -- one vcdwh/load/stage.py checks in a CSV's text.
@@ -30,7 +31,9 @@ checked as (
                 then '{{ ts }} ' || {{ ts }}::varchar
                     || ' is out of range (1990-01-01 to 2200-01-01)'
 {% endfor %}
-            when regexp_matches(symbol, '[[:cntrl:]]') then 'symbol holds control characters'
+{% if not (clean_symbols is defined and clean_symbols) %}
+            when {{ holds_control('symbol') }} then 'symbol holds control characters'
+{% endif %}
         end as problem
     from staged
 ),
