@@ -356,6 +356,24 @@ def test_build_given_a_dbn_zst_of_whole_frames_whose_last_record_is_cut_short_re
     assert not settings.db_path.exists()
 
 
+def test_build_given_a_dbn_zst_with_a_damaged_block_says_it_is_corrupt_and_to_download_it_again(
+    tmp_path, settings
+):
+    # Arrange: whole frames, but two bytes inside a compressed block of records are changed.
+    whole = bytearray(write_dbn_zst(tmp_path / "whole.dbn.zst").read_bytes())
+    whole[len(whole) // 2] ^= 0xFF
+    whole[len(whole) // 2 + 1] ^= 0x55
+    path = tmp_path / "glbx-mdp3_ESU4_trades.dbn.zst"
+    path.write_bytes(bytes(whole))
+    # Act
+    result = invoke(settings, "build", str(path))
+    # Assert
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}: the DBN file is corrupt (zstd"), result.output
+    assert result.output.endswith("); delete it and download it again (vcdwh fetch --refresh)\n")
+    assert not settings.db_path.exists()
+
+
 @pytest.mark.parametrize(
     "compressor_options",
     [

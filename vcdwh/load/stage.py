@@ -793,15 +793,19 @@ def _dbn_chunks(store: Any, path: Path) -> Iterator[Any]:
     Raises
     ------
     DataError
-        The records do not decode, or the last one is cut short (which ``databento`` only
-        warns of, dropping it).
+        The records do not decode (a damaged zstd block: the file is corrupt), or the last
+        one is cut short (which ``databento`` only warns of, dropping it).
     """
+    import zstandard
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chunks = store.to_ndarray(count=DBN_CHUNK_ROWS)
         while True:
             try:
                 chunk = next(chunks, None)
+            except zstandard.ZstdError as exc:
+                raise _damaged(path, f"corrupt ({error_line(exc)})") from exc
             except Exception as exc:
                 detail = error_line(exc)
                 raise DataError(f"{path}: cannot decode the DBN records ({detail})") from exc
