@@ -938,18 +938,16 @@ def _stream_probes(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
     [(disabled,)] = con.execute("select current_setting('disabled_optimizers')").fetchall()
     kept = [name for name in str(disabled or "").split(",") if name.strip()]
-    con.execute(
-        "set disabled_optimizers = $names",
-        {"names": ",".join([*kept, "build_side_probe_side"])},
-    )
-    reset = "set disabled_optimizers = $names"
+    assign = "set disabled_optimizers = $names"
+    before = {"names": ",".join(kept)}
+    con.execute(assign, {"names": ",".join([*kept, "build_side_probe_side"])})
     try:
         yield
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # refused when the statement aborted
-            con.execute(reset, {"names": ",".join(kept)})
+            con.execute(assign, before)
         raise
-    con.execute(reset, {"names": ",".join(kept)})
+    con.execute(assign, before)
 
 
 def dbn_batches(store: Any, path: Path, columns: tuple[str, ...]) -> Iterator[Any]:
