@@ -10,11 +10,15 @@ trades; ``polars_streamed``/``polars_eager`` write the trades to zstd Parquet an
 5min bars with buy/sell volume, delta and cumulative delta of every instrument from it; ``pandas``
 is the seed's pipeline. The pandas and polars bars are checked against ``bars_1min``.
 
-Three more floors bound what the equal-work targets can reach: ``floor_work`` is the polars
+More floors bound what the equal-work targets can reach: ``floor_work`` is the polars
 script's work done by DuckDB (the trades stored as a table, the same 1min and 5min bars, checked
 against ``bars_1min`` too); ``floor_work_dbn`` is that work from the DBN file as vcdwh decodes it;
 ``floor_store_capped`` and ``floor_store_unordered`` store the trades under a 128 MB memory limit,
-in file order and in any order, the least memory DuckDB needs to store them.
+in file order and in any order, the least memory DuckDB needs to store them. ``floor_contract``
+(and ``floor_contract_dbn``, from the DBN file) is the least a build that meets the warehouse
+contract must do, in plain DuckDB SQL: store the trades while hashing the file, number the
+repeated records, and write the 1min and 5min bars and footprint levels (checked against the
+build's, column by column).
 
     python bench/run.py                       # 1M and 10M trades, 3 rounds
     python bench/run.py --trades 30000000 --repeat 1
@@ -173,22 +177,27 @@ def step_floor_work(work: Path) -> dict[str, Any]:
     return {"bars": bars}
 
 
-def step_floor_work_dbn(work: Path) -> dict[str, Any]:
-    """The same from the ``.dbn.zst``: the records as vcdwh decodes them (Arrow batches) stored
-    as a table, the same bars by instrument, checkpoint."""
-    import duckdb
+def _dbn_records(path: Path) -> Any:
+    """The records of a ``.dbn.zst`` as vcdwh decodes them: a stream of Arrow batches."""
     import pyarrow as pa
 
     sys.path.insert(0, str(REPO))
     from vcdwh.datafiles import TRADES_COLUMNS
     from vcdwh.load.stage import dbn_batches, open_dbn
 
-    path = next((work / "dbn").glob("*.dbn.zst"))
     batches = dbn_batches(open_dbn(path), path, TRADES_COLUMNS)
     first = next(batches)
-    records = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+    return pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+
+
+def step_floor_work_dbn(work: Path) -> dict[str, Any]:
+    """The same from the ``.dbn.zst``: the records as vcdwh decodes them (Arrow batches) stored
+    as a table, the same bars by instrument, checkpoint."""
+    import duckdb
+
+    path = next((work / "dbn").glob("*.dbn.zst"))
     con = duckdb.connect(str(_fresh_db(work, "floor_work_dbn")))
-    con.register("records", records)
+    con.register("records", _dbn_records(path))
     con.execute("create table trades as select * from records")
     bars = _floor_bars(
         con,
@@ -200,6 +209,202 @@ def step_floor_work_dbn(work: Path) -> dict[str, Any]:
     con.execute("checkpoint")
     con.close()
     return {"bars": bars}
+
+
+# What the warehouse contract asks of any build beyond storing the trades, each in the least
+# DuckDB SQL that does it: the file's content hash (computed while the records are stored, as a
+# build does), the occurrence of every record equal to an earlier one on every identity column,
+# and per instrument the 1min bars (open/high/low/close in file order, which is trade order within
+# a file; volume, buy/sell/unknown volume, trades) and the 5min bars rolled up from them, each with
+# its session date (17:00 America/Chicago), delta, cumulative delta and session cumulative delta.
+# Then footprint_1min and footprint_5min's volumes: per instrument, bar and price, the volume,
+# bid/ask/unknown volume, delta and trades, the 1min levels from the trades and the 5min levels
+# rolled up from them. No POC, imbalance, value area, VWAP, session or continuous table: a build
+# writes those too, so this floor is below what any build meeting the contract can take.
+_IDENTITY = "ts_recv, ts_event, instrument_id, sequence, price, size, side, flags"
+_CONTRACT_SQL = (
+    f"""
+create table repeats as
+with repeated as (
+    select hash({_IDENTITY}) as record_hash
+    from trades
+    group by record_hash
+    having count(*) > 1
+),
+
+numbered as (
+    select
+        rowid as position,
+        row_number() over (partition by {_IDENTITY} order by rowid) as occurrence
+    from trades
+    where hash({_IDENTITY}) in (select record_hash from repeated)
+),
+
+final as (
+    select * from numbered where occurrence > 1
+)
+
+select * from final
+""",
+    """
+create table grain_1m as
+select
+    instrument_id,
+    any_value({symbol}) as symbol,
+    time_bucket(interval '1 minute', {ts}) as bar_start,
+    arg_min(price, rowid) as open,
+    max(price) as high,
+    min(price) as low,
+    arg_max(price, rowid) as close,
+    sum(size)::bigint as volume,
+    coalesce(sum(size) filter (where side = {buy}), 0)::bigint as buy_volume,
+    coalesce(sum(size) filter (where side = {sell}), 0)::bigint as sell_volume,
+    coalesce(sum(size) filter (where side not in ({buy}, {sell})), 0)::bigint as unknown_volume,
+    count(*) as trades
+from trades
+group by instrument_id, bar_start
+""",
+    """
+create table bars_{every} as
+with rolled as (
+    select
+        instrument_id,
+        any_value(symbol) as symbol,
+        time_bucket(interval '{interval}', bar_start) as bar_start,
+        arg_min(open, bar_start) as open,
+        max(high) as high,
+        min(low) as low,
+        arg_max(close, bar_start) as close,
+        sum(volume) as volume,
+        sum(buy_volume) as buy_volume,
+        sum(sell_volume) as sell_volume,
+        sum(unknown_volume) as unknown_volume,
+        sum(trades) as trades
+    from grain_1m
+    group by instrument_id, 3
+),
+
+dated as (
+    select
+        *,
+        (timezone('America/Chicago', timezone('UTC', bar_start)) + interval 7 hour)::date
+            as session_date,
+        buy_volume - sell_volume as delta
+    from rolled
+),
+
+final as (
+    select
+        *,
+        sum(delta) over (partition by instrument_id order by bar_start) as cumulative_delta,
+        sum(delta) over (partition by instrument_id, session_date order by bar_start)
+            as session_cumulative_delta
+    from dated
+)
+
+select * from final
+""",
+    """
+create table footprint_1m as
+select
+    instrument_id,
+    time_bucket(interval '1 minute', {ts}) as bar_start,
+    price,
+    sum(size)::bigint as volume,
+    coalesce(sum(size) filter (where side = {sell}), 0)::bigint as bid_volume,
+    coalesce(sum(size) filter (where side = {buy}), 0)::bigint as ask_volume,
+    coalesce(sum(size) filter (where side not in ({buy}, {sell})), 0)::bigint as unknown_volume,
+    ask_volume - bid_volume as delta,
+    count(*) as trades
+from trades
+group by instrument_id, bar_start, price
+""",
+    """
+create table footprint_5m as
+select
+    instrument_id,
+    time_bucket(interval '5 minutes', bar_start) as bar_start,
+    price,
+    sum(volume) as volume,
+    sum(bid_volume) as bid_volume,
+    sum(ask_volume) as ask_volume,
+    sum(unknown_volume) as unknown_volume,
+    sum(delta) as delta,
+    sum(trades) as trades
+from footprint_1m
+group by instrument_id, 2, price
+""",
+)
+
+
+def _floor_contract(con: Any, path: Path, store: str, **flavour: str) -> dict[str, Any]:
+    """Store the trades with ``store`` while hashing ``path``, then the contract's work."""
+    import threading
+
+    sys.path.insert(0, str(REPO))
+    from vcdwh.datafiles import content_hash
+
+    digest: list[str] = []
+    hashing = threading.Thread(target=lambda: digest.append(content_hash(path)))
+    hashing.start()
+    con.execute(store)
+    hashing.join()
+    repeats, grain, bars, levels, rolled_levels = _CONTRACT_SQL
+    con.execute(repeats)
+    con.execute(grain.format(**flavour))
+    for every, interval in (("1m", "1 minute"), ("5m", "5 minutes")):
+        con.execute(bars.format(every=every, interval=interval))
+    con.execute(levels.format(**flavour))
+    con.execute(rolled_levels)
+    con.execute("checkpoint")
+    counts = con.execute(
+        "select (select count(*) from repeats), (select count(*) from bars_1m),"
+        " (select count(*) from bars_5m), (select count(*) from footprint_1m),"
+        " (select count(*) from footprint_5m)"
+    ).fetchone()
+    con.close()
+    return {
+        "repeats": counts[0],
+        "bars": counts[1] + counts[2],
+        "levels": counts[3] + counts[4],
+        "hash": digest[0][:12],
+    }
+
+
+def step_floor_contract(work: Path) -> dict[str, Any]:
+    """What the warehouse contract asks beyond storing the trades, from the typed CSV."""
+    import duckdb
+
+    path = work / "data" / WEEK_CSV
+    con = duckdb.connect(str(_fresh_db(work, "floor_contract")))
+    return _floor_contract(
+        con,
+        path,
+        f"create table trades as select * from {_typed_read(path)}",
+        ts="ts_recv",
+        symbol="symbol",
+        buy="'B'",
+        sell="'A'",
+    )
+
+
+def step_floor_contract_dbn(work: Path) -> dict[str, Any]:
+    """The same from the ``.dbn.zst`` as vcdwh decodes it."""
+    import duckdb
+
+    path = next((work / "dbn").glob("*.dbn.zst"))
+    con = duckdb.connect(str(_fresh_db(work, "floor_contract_dbn")))
+    con.register("records", _dbn_records(path))
+    return _floor_contract(
+        con,
+        path,
+        "create table trades as select * replace (make_timestamp_ns(ts_recv::bigint) as ts_recv)"
+        " from records",
+        ts="ts_recv",
+        symbol="null::varchar",
+        buy=str(ord("B")),
+        sell=str(ord("A")),
+    )
 
 
 def _floor_store_capped(work: Path, name: str, *, keep_order: bool) -> dict[str, Any]:
@@ -492,6 +697,8 @@ STEPS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "floor_store_unordered": step_floor_store_unordered,
     "floor_work": step_floor_work,
     "floor_work_dbn": step_floor_work_dbn,
+    "floor_contract": step_floor_contract,
+    "floor_contract_dbn": step_floor_contract_dbn,
     "build_csv": step_build_csv,
     "build_dbn": step_build_dbn,
     "dbn_decode": step_dbn_decode,
@@ -580,7 +787,11 @@ def check_bars_match(work: Path) -> str:
     if floor_db.exists():
         con.execute(f"attach '{floor_db}' as floor_work (read_only)")
         sources["floor_work"] = f"(select * from floor_work.bars_1m where key = '{FRONT}')"
-    verdicts = []
+    verdicts = (
+        [_check_contract_floor(con, work)]
+        if (work / "dbs" / "floor_contract.duckdb").exists()
+        else []
+    )
     for name, source in sources.items():
         diff = con.execute(
             f"select count(*) from ((select * from ({ours})) except all"
@@ -592,6 +803,51 @@ def check_bars_match(work: Path) -> str:
         if diff:
             raise SystemExit(f"{name} bars differ from bars_1min in {diff} rows")
     return "; ".join(verdicts)
+
+
+# The contract floor's tables against the build's, every column the floor computes.
+_CONTRACT_CHECKS = {
+    "bars_1m": (
+        "bars_1min",
+        "instrument_id, bar_start::timestamp_ns, session_date, open::double, high::double,"
+        " low::double, close::double, volume, buy_volume, sell_volume, unknown_volume, trades,"
+        " delta, cumulative_delta, session_cumulative_delta",
+    ),
+    "bars_5m": ("bars_5min", None),
+    "footprint_1m": (
+        "footprint_1min",
+        "instrument_id, bar_start::timestamp_ns, price::double, volume, bid_volume, ask_volume,"
+        " unknown_volume, delta, trades",
+    ),
+    "footprint_5m": ("footprint_5min", None),
+}
+
+
+def _check_contract_floor(con: Any, work: Path) -> str:
+    """Check that ``floor_contract`` computed what the build stored: its bars and footprint
+    levels equal the build's on every column it has, and it found as many repeats."""
+    con.execute(f"attach '{work / 'dbs' / 'floor_contract.duckdb'}' as floor (read_only)")
+    columns = ""
+    for floor_table, (ours, listed) in _CONTRACT_CHECKS.items():
+        columns = listed or columns
+        for a, b in (
+            (f"main.{ours}", f"floor.{floor_table}"),
+            (f"floor.{floor_table}", f"main.{ours}"),
+        ):
+            diff = con.execute(
+                f"select count(*) from (select {columns} from {a}"
+                f" except all select {columns} from {b})"
+            ).fetchall()[0][0]
+            if diff:
+                raise SystemExit(f"floor_contract: {diff} rows of {a} are not in {b}")
+    repeats = con.execute(
+        "select (select count(*) from floor.repeats),"
+        " (select count(*) from main.trades where occurrence > 1)"
+    ).fetchone()
+    if repeats[0] != repeats[1]:
+        raise SystemExit(f"floor_contract: {repeats[0]} repeats against the build's {repeats[1]}")
+    con.execute("detach floor")
+    return f"floor_contract: bars, footprint levels and {repeats[0]:,} repeats match"
 
 
 def machine() -> str:
@@ -687,6 +943,12 @@ def render(
     def rss(step: str) -> float:
         return max(r[1] for r in results[step])
 
+    def paired(step: str, reference: str) -> float:
+        """The median of the round-by-round ratios of two steps (run side by side)."""
+        return statistics.median(
+            a[0] / b[0] for a, b in zip(results[step], results[reference], strict=True)
+        )
+
     floor = med("floor_parse")
     store = med("floor_store")
     size_mb = (work / "data" / WEEK_CSV).stat().st_size / 2**20
@@ -719,6 +981,17 @@ def render(
             f"{rss('floor_work') / rss('polars_streamed'):.2f} x its memory"
         )
     ratios["floor_work_dbn"] = f"{med('floor_work_dbn') / store:.2f} x store floor"
+    for contract in ("floor_contract", "floor_contract_dbn"):
+        if contract in results:
+            ratios[contract] = (
+                f"{med(contract) / store:.2f} x store floor"
+                f" (paired by round: {paired(contract, 'floor_store'):.2f})"
+            )
+    if "floor_contract" in results and "polars_streamed" in results:
+        ratios["floor_contract"] += (
+            f", {med('floor_contract') / med('polars_streamed'):.2f} x polars_streamed's time"
+            f" (paired: {paired('floor_contract', 'polars_streamed'):.2f})"
+        )
     for capped in ("floor_store_capped", "floor_store_unordered"):
         ratios[capped] = f"{med(capped) / store:.2f} x store floor's time"
         if "polars_streamed" in results:
