@@ -215,7 +215,9 @@ def step_floor_work_dbn(work: Path) -> dict[str, Any]:
 # DuckDB SQL that does it: the file's content hash (computed while the records are stored, as a
 # build does), the occurrence of every record equal to an earlier one on every identity column,
 # and per instrument the 1min bars (open/high/low/close in file order, which is trade order within
-# a file; volume, buy/sell/unknown volume, trades) and the 5min bars rolled up from them, each with
+# a file; volume, buy/sell/unknown volume, trades; the bar's own running delta's extremes,
+# max_delta and min_delta, one pass over each bar's signed sizes in file order, the least of the
+# delta candle's trade-by-trade path) and the 5min bars rolled up from them, each with
 # its session date (17:00 America/Chicago), delta, cumulative delta and session cumulative delta.
 # Then footprint_1min and footprint_5min's volumes: per instrument, bar and price, the volume,
 # bid/ask/unknown volume, delta and trades, the 1min levels from the trades and the 5min levels
@@ -248,21 +250,57 @@ select * from final
 """,
     """
 create table grain_1m as
-select
-    instrument_id,
-    any_value({symbol}) as symbol,
-    time_bucket(interval '1 minute', {ts}) as bar_start,
-    arg_min(price, rowid) as open,
-    max(price) as high,
-    min(price) as low,
-    arg_max(price, rowid) as close,
-    sum(size)::bigint as volume,
-    coalesce(sum(size) filter (where side = {buy}), 0)::bigint as buy_volume,
-    coalesce(sum(size) filter (where side = {sell}), 0)::bigint as sell_volume,
-    coalesce(sum(size) filter (where side not in ({buy}, {sell})), 0)::bigint as unknown_volume,
-    count(*) as trades
-from trades
-group by instrument_id, bar_start
+with grains as (
+    select
+        instrument_id,
+        any_value({symbol}) as symbol,
+        time_bucket(interval '1 minute', {ts}) as bar_start,
+        arg_min(price, rowid) as open,
+        max(price) as high,
+        min(price) as low,
+        arg_max(price, rowid) as close,
+        sum(size)::bigint as volume,
+        coalesce(sum(size) filter (where side = {buy}), 0)::bigint as buy_volume,
+        coalesce(sum(size) filter (where side = {sell}), 0)::bigint as sell_volume,
+        coalesce(sum(size) filter (where side not in ({buy}, {sell})), 0)::bigint
+            as unknown_volume,
+        list(
+            case
+                when side = {buy} then size::bigint
+                when side = {sell} then -size::bigint
+                else 0
+            end
+            order by rowid
+        ) as signed_sizes,
+        count(*) as trades
+    from trades
+    group by instrument_id, bar_start
+),
+
+pathed as (
+    select
+        * exclude (signed_sizes),
+        list_reduce(
+            signed_sizes,
+            lambda path, step: {{
+                'running': path.running + step,
+                'high': greatest(path.high, path.running + step),
+                'low': least(path.low, path.running + step)
+            }},
+            {{'running': 0::bigint, 'high': null::bigint, 'low': null::bigint}}
+        ) as path
+    from grains
+),
+
+final as (
+    select
+        * exclude (path),
+        path.high as max_delta,
+        path.low as min_delta
+    from pathed
+)
+
+select * from final
 """,
     """
 create table bars_{every} as
@@ -278,7 +316,7 @@ with rolled as (
         sum(volume) as volume,
         sum(buy_volume) as buy_volume,
         sum(sell_volume) as sell_volume,
-        sum(unknown_volume) as unknown_volume,
+        sum(unknown_volume) as unknown_volume,{path}
         sum(trades) as trades
     from grain_1m
     group by instrument_id, 3
@@ -353,7 +391,12 @@ def _floor_contract(con: Any, path: Path, store: str, **flavour: str) -> dict[st
     con.execute(repeats)
     con.execute(grain.format(**flavour))
     for every, interval in (("1m", "1 minute"), ("5m", "5 minutes")):
-        con.execute(bars.format(every=every, interval=interval))
+        # The bar's own running delta is the grain's in a 1min bar (rolling it up to longer
+        # bars is cheap work on the grains, left out).
+        path = "\n        max(max_delta) as max_delta, min(min_delta) as min_delta," * (
+            every == "1m"
+        )
+        con.execute(bars.format(every=every, interval=interval, path=path))
     con.execute(levels.format(**flavour))
     con.execute(rolled_levels)
     con.execute("checkpoint")
@@ -811,9 +854,14 @@ _CONTRACT_CHECKS = {
         "bars_1min",
         "instrument_id, bar_start::timestamp_ns, session_date, open::double, high::double,"
         " low::double, close::double, volume, buy_volume, sell_volume, unknown_volume, trades,"
+        " delta, cumulative_delta, session_cumulative_delta, max_delta, min_delta",
+    ),
+    "bars_5m": (
+        "bars_5min",
+        "instrument_id, bar_start::timestamp_ns, session_date, open::double, high::double,"
+        " low::double, close::double, volume, buy_volume, sell_volume, unknown_volume, trades,"
         " delta, cumulative_delta, session_cumulative_delta",
     ),
-    "bars_5m": ("bars_5min", None),
     "footprint_1m": (
         "footprint_1min",
         "instrument_id, bar_start::timestamp_ns, price::double, volume, bid_volume, ask_volume,"

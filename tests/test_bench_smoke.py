@@ -33,6 +33,7 @@ def test_benchmark_smoke_run_matches_pandas_polars_and_duckdb_floor_bars(tmp_pat
     assert result.returncode == 0, result.stderr[-2000:]
     assert "pandas: match" in result.stdout
     assert "floor_work: match" in result.stdout
+    assert "floor_contract: bars, footprint levels and" in result.stdout
     for step in (
         "floor_parse",
         "floor_store",
@@ -40,6 +41,8 @@ def test_benchmark_smoke_run_matches_pandas_polars_and_duckdb_floor_bars(tmp_pat
         "floor_store_unordered",
         "floor_work",
         "floor_work_dbn",
+        "floor_contract",
+        "floor_contract_dbn",
         "build_csv",
         "build_dbn",
         "dbn_decode",
