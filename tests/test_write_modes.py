@@ -17,7 +17,7 @@ from vcdwh.backtest.params import BacktestParams
 from vcdwh.backtest.run import run_backtest
 from vcdwh.build import build_warehouse
 from vcdwh.config import Settings
-from vcdwh.errors import ConfigError
+from vcdwh.errors import ConfigError, WarehouseError
 from vcdwh.warehouse.db import connect_read_only, write_session
 
 # Holds vcdwh's write session in place, adds a table, and waits for stdin to close.
@@ -143,6 +143,44 @@ def test_reader_arriving_during_an_in_place_write_waits_and_sees_the_result(sett
         holder.wait()
     assert sql.returncode == 0, err
     assert out.splitlines() == ["n", "1"]
+
+
+def test_reader_whose_open_meets_a_writer_just_finishing_opens_once_more(
+    settings, days, monkeypatch
+):
+    # The writer closed the file and cleared ``in-place`` between the reader's failed open
+    # and its look at the lock file: the reader must open again, not blame another program.
+    build_warehouse(settings, [days[0]])
+    real_connect = duckdb.connect
+    calls = []
+
+    def connect_once_locked(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise duckdb.IOException('Could not set lock on file "x": Conflicting lock')
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", connect_once_locked)
+    con = connect_read_only(settings.db_path)
+    try:
+        [(files,)] = con.execute("select count(*) from loaded_files").fetchall()
+    finally:
+        con.close()
+    assert (len(calls), files) == (2, 1)
+
+
+def test_reader_given_a_lock_held_by_another_program_still_names_it(settings, days, monkeypatch):
+    build_warehouse(settings, [days[0]])
+    calls = []
+
+    def connect_locked(*args, **kwargs):
+        calls.append(args)
+        raise duckdb.IOException('Could not set lock on file "x": Conflicting lock (PID 4242)')
+
+    monkeypatch.setattr(duckdb, "connect", connect_locked)
+    with pytest.raises(WarehouseError, match=r"is locked by another process \(PID 4242\)"):
+        connect_read_only(settings.db_path)
+    assert len(calls) == 2
 
 
 @pytest.mark.slow

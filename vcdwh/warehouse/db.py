@@ -84,6 +84,7 @@ def _open(db_path: Path, *, read_only: bool, config: dict[str, Any]) -> duckdb.D
     import duckdb
 
     deadline = time.monotonic() + read_wait() if read_only else 0.0
+    retried = False
     while True:
         try:
             return duckdb.connect(str(db_path), read_only=read_only, config=config)
@@ -92,6 +93,11 @@ def _open(db_path: Path, *, read_only: bool, config: dict[str, Any]) -> duckdb.D
             locked = isinstance(exc, duckdb.IOException) and "lock" in message.lower()
             if locked and time.monotonic() < deadline and _written_in_place(db_path):
                 time.sleep(_POLL_SECONDS)
+                continue
+            # A writer clears ``in-place`` only after closing the file: one that finished
+            # between this open and that check has let go of it, so open once more.
+            if locked and read_only and not retried:
+                retried = True
                 continue
             _raise_open_error(db_path, exc, locked=locked)
 
