@@ -311,7 +311,7 @@ def seed_instruments(con: duckdb.DuckDBPyConnection) -> None:
         (s.root, s.tick_size, s.multiplier, float(s.commission_per_side), s.exchange, "vcdwh")
         for s in SPECS.values()
     ]
-    con.executemany("insert or ignore into instruments values (?, ?, ?, ?, ?, ?)", rows)
+    _insert_missing(con, "instruments", rows)
 
 
 @dataclass(frozen=True)
@@ -379,7 +379,15 @@ def seed_rth_hours(con: duckdb.DuckDBPyConnection) -> None:
         (root, hours.calendar, hours.rth_start, hours.rth_end, "vcdwh")
         for root, hours in TRADING_HOURS.items()
     ]
-    con.executemany("insert or ignore into rth_hours values (?, ?, ?, ?, ?)", rows)
+    _insert_missing(con, "rth_hours", rows)
+
+
+def _insert_missing(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """``insert or ignore`` the rows into ``table`` (a seeded table's name) in one statement."""
+    width = len(rows[0])
+    values = ", ".join(["(" + ", ".join(["?"] * width) + ")"] * len(rows))
+    params = [value for row in rows for value in row]
+    con.execute(f"insert or ignore into {table} values {values}", params)
 
 
 CONTRACT_RE = re.compile(r"^([A-Z0-9]+)[FGHJKMNQUVXZ]\d{1,2}$")
