@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas_market_calendars as mcal
 import pytest
 from click.testing import CliRunner
 
@@ -203,3 +204,25 @@ def test_calendar_given_later_builds_within_its_dates_is_kept_and_past_them_is_r
     [(last,)] = query("select max(session_date) from calendar")
     assert last >= date(2024, 10, 14)
     assert _hours(query, "ES", "2024-09-10")[0] is False
+
+
+def test_calendar_frame_given_the_same_span_again_computes_it_once_and_callers_own_their_copy(
+    monkeypatch,
+):
+    # Arrange: count the schedules computed for a span no other test asks for.
+    computed: list[tuple] = []
+    real = mcal.MarketCalendar.schedule
+    monkeypatch.setattr(
+        mcal.MarketCalendar, "schedule", lambda *a, **k: computed.append(a) or real(*a, **k)
+    )
+    span = ("CME Globex Equity", date(2021, 2, 1), date(2021, 3, 31))
+    # Act: a caller changes the frame it was given, then the span is asked for again.
+    first = exchange_calendar.calendar_frame(*span)
+    expected = first.copy()
+    first.loc[0, "market_open"] = datetime(2000, 1, 1)
+    first.drop(first.index[1:], inplace=True)
+    again = exchange_calendar.calendar_frame(*span)
+    # Assert
+    assert len(computed) == 1
+    assert again.equals(expected)
+    assert len(again) == len(expected) > 1

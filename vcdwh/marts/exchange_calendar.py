@@ -140,6 +140,13 @@ def calendar_frame(name: str, start: date, end: date) -> pd.DataFrame:
     ConfigError
         The library has no calendar of that name.
     """
+    return _schedule(name, start, end).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _schedule(name: str, start: date, end: date) -> pd.DataFrame:
+    """:func:`calendar_frame`, kept per process for the last spans asked for: a process that
+    builds many warehouses over the same dates computes each schedule once (callers get copies)."""
     import pandas as pd
 
     exchange = _exchange(name)
